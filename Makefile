@@ -1,0 +1,45 @@
+# Two commands matter to a new user: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+# pyenv shims resolve python3.13 only when it is among the selected versions.
+export PYENV_VERSION ?= 3.13.0:3.12.1:3.11.7
+PYTHON ?= python3.13
+VENV := .venv
+SAM_VENV := .venv-sam
+PORT ?= 3000
+export PORT
+
+.PHONY: run test lint sam-build cfn-lint check clean
+
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/python -m local.run
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# sam build resolves python3.13 from PATH; the project venv provides it.
+sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam build --template-file template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml --region us-east-1
+
+cfn-lint: $(VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+
+check: test lint sam-build cfn-lint
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Self-service provisioning of SignalWire SIP endpoints: the domain shared by every entry point."""

@@ -1,0 +1,166 @@
+"""Profiles and SignalWire settings, read from SSM Parameter Store under one prefix.
+
+Layout (CONTRACT.md section 2), names relative to the prefix:
+  profiles/<name>          JSON object of SignalWire create fields plus an optional description
+  signalwire/space_url     https://<space>.signalwire.com (http only for loopback hosts)
+  signalwire/project_id
+  signalwire/api_token     SecureString
+  signalwire/sip_domain    optional, default <space>.sip.signalwire.com
+"""
+
+import ipaddress
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from sip_provisioning.errors import ConfigurationError
+from sip_provisioning.signalwire.models import SipEndpointSettings
+
+PROFILES = "profiles/"
+SPACE_URL = "signalwire/space_url"
+PROJECT_ID = "signalwire/project_id"
+API_TOKEN = "signalwire/api_token"  # noqa: S105 - a parameter name
+SIP_DOMAIN = "signalwire/sip_domain"
+DEFAULT_PROFILE = "default"
+
+
+class Profile(SipEndpointSettings):
+    """A named set of defaults a self-service request starts from."""
+
+    description: str | None = Field(default=None, max_length=512)
+
+    def create_fields(self) -> dict[str, Any]:
+        """The SignalWire create fields this profile sets (never `description`)."""
+        return self.model_dump(exclude_unset=True, exclude={"description"})
+
+
+class SignalWireSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    space_url: str
+    project_id: str = Field(min_length=1)
+    api_token: SecretStr = Field(min_length=1)
+    sip_domain: str
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    profiles: dict[str, Profile]
+    signalwire: SignalWireSettings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _space_url(prefix: str, value: str) -> str:
+    parts = urlsplit(value.strip())
+    host = parts.hostname or ""
+    if not host or parts.path not in {"", "/"} or parts.query or parts.username:
+        raise ConfigurationError(f"{prefix}/{SPACE_URL}", "must be a base URL like https://example.signalwire.com")
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
+        raise ConfigurationError(f"{prefix}/{SPACE_URL}", "must use https (http only for loopback hosts)")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _required(prefix: str, values: Mapping[str, str], name: str) -> str:
+    value = values.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"{prefix}/{name}", "is missing or empty")
+    return value
+
+
+def _profile(prefix: str, name: str, raw: str) -> Profile:
+    parameter = f"{prefix}/{PROFILES}{name}"
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(parameter, "is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise ConfigurationError(parameter, "must be a JSON object")
+    try:
+        return Profile.model_validate(document)
+    except ValidationError as error:
+        # Field locations and error kinds only: profile values are configuration, not for bodies.
+        broken = sorted({".".join(str(part) for part in e["loc"]) or "(object)" for e in error.errors()})
+        raise ConfigurationError(parameter, f"breaks the profile rules in: {', '.join(broken)}") from None
+
+
+def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfig:
+    """Validate the parameters read under `prefix` (names relative to it) into a ServiceConfig."""
+    profiles = {
+        name.removeprefix(PROFILES): _profile(prefix, name.removeprefix(PROFILES), raw)
+        for name, raw in values.items()
+        if name.startswith(PROFILES)
+    }
+    if DEFAULT_PROFILE not in profiles:
+        raise ConfigurationError(f"{prefix}/{PROFILES}{DEFAULT_PROFILE}", "is missing")
+    space_url = _space_url(prefix, _required(prefix, values, SPACE_URL))
+    space = (urlsplit(space_url).hostname or "").split(".")[0]
+    sip_domain = values.get(SIP_DOMAIN, "").strip() or f"{space}.sip.signalwire.com"
+    return ServiceConfig(
+        profiles=profiles,
+        signalwire=SignalWireSettings(
+            space_url=space_url,
+            project_id=_required(prefix, values, PROJECT_ID),
+            api_token=SecretStr(_required(prefix, values, API_TOKEN)),
+            sip_domain=sip_domain,
+        ),
+    )
+
+
+class ParametersProvider(Protocol):
+    """The slice of Powertools' SSMProvider this module uses."""
+
+    def get_multiple(
+        self,
+        path: str,
+        max_age: int | None = ...,
+        transform: None = ...,
+        raise_on_transform_error: bool = ...,
+        decrypt: bool | None = ...,
+        force_fetch: bool = ...,
+        recursive: bool = ...,
+        **sdk_options: Any,
+    ) -> Any: ...
+
+
+class ParameterStoreConfig:
+    """Reads every parameter under the prefix in one paginated, recursive, decrypting call.
+
+    Powertools caches the raw values for `max_age` seconds and hands back the same dict while
+    the cache is fresh, so the parsed ServiceConfig is rebuilt only when SSM was really read.
+    """
+
+    def __init__(self, provider: ParametersProvider, prefix: str, max_age: int) -> None:
+        self._provider = provider
+        self._prefix = prefix.rstrip("/")
+        self._max_age = max_age
+        self._raw: object = None
+        self._config: ServiceConfig | None = None
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    def load(self) -> ServiceConfig:
+        try:
+            raw = self._provider.get_multiple(
+                self._prefix, max_age=self._max_age, decrypt=True, recursive=True, MaxResults=10
+            )
+        except GetParameterError:
+            raise ConfigurationError(self._prefix, "could not be read from SSM Parameter Store") from None
+        if raw is not self._raw or self._config is None:
+            self._config = parse_service_config(self._prefix, raw)
+            self._raw = raw
+        return self._config

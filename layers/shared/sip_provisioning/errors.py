@@ -1,0 +1,84 @@
+"""Typed domain errors. Each maps to one problem type in `problems.py`, and nowhere else.
+
+Messages name fields and parameters, never their values: a message may reach a log line or an
+error body, and values can be secrets.
+"""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class FieldError(BaseModel):
+    """One broken rule: which field, and what to change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    message: str
+
+
+class ProvisioningError(Exception):
+    """Base of every error the service answers deliberately."""
+
+
+class RequestInvalid(ProvisioningError):
+    """The request, or the payload built from it, breaks a rule."""
+
+    def __init__(self, errors: list[FieldError], detail: str = "The request breaks one or more rules.") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class UnknownProfile(RequestInvalid):
+    def __init__(self, name: str, known: list[str]) -> None:
+        message = f"unknown profile; known profiles: {', '.join(known)}"
+        super().__init__([FieldError(field="profile", message=message)], detail=f"There is no profile '{name}'.")
+        self.name = name
+        self.known = known
+
+
+class UsernameTaken(ProvisioningError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"The username '{username}' already exists in the SignalWire project.")
+        self.username = username
+
+
+class UpstreamError(ProvisioningError):
+    """SignalWire answered a 5xx, rejected our credentials, or answered something unreadable."""
+
+
+class UpstreamUnavailable(ProvisioningError):
+    """SignalWire rate-limited us or could not be reached; retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamTimeout(ProvisioningError):
+    """SignalWire did not answer in time and whether the endpoint exists is unknown."""
+
+
+class ConfigurationError(ProvisioningError):
+    """A parameter in SSM is missing or invalid. Names the parameter, never its value."""
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        super().__init__(f"Parameter {parameter} {reason}.")
+        self.parameter = parameter
+        self.reason = reason
+
+
+class MalformedRequest(ProvisioningError):
+    """The body is not JSON, or not a JSON object."""
+
+
+class PayloadTooLarge(ProvisioningError):
+    """The body exceeds the size limit."""
+
+
+class UnsupportedMediaType(ProvisioningError):
+    """The body is not declared as JSON."""
+
+
+class RouteNotFound(ProvisioningError):
+    """No route answers this method and path."""

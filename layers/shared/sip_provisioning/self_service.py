@@ -1,0 +1,181 @@
+"""The short self-service request callers send, and the handler short names it accepts."""
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+
+from sip_provisioning.signalwire.models import (
+    AbsoluteUrl,
+    CallerId,
+    CallFlowVersion,
+    CallHandler,
+    HttpMethod,
+    NonEmptyText,
+    SendAs,
+    Username,
+    UuidString,
+)
+
+
+def _upper_case(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+# Callers may write methods in any case; SignalWire gets upper case.
+AnyCaseHttpMethod = Annotated[HttpMethod, BeforeValidator(_upper_case)]
+ProfileName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Password = Annotated[SecretStr, Field(min_length=12, max_length=128)]
+
+
+class HandlerRequest(BaseModel):
+    """A handler in short names; `SIGNALWIRE_FIELDS` maps each short key to its create field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {}
+    type: str  # each subclass narrows it to its own Literal, the union's discriminator
+
+    def signalwire_fields(self) -> dict[str, Any]:
+        """The create fields this handler sets: only the keys the caller gave."""
+        given = self.model_dump(exclude_unset=True, exclude={"type"})
+        return {self.SIGNALWIRE_FIELDS[key]: value for key, value in given.items()}
+
+    @property
+    def call_handler(self) -> CallHandler:
+        return CallHandler(self.type)
+
+
+class LamlWebhooksHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {
+        "url": "call_request_url",
+        "method": "call_request_method",
+        "fallback_url": "call_fallback_url",
+        "fallback_method": "call_fallback_method",
+        "status_callback_url": "call_status_callback_url",
+        "status_callback_method": "call_status_callback_method",
+    }
+    type: Literal["laml_webhooks"]
+    url: AbsoluteUrl | None = None
+    method: AnyCaseHttpMethod | None = None
+    fallback_url: AbsoluteUrl | None = None
+    fallback_method: AnyCaseHttpMethod | None = None
+    status_callback_url: AbsoluteUrl | None = None
+    status_callback_method: AnyCaseHttpMethod | None = None
+
+
+class LamlApplicationHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"application_id": "call_laml_application_id"}
+    type: Literal["laml_application"]
+    application_id: NonEmptyText | None = None
+
+
+class DialogflowHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"agent_id": "call_dialogflow_agent_id"}
+    type: Literal["dialogflow"]
+    agent_id: NonEmptyText | None = None
+
+
+class RelayTopicHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {
+        "topic": "call_relay_topic",
+        "status_callback_url": "call_relay_topic_status_callback_url",
+    }
+    type: Literal["relay_topic"]
+    topic: NonEmptyText | None = None
+    status_callback_url: AbsoluteUrl | None = None
+
+
+class RelayContextHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {
+        "context": "call_relay_context",
+        "status_callback_url": "call_relay_context_status_callback_url",
+    }
+    type: Literal["relay_context"]
+    context: NonEmptyText | None = None
+    status_callback_url: AbsoluteUrl | None = None
+
+
+class RelayApplicationHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"application": "call_relay_application"}
+    type: Literal["relay_application"]
+    application: NonEmptyText | None = None
+
+
+class RelayConnectorHandler(HandlerRequest):
+    type: Literal["relay_connector"]
+
+
+class VideoRoomHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"room_id": "call_video_room_id"}
+    type: Literal["video_room"]
+    room_id: UuidString | None = None
+
+
+class CallFlowHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"flow_id": "call_flow_id", "version": "call_flow_version"}
+    type: Literal["call_flow"]
+    flow_id: UuidString | None = None
+    version: CallFlowVersion | None = None
+
+
+class AiAgentHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"agent_id": "call_ai_agent_id"}
+    type: Literal["ai_agent"]
+    agent_id: UuidString | None = None
+
+
+class RelayScriptHandler(HandlerRequest):
+    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"url": "call_relay_script_url"}
+    type: Literal["relay_script"]
+    url: AbsoluteUrl | None = None
+
+
+Handler = Annotated[
+    LamlWebhooksHandler
+    | LamlApplicationHandler
+    | DialogflowHandler
+    | RelayTopicHandler
+    | RelayContextHandler
+    | RelayApplicationHandler
+    | RelayConnectorHandler
+    | VideoRoomHandler
+    | CallFlowHandler
+    | AiAgentHandler
+    | RelayScriptHandler,
+    Field(discriminator="type"),
+]
+
+HANDLER_REQUEST_TYPES: dict[CallHandler, type[HandlerRequest]] = {
+    CallHandler.LAML_WEBHOOKS: LamlWebhooksHandler,
+    CallHandler.LAML_APPLICATION: LamlApplicationHandler,
+    CallHandler.DIALOGFLOW: DialogflowHandler,
+    CallHandler.RELAY_TOPIC: RelayTopicHandler,
+    CallHandler.RELAY_CONTEXT: RelayContextHandler,
+    CallHandler.RELAY_APPLICATION: RelayApplicationHandler,
+    CallHandler.RELAY_CONNECTOR: RelayConnectorHandler,
+    CallHandler.VIDEO_ROOM: VideoRoomHandler,
+    CallHandler.CALL_FLOW: CallFlowHandler,
+    CallHandler.AI_AGENT: AiAgentHandler,
+    CallHandler.RELAY_SCRIPT: RelayScriptHandler,
+}
+
+
+def request_key_for(call_handler: CallHandler, field: str) -> str | None:
+    """The request key (`handler.<short>`) that sets SignalWire `field`, if a request can."""
+    for short, long in HANDLER_REQUEST_TYPES[call_handler].SIGNALWIRE_FIELDS.items():
+        if long == field:
+            return f"handler.{short}"
+    return None
+
+
+class EndpointRequest(BaseModel):
+    """`POST /endpoints`: give <username> a SIP endpoint, optionally from <profile>."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: Username
+    profile: ProfileName = "default"
+    caller_id: CallerId | None = None
+    send_as: SendAs | None = None
+    password: Password | None = None
+    handler: Handler | None = None

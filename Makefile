@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 PORT ?= 3000
 export PORT
 
-.PHONY: run test lint sam-build cfn-lint check clean
+.PHONY: run test lint sam-build cfn-lint check clean openapi
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
 
 cfn-lint: $(VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
+
+# Regenerate docs/openapi.json from the routes and models (a test fails when it is stale).
+openapi: $(VENV)/.installed
+	PYTHONPATH=layers/shared:functions/http_api $(VENV)/bin/python -m local.export_openapi
 
 check: test lint sam-build cfn-lint
 

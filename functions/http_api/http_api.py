@@ -186,7 +186,7 @@ def answer_request_validation_error(error: ValidationException) -> Response[str]
         return problem_response(MalformedRequest("The body must be a JSON object."))
     return problem_response(
         RequestInvalid(
-            [FieldError(field=_field_name(tuple(d.get("loc", ()))), message=str(d.get("msg"))) for d in details],
+            [FieldError.from_pydantic(_field_name(tuple(d.get("loc", ()))), str(d.get("msg"))) for d in details],
         )
     )
 

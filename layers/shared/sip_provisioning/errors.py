@@ -15,6 +15,11 @@ class FieldError(BaseModel):
     field: str
     message: str
 
+    @classmethod
+    def from_pydantic(cls, field: str, message: str) -> "FieldError":
+        """Pydantic prefixes a validator's own words with "Value error, "; callers need only the words."""
+        return cls(field=field, message=message.removeprefix("Value error, "))
+
 
 class ProvisioningError(Exception):
     """Base of every error the service answers deliberately."""

@@ -72,7 +72,7 @@ def build_create_payload(
     except ValidationError as error:
         raise RequestInvalid(
             [
-                FieldError(field=".".join(str(p) for p in e["loc"]) or "payload", message=e["msg"])
+                FieldError.from_pydantic(".".join(str(p) for p in e["loc"]) or "payload", e["msg"])
                 for e in error.errors(include_input=False, include_url=False)
             ],
             detail="The SignalWire payload built from the request and its profiles is invalid.",

@@ -4,6 +4,7 @@ Everything below the routes (profiles, payload, SignalWire) lives in the shared 
 `sip_provisioning` package; this module only translates HTTP to and from it.
 """
 
+import binascii
 import json
 import os
 from functools import cache
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseContentModel, OpenAPIResponseContentSchema
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from sip_provisioning.deadline import Deadline
 from sip_provisioning.errors import (
     FieldError,
     MalformedRequest,
@@ -31,10 +33,9 @@ from sip_provisioning.errors import (
 )
 from sip_provisioning.observability import logger, metrics, tracer
 from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, ProblemType, problem_for
-from sip_provisioning.provisioning import Provisioner
 from sip_provisioning.responses import DryRunResult, EndpointCreated, Problem, ProfileList
 from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.service import build_provisioner
+from sip_provisioning.service import Service, build_service
 from sip_provisioning.settings import RuntimeSettings
 
 MAX_BODY_BYTES = 16 * 1024
@@ -63,7 +64,7 @@ def parse_json_object_body(body: str) -> dict[str, Any]:
         raise UnsupportedMediaType("Send the body as application/json.")
     try:
         document = json.loads(body, object_pairs_hook=_reject_duplicate_keys)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(document, dict):
         raise MalformedRequest("The body must be a JSON object.")
@@ -83,10 +84,26 @@ _PROBLEM_CONTENT: dict[str, OpenAPIResponseContentModel | OpenAPIResponseContent
 }
 
 
+# Time kept back from the Lambda timeout to answer: a caller must get our problem+json, never
+# API Gateway's bare 503 after the function was cut off.
+ANSWER_MARGIN_SECONDS = 1.5
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+
+
 @cache
-def provisioner() -> Provisioner:
+def service() -> Service:
     """Built on first use, then reused by every warm invocation of this container."""
-    return build_provisioner(RuntimeSettings.from_environ(os.environ))
+    return build_service(RuntimeSettings.from_environ(os.environ))
+
+
+def _deadline() -> Deadline:
+    remaining_ms = app.lambda_context.get_remaining_time_in_millis()
+    return Deadline.after(remaining_ms / 1000 - ANSWER_MARGIN_SECONDS)
+
+
+def _caller() -> str:
+    iam = app.current_event.request_context.authorizer.iam
+    return iam.user_arn or iam.caller_id or "anonymous"
 
 
 def _json_response(status: int, model: BaseModel, **dump_options: Any) -> Response[str]:
@@ -107,10 +124,10 @@ def _json_response(status: int, model: BaseModel, **dump_options: Any) -> Respon
             "content": {JSON_CONTENT_TYPE: {"model": DryRunResult}},
         },
         400: {"description": "Malformed request", "content": _PROBLEM_CONTENT},
-        409: {"description": "Username taken", "content": _PROBLEM_CONTENT},
+        409: {"description": "Username taken, or idempotent request in progress", "content": _PROBLEM_CONTENT},
         413: {"description": "Payload too large", "content": _PROBLEM_CONTENT},
         415: {"description": "Unsupported media type", "content": _PROBLEM_CONTENT},
-        422: {"description": "Validation error", "content": _PROBLEM_CONTENT},
+        422: {"description": "Validation error, or idempotency key reused", "content": _PROBLEM_CONTENT},
         500: {"description": "Configuration or internal error", "content": _PROBLEM_CONTENT},
         502: {"description": "SignalWire error", "content": _PROBLEM_CONTENT},
         503: {"description": "SignalWire unavailable", "content": _PROBLEM_CONTENT},
@@ -120,10 +137,25 @@ def _json_response(status: int, model: BaseModel, **dump_options: Any) -> Respon
 def create_endpoint(
     request: Annotated[EndpointRequest, Body()],
     dry_run: Annotated[bool, Query(description="Build and show the payload; create nothing.")] = False,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="idempotency-key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="1 to 255 visible ASCII characters. A repeat within 24 h gets the first answer again.",
+        ),
+    ] = None,
 ) -> Response[str]:
-    if dry_run:
-        return _json_response(200, provisioner().preview_endpoint(request))
-    created = provisioner().create_endpoint(request)
+    if dry_run:  # never stored: a dry run creates nothing worth replaying
+        return _json_response(200, service().provisioner.preview_endpoint(request))
+    if idempotency_key is None:
+        created = service().provisioner.create_endpoint(request, _deadline())
+    else:
+        # A record left by a function that dies mid-request then expires with this invocation.
+        service().idempotency_config.register_lambda_context(app.lambda_context)
+        created = service().idempotent.create_endpoint(
+            request, _deadline(), caller=_caller(), idempotency_key=idempotency_key
+        )
     # `password` appears only when generated; the endpoint object keeps SignalWire's nulls.
     return _json_response(201, created, exclude={"password"} if created.password is None else None)
 
@@ -140,7 +172,7 @@ def create_endpoint(
     },
 )
 def list_profiles() -> Response[str]:
-    return _json_response(200, provisioner().list_profiles())
+    return _json_response(200, service().provisioner.list_profiles())
 
 
 def problem_response(error: Exception) -> Response[str]:
@@ -170,8 +202,10 @@ def problem_response(error: Exception) -> Response[str]:
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
-    # Drop "body" and the discriminator tag pydantic inserts for the handler union.
-    parts = [str(part) for part in location[1:] if location[0] == "body"] or [str(p) for p in location]
+    # Drop the "body"/"header"/"query" source and the discriminator tag pydantic inserts for the handler union.
+    parts = [str(part) for part in location[1:] if location[0] in {"body", "header", "query"}] or [
+        str(p) for p in location
+    ]
     if len(parts) > 1 and parts[0] == "handler":
         parts = [parts[0], *parts[2:]]
     return ".".join(parts)
@@ -189,6 +223,12 @@ def answer_request_validation_error(error: ValidationException) -> Response[str]
             [FieldError.from_pydantic(_field_name(tuple(d.get("loc", ()))), str(d.get("msg"))) for d in details],
         )
     )
+
+
+@app.exception_handler([UnicodeDecodeError, binascii.Error])
+def answer_undecodable_body(_: ValueError) -> Response[str]:
+    # Raised while Powertools decodes the event body, before any deserializer sees it.
+    return problem_response(MalformedRequest("The body is not valid UTF-8 text."))
 
 
 @app.exception_handler(ProvisioningError)
@@ -212,4 +252,13 @@ def answer_not_found(_: Exception) -> Response[str]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     iam = APIGatewayProxyEventV2(event).request_context.authorizer.iam
     logger.append_keys(caller=iam.user_arn or iam.caller_id)
-    return app.resolve(event, context)
+    return app.resolve(_with_lower_case_media_type(event), context)
+
+
+def _with_lower_case_media_type(event: dict[str, Any]) -> dict[str, Any]:
+    """Media types are case-insensitive (RFC 9110), but Powertools matches "application/json" exactly."""
+    headers = event.get("headers") or {}
+    content_type = headers.get("content-type")
+    if content_type is None or content_type == content_type.lower():
+        return event
+    return {**event, "headers": {**headers, "content-type": content_type.lower()}}

@@ -14,12 +14,13 @@ import pytest
 from moto import mock_aws
 
 from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext, build_event
-from local.seed import SignalWireAccount, seed_ssm
+from local.seed import SignalWireAccount, create_idempotency_table, seed_ssm
 from local.signalwire_emulator import SignalWireEmulator
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
 PARAMETERS_PATH = "/sip-provisioning/test"
 SIP_DOMAIN = "test.sip.signalwire.com"
+IDEMPOTENCY_TABLE = "sip-provisioning-test-idempotency"
 CALLER = IamCaller(user_arn="arn:aws:iam::123456789012:user/alice.admin")
 
 
@@ -73,6 +74,7 @@ def api(monkeypatch: pytest.MonkeyPatch, emulator: SignalWireEmulator) -> Iterat
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("PARAMETERS_PATH", PARAMETERS_PATH)
     monkeypatch.setenv("PARAMETERS_MAX_AGE", "0")  # tests change parameters and expect to see it
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
     monkeypatch.setenv("SIGNALWIRE_READ_TIMEOUT", "0.5")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sip-provisioner")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SipProvisioning")
@@ -80,7 +82,8 @@ def api(monkeypatch: pytest.MonkeyPatch, emulator: SignalWireEmulator) -> Iterat
         ssm = boto3.client("ssm")
         signalwire = SignalWireAccount(emulator.base_url, emulator.project_id, emulator.api_token, SIP_DOMAIN)
         seed_ssm(ssm, PARAMETERS_PATH, PROFILES_DIR, signalwire)
+        create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
         module = importlib.import_module("http_api")
-        module.provisioner.cache_clear()  # compose against this test's moto and settings
+        module.service.cache_clear()  # compose against this test's moto and settings
         yield ProvisionerApi(module, ssm, emulator)
-        module.provisioner.cache_clear()
+        module.service.cache_clear()

@@ -279,3 +279,33 @@ def test_api_access_logs_record_who_called_which_route_and_the_outcome(template:
     assert access_log_fields["status"] == "$context.status"
     assert access_log_fields["latency"] == "$context.responseLatency"
     assert access_log_fields["integrationLatency"] == "$context.integrationLatency"
+
+
+def test_the_idempotency_table_is_on_demand_expiring_recoverable_and_encrypted(template: dict[str, Any]) -> None:
+    # Given the idempotency table
+    table = only_resource_of_type(template, "AWS::DynamoDB::Table")["Properties"]
+    # When its settings are read
+    # Then it bills on demand, expires records by TTL, has PITR and encryption at rest
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+
+
+def test_the_function_may_touch_only_the_idempotency_table_and_only_item_by_item(template: dict[str, Any]) -> None:
+    # Given the function's DynamoDB permissions
+    statements = statements_granting(template, "dynamodb")
+    # When their actions and resources are read
+    actions = {action for statement in statements for action in as_list(statement["Action"])}
+    resources = [resource for statement in statements for resource in as_list(statement["Resource"])]
+    # Then they are single-item operations on that one table
+    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    assert resources == [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}]
+
+
+def test_the_function_is_told_its_idempotency_table(template: dict[str, Any]) -> None:
+    # Given / When the function's environment is read
+    variables = function_properties(template)["Environment"]["Variables"]
+    # Then it names the table the template creates
+    assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}

@@ -10,14 +10,17 @@ Layout (CONTRACT.md section 2), names relative to the prefix:
 
 import ipaddress
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from sip_provisioning.errors import ConfigurationError
+from sip_provisioning.observability import logger, metrics
 from sip_provisioning.signalwire.models import SipEndpointSettings
 
 PROFILES = "profiles/"
@@ -140,27 +143,56 @@ class ParameterStoreConfig:
 
     Powertools caches the raw values for `max_age` seconds and hands back the same dict while
     the cache is fresh, so the parsed ServiceConfig is rebuilt only when SSM was really read.
+    When SSM keeps failing after the cache expired (the SDK has already retried with backoff),
+    the last good config keeps serving for `grace` seconds, and SSM is asked again at most every
+    `STALE_RETRY_INTERVAL` seconds so that every request does not wait on a failing SSM.
     """
 
-    def __init__(self, provider: ParametersProvider, prefix: str, max_age: int) -> None:
+    STALE_RETRY_INTERVAL = 30.0
+
+    def __init__(
+        self,
+        provider: ParametersProvider,
+        prefix: str,
+        *,
+        max_age: int,
+        grace: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._provider = provider
         self._prefix = prefix.rstrip("/")
         self._max_age = max_age
+        self._grace = grace
+        self._clock = clock
         self._raw: object = None
         self._config: ServiceConfig | None = None
-
-    @property
-    def prefix(self) -> str:
-        return self._prefix
+        self._read_at = 0.0
+        self._next_attempt_at = 0.0
 
     def load(self) -> ServiceConfig:
+        if self._config is not None and self._clock() < self._next_attempt_at:
+            return self._config
         try:
             raw = self._provider.get_multiple(
                 self._prefix, max_age=self._max_age, decrypt=True, recursive=True, MaxResults=10
             )
         except GetParameterError:
-            raise ConfigurationError(self._prefix, "could not be read from SSM Parameter Store") from None
+            return self._last_good_config()
         if raw is not self._raw or self._config is None:
             self._config = parse_service_config(self._prefix, raw)
             self._raw = raw
+            self._read_at = self._clock()
+        self._next_attempt_at = 0.0
+        return self._config
+
+    def _last_good_config(self) -> ServiceConfig:
+        now = self._clock()
+        if self._config is None or now - self._read_at > self._max_age + self._grace:
+            raise ConfigurationError(self._prefix, "could not be read from SSM Parameter Store")
+        self._next_attempt_at = now + self.STALE_RETRY_INTERVAL
+        metrics.add_metric(name="StaleConfigurationServed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "SSM Parameter Store failed; serving the last good parameters",
+            extra={"parameters_path": self._prefix, "age_s": round(now - self._read_at)},
+        )
         return self._config

@@ -87,3 +87,11 @@ class UnsupportedMediaType(ProvisioningError):
 
 class RouteNotFound(ProvisioningError):
     """No route answers this method and path."""
+
+
+class IdempotencyKeyReused(ProvisioningError):
+    """The Idempotency-Key came before with a different body."""
+
+
+class IdempotencyInProgress(ProvisioningError):
+    """A request with the same Idempotency-Key is still running."""

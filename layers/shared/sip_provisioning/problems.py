@@ -4,6 +4,8 @@ from enum import StrEnum
 
 from sip_provisioning.errors import (
     ConfigurationError,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
     MalformedRequest,
     PayloadTooLarge,
     ProvisioningError,
@@ -59,6 +61,8 @@ _TYPE_OF_ERROR: dict[type[ProvisioningError], ProblemType] = {
     UnsupportedMediaType: ProblemType.UNSUPPORTED_MEDIA_TYPE,
     RequestInvalid: ProblemType.VALIDATION_ERROR,
     UsernameTaken: ProblemType.USERNAME_TAKEN,
+    IdempotencyInProgress: ProblemType.IDEMPOTENCY_IN_PROGRESS,
+    IdempotencyKeyReused: ProblemType.IDEMPOTENCY_KEY_REUSED,
     UpstreamError: ProblemType.UPSTREAM_ERROR,
     UpstreamUnavailable: ProblemType.UPSTREAM_UNAVAILABLE,
     UpstreamTimeout: ProblemType.UPSTREAM_TIMEOUT,
@@ -88,5 +92,9 @@ def problem_for(error: Exception, request_id: str | None) -> tuple[Problem, dict
         request_id=request_id,
         errors=error.errors if isinstance(error, RequestInvalid) else None,
     )
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, UpstreamUnavailable) else {}
+    headers: dict[str, str] = {}
+    if isinstance(error, UpstreamUnavailable):
+        headers["Retry-After"] = str(error.retry_after)
+    elif isinstance(error, IdempotencyInProgress):
+        headers["Retry-After"] = "1"  # the first request answers within the function's timeout
     return problem, headers

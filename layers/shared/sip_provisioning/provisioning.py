@@ -1,20 +1,52 @@
-"""The use case: build the payload from profiles, create the endpoint, answer."""
+"""The use case: build the payload from profiles, create the endpoint at most once, answer.
 
+A create is a POST and SignalWire takes no idempotency key, so a blind retry can create a
+duplicate. It is retried only where it cannot have happened (the connection never opened) or
+where SignalWire said to come back; when the answer is lost after the request left, the
+endpoint is looked up by username before anything is answered.
+"""
+
+import random
 import secrets
-from typing import Protocol
+import time
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import SecretStr
 
 from sip_provisioning.configuration import ServiceConfig, SignalWireSettings
-from sip_provisioning.errors import FieldError, RequestInvalid, UsernameTaken
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.errors import (
+    FieldError,
+    RequestInvalid,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UsernameTaken,
+)
 from sip_provisioning.observability import logger, metrics, tracer
 from sip_provisioning.payload_builder import build_create_payload
 from sip_provisioning.responses import DryRunResult, EndpointCreated, ProfileList, ProfileSummary
 from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.signalwire.client import PayloadRejected, SignalWireClient, Timeouts
+from sip_provisioning.signalwire.client import (
+    AnswerLost,
+    CredentialsRejected,
+    NotSent,
+    PayloadRejected,
+    RateLimited,
+    ServerFailed,
+    SignalWireClient,
+    SignalWireFault,
+    Timeouts,
+    UnreadableAnswer,
+)
+from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
 
 GENERATED_PASSWORD_BYTES = 24  # 32 URL-safe characters from the OS CSPRNG
+MAX_CREATE_ATTEMPTS = 3
+FIRST_BACKOFF_SECONDS = 0.2
+# What one more SignalWire call needs at least, so a retry never starts just to time out.
+MIN_CALL_SECONDS = 1.0
 
 
 def generate_password() -> SecretStr:
@@ -56,22 +88,12 @@ class Provisioner:
             payload=payload.to_masked_body(),
         )
 
-    @tracer.capture_method
-    def create_endpoint(self, request: EndpointRequest) -> EndpointCreated:
+    @tracer.capture_method(capture_response=False)  # the response holds the password
+    def create_endpoint(self, request: EndpointRequest, deadline: Deadline) -> EndpointCreated:
         config = self._config.load()
         password = request.password or generate_password()
         payload = build_create_payload(request, config.profiles, password)
-        client = self._client_for(config.signalwire)
-        try:
-            endpoint = client.create_endpoint(payload)
-        except PayloadRejected as rejection:
-            # SignalWire words a taken username as just another 422; a filtered list tells for sure.
-            if client.find_endpoints_by_username(request.username):
-                raise UsernameTaken(request.username) from None
-            raise RequestInvalid(
-                [FieldError(field="payload", message=detail) for detail in rejection.details],
-                detail="SignalWire rejected the endpoint settings.",
-            ) from None
+        endpoint = self._create_at_most_once(self._client_for(config.signalwire), payload, deadline)
         metrics.add_metric(name="EndpointsCreated", unit=MetricUnit.Count, value=1)
         logger.info(
             "SIP endpoint created",
@@ -91,6 +113,73 @@ class Provisioner:
             password=password.get_secret_value() if request.password is None else None,
         )
 
+    def _create_at_most_once(
+        self, client: SignalWireClient, payload: CreateSipEndpointPayload, deadline: Deadline
+    ) -> SipEndpoint:
+        for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
+            try:
+                return client.create_endpoint(payload, deadline)
+            except NotSent:
+                wait = _backoff(attempt)
+                if attempt == MAX_CREATE_ATTEMPTS or not deadline.allows(wait + MIN_CALL_SECONDS):
+                    raise UpstreamUnavailable("SignalWire could not be reached.", retry_after=1) from None
+            except RateLimited as limited:
+                wait = limited.retry_after
+                if attempt == MAX_CREATE_ATTEMPTS or not deadline.allows(wait + MIN_CALL_SECONDS):
+                    raise UpstreamUnavailable(
+                        "SignalWire asked us to slow down.", retry_after=limited.retry_after
+                    ) from None
+            except PayloadRejected as rejection:
+                raise self._rejection(client, payload, rejection, deadline) from None
+            except CredentialsRejected:
+                raise UpstreamError("SignalWire rejected the service's credentials.") from None
+            except (AnswerLost, ServerFailed, UnreadableAnswer) as lost:
+                return self._recover(client, payload, lost, deadline)
+            metrics.add_metric(name="UpstreamRetries", unit=MetricUnit.Count, value=1)
+            logger.warning("Retrying the create: SignalWire cannot have acted on it", extra={"wait_s": wait})
+            time.sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _rejection(
+        self,
+        client: SignalWireClient,
+        payload: CreateSipEndpointPayload,
+        rejection: PayloadRejected,
+        deadline: Deadline,
+    ) -> Exception:
+        # SignalWire words a taken username as just another 422; a filtered list tells for sure.
+        try:
+            taken = bool(client.find_endpoints_by_username(payload.username, deadline))
+        except SignalWireFault:
+            taken = False
+        if taken:
+            return UsernameTaken(payload.username)
+        return RequestInvalid(
+            [FieldError(field="payload", message=detail) for detail in rejection.details],
+            detail="SignalWire rejected the endpoint settings.",
+        )
+
+    def _recover(
+        self, client: SignalWireClient, payload: CreateSipEndpointPayload, lost: SignalWireFault, deadline: Deadline
+    ) -> SipEndpoint:
+        """The create may or may not have happened: the username says which, before we answer."""
+        logger.warning("Create outcome unknown; looking the username up", extra={"fault": type(lost).__name__})
+        try:
+            found = client.find_endpoints_by_username(payload.username, deadline)
+        except SignalWireFault:
+            raise UpstreamTimeout(
+                "SignalWire did not confirm the create and the endpoint could not be looked up."
+            ) from None
+        if not found:
+            if isinstance(lost, AnswerLost):
+                raise UpstreamTimeout("SignalWire did not answer in time and has no such endpoint.")
+            raise UpstreamError(f"SignalWire failed the create: {lost}.")
+        if not _matches(found[0], payload):
+            raise UsernameTaken(payload.username)
+        metrics.add_metric(name="CreatesRecovered", unit=MetricUnit.Count, value=1)
+        logger.info("The create had happened: the endpoint matches what was sent", extra={"endpoint_id": found[0].id})
+        return found[0]
+
     def _client_for(self, settings: SignalWireSettings) -> SignalWireClient:
         # One client per set of credentials, so a rotated token takes effect at the next SSM read
         # and connections stay open across warm invocations otherwise.
@@ -98,6 +187,19 @@ class Provisioner:
             self._client = SignalWireClient(settings.space_url, settings.project_id, settings.api_token, self._timeouts)
             self._client_settings = settings
         return self._client
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential with full jitter: 0-0.2 s, 0-0.4 s, ..."""
+    return random.uniform(0, FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))  # noqa: S311 - jitter, not crypto
+
+
+def _matches(endpoint: SipEndpoint, payload: CreateSipEndpointPayload) -> bool:
+    """Whether SignalWire's endpoint holds every setting we sent (so it is the one we created)."""
+    sent: dict[str, Any] = payload.to_masked_body()
+    sent.pop("password")
+    held = endpoint.model_dump()
+    return all(held.get(field) == value for field, value in sent.items())
 
 
 def _sip_uri(username: str, settings: SignalWireSettings) -> str:

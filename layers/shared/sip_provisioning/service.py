@@ -1,20 +1,40 @@
-"""Wires the use case to its real collaborators: SSM through Powertools, SignalWire over HTTPS."""
+"""Wires the use case to its real collaborators: SSM through Powertools, DynamoDB for
+idempotency, SignalWire over HTTPS."""
 
+from dataclasses import dataclass
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 
 from sip_provisioning.configuration import ParameterStoreConfig
+from sip_provisioning.idempotency import IdempotentProvisioner, idempotency_config
 from sip_provisioning.provisioning import Provisioner
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.signalwire.client import Timeouts
 
-# Bounded SSM waits: a stuck SSM call must not eat the function's whole timeout.
-_SSM_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
+# Bounded AWS waits with the SDK's standard retries (throttling and transient errors, with
+# backoff): a stuck call must not eat the function's whole timeout.
+_AWS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
 
 
-def build_provisioner(settings: RuntimeSettings) -> Provisioner:
-    provider = SSMProvider(boto_config=_SSM_CLIENT_CONFIG)
-    return Provisioner(
-        ParameterStoreConfig(provider, settings.parameters_path, settings.parameters_max_age),
+@dataclass(frozen=True)
+class Service:
+    provisioner: Provisioner
+    idempotent: IdempotentProvisioner
+    idempotency_config: IdempotencyConfig
+
+
+def build_service(settings: RuntimeSettings) -> Service:
+    provisioner = Provisioner(
+        ParameterStoreConfig(
+            SSMProvider(boto_config=_AWS_CLIENT_CONFIG),
+            settings.parameters_path,
+            max_age=settings.parameters_max_age,
+            grace=settings.parameters_grace_period,
+        ),
         Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout),
     )
+    config = idempotency_config()
+    store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto_config=_AWS_CLIENT_CONFIG)
+    return Service(provisioner, IdempotentProvisioner(provisioner, store, config), config)

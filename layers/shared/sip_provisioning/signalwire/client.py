@@ -1,7 +1,7 @@
 """A narrow client for SignalWire's legacy SIP endpoint API: create, and list by username.
 
-It speaks HTTP and maps SignalWire's answers to typed errors; deciding what an answer means for
-the caller (is a 422 a taken username?) belongs to the use case.
+It speaks HTTP and says precisely what happened (`SignalWireFault` subclasses); what that means
+for the caller (retry? look the endpoint up? which problem?) is the use case's decision.
 """
 
 import time
@@ -12,13 +12,13 @@ from urllib.parse import urljoin
 import requests
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, SecretStr, ValidationError
+from urllib3.exceptions import NewConnectionError
 
-from sip_provisioning.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from sip_provisioning.deadline import Deadline
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
 
 ENDPOINTS_PATH = "/api/relay/rest/endpoints/sip"
-DEFAULT_RETRY_AFTER_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,44 @@ class Timeouts:
     read: float
 
 
-class PayloadRejected(Exception):
+class SignalWireFault(Exception):
+    """SignalWire did not give a usable answer. Messages never hold credentials or bodies."""
+
+
+class NotSent(SignalWireFault):
+    """The connection failed before the request left: SignalWire cannot have acted on it."""
+
+
+class AnswerLost(SignalWireFault):
+    """The request was sent but no answer came back (read timeout, connection dropped)."""
+
+
+class RateLimited(SignalWireFault):
+    """SignalWire said to come back later (429, or 503 with Retry-After)."""
+
+    def __init__(self, status: int, retry_after: int) -> None:
+        super().__init__(f"SignalWire answered {status}, retry after {retry_after} s")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ServerFailed(SignalWireFault):
+    """SignalWire answered 5xx: whether it acted on the request is unknown."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"SignalWire answered {status}")
+        self.status = status
+
+
+class UnreadableAnswer(SignalWireFault):
+    """SignalWire answered something that is not the documented JSON."""
+
+
+class CredentialsRejected(SignalWireFault):
+    """SignalWire refused the project id and API token (401/403)."""
+
+
+class PayloadRejected(SignalWireFault):
     """SignalWire answered 422: the payload broke one of its rules (a taken username among them)."""
 
     def __init__(self, details: list[str]) -> None:
@@ -47,36 +84,41 @@ class SignalWireClient:
         self._session.auth = (project_id, api_token.get_secret_value())
         self._session.headers.update({"Accept": "application/json", "User-Agent": "sip-endpoint-provisioner"})
 
-    def create_endpoint(self, payload: CreateSipEndpointPayload) -> SipEndpoint:
-        response = self._send("POST", f"{self._base_url}{ENDPOINTS_PATH}", json=payload.to_request_body())
+    def create_endpoint(self, payload: CreateSipEndpointPayload, deadline: Deadline) -> SipEndpoint:
+        url = f"{self._base_url}{ENDPOINTS_PATH}"
+        response = self._send("POST", url, deadline, json=payload.to_request_body())
         if response.status_code == 422:
             raise PayloadRejected(_error_details(response))
         return _parse(SipEndpoint, response)
 
-    def find_endpoints_by_username(self, username: str) -> list[SipEndpoint]:
+    def find_endpoints_by_username(self, username: str, deadline: Deadline) -> list[SipEndpoint]:
         """Endpoints whose username is exactly `username` (SignalWire filters by substring)."""
         url: str | None = f"{self._base_url}{ENDPOINTS_PATH}"
         params: dict[str, str] | None = {"filter_username": username, "page_size": "1000"}
         found: list[SipEndpoint] = []
         while url:
-            page = _parse(SipEndpointPage, self._send("GET", url, params=params))
+            page = _parse(SipEndpointPage, self._send("GET", url, deadline, params=params))
             found.extend(endpoint for endpoint in page.data if endpoint.username == username)
             next_link = page.links.get("next")
             url, params = (urljoin(self._base_url + "/", next_link), None) if next_link else (None, None)
         return found
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, url: str, deadline: Deadline, **kwargs: Any) -> requests.Response:
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise NotSent("no time left to call SignalWire")
+        timeout = (min(self._timeouts.connect, remaining), min(self._timeouts.read, remaining))
         started = time.perf_counter()
         try:
-            response = self._session.request(
-                method, url, timeout=(self._timeouts.connect, self._timeouts.read), **kwargs
-            )
+            response = self._session.request(method, url, timeout=timeout, **kwargs)
         except requests.ConnectTimeout:
-            raise UpstreamUnavailable("SignalWire could not be reached in time.", DEFAULT_RETRY_AFTER_SECONDS) from None
+            raise NotSent("SignalWire did not accept the connection in time") from None
         except requests.ReadTimeout:
-            raise UpstreamTimeout("SignalWire did not answer in time.") from None
-        except requests.ConnectionError:
-            raise UpstreamUnavailable("SignalWire could not be reached.", DEFAULT_RETRY_AFTER_SECONDS) from None
+            raise AnswerLost("SignalWire did not answer in time") from None
+        except requests.ConnectionError as error:
+            if _never_connected(error):
+                raise NotSent("SignalWire refused the connection") from None
+            raise AnswerLost("SignalWire dropped the connection before answering") from None
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
@@ -89,26 +131,37 @@ class SignalWireClient:
             },
         )
         if response.status_code in (401, 403):
-            raise UpstreamError("SignalWire rejected the project credentials.")
-        if response.status_code == 429:
-            raise UpstreamUnavailable("SignalWire is rate-limiting requests.", _retry_after(response))
+            raise CredentialsRejected("SignalWire rejected the project credentials")
+        retry_after = _retry_after(response)
+        if response.status_code == 429 or (response.status_code == 503 and retry_after is not None):
+            raise RateLimited(response.status_code, retry_after or 1)
         if response.status_code >= 500:
-            raise UpstreamError(f"SignalWire answered {response.status_code}.")
+            raise ServerFailed(response.status_code)
         return response
 
 
-def _retry_after(response: requests.Response) -> int:
-    value = response.headers.get("Retry-After", "")
-    return int(value) if value.isdigit() else DEFAULT_RETRY_AFTER_SECONDS
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """True when urllib3 failed to open the connection, so nothing was sent."""
+    reason: BaseException | None = error.args[0] if error.args and isinstance(error.args[0], BaseException) else None
+    while reason is not None:
+        if isinstance(reason, NewConnectionError):
+            return True
+        reason = getattr(reason, "reason", None) or reason.__cause__
+    return False
+
+
+def _retry_after(response: requests.Response) -> int | None:
+    value = response.headers.get("Retry-After", "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def _parse[T: BaseModel](model: type[T], response: requests.Response) -> T:
     if not 200 <= response.status_code < 300:
-        raise UpstreamError(f"SignalWire answered an unexpected {response.status_code}.")
+        raise UnreadableAnswer(f"SignalWire answered an unexpected {response.status_code}")
     try:
         return model.model_validate_json(response.content)
     except ValidationError:
-        raise UpstreamError("SignalWire answered something unreadable.") from None
+        raise UnreadableAnswer(f"SignalWire answered {response.status_code} with an unreadable body") from None
 
 
 def _error_details(response: requests.Response) -> list[str]:

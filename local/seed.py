@@ -1,0 +1,60 @@
+"""The AWS resources the function expects, made as the stack and an operator make them.
+
+Shared by `local.run` and the integration tests so both run the function against the same
+state: SSM parameters (CONTRACT.md section 2: every profile in a directory, and the SignalWire
+settings) and the idempotency table.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from config.push_profiles import load_profiles, put_profiles
+
+SPACE_URL = "signalwire/space_url"
+PROJECT_ID = "signalwire/project_id"
+API_TOKEN = "signalwire/api_token"  # noqa: S105 - a parameter name
+SIP_DOMAIN = "signalwire/sip_domain"
+
+
+@dataclass(frozen=True)
+class SignalWireAccount:
+    """Where the function finds SignalWire. `sip_domain` None leaves the function's default."""
+
+    space_url: str
+    project_id: str
+    api_token: str = field(repr=False)
+    sip_domain: str | None = None
+
+
+def seed_ssm(ssm_client: Any, prefix: str, profiles_dir: Path, signalwire: SignalWireAccount) -> list[str]:
+    """Write the profiles and SignalWire settings under `prefix`; return the parameter names written.
+
+    Profiles are validated first (as `config/push_profiles.py` does), so a broken one stops here.
+    """
+    prefix = prefix.rstrip("/")
+    names = put_profiles(ssm_client, prefix, load_profiles(profiles_dir))
+    settings = [
+        (SPACE_URL, signalwire.space_url, "String"),
+        (PROJECT_ID, signalwire.project_id, "String"),
+        (API_TOKEN, signalwire.api_token, "SecureString"),
+    ]
+    if signalwire.sip_domain is not None:
+        settings.append((SIP_DOMAIN, signalwire.sip_domain, "String"))
+    for name, value, parameter_type in settings:
+        ssm_client.put_parameter(Name=f"{prefix}/{name}", Value=value, Type=parameter_type, Overwrite=True)
+        names.append(f"{prefix}/{name}")
+    return names
+
+
+def create_idempotency_table(dynamodb_client: Any, table_name: str) -> None:
+    """The table template.yaml declares for Powertools' idempotency records (key `id`, TTL `expiration`)."""
+    dynamodb_client.create_table(
+        TableName=table_name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb_client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )

@@ -152,3 +152,34 @@ def test_http_is_accepted_for_a_loopback_space_url(ssm: Any) -> None:
     loaded = ParameterStoreConfig(SSMProvider(boto3_client=ssm), PREFIX, max_age=300).load()
     # Then it is accepted
     assert loaded.signalwire.space_url == "http://127.0.0.1:8080"
+
+
+def test_without_slack_parameters_the_slack_settings_are_absent(ssm: Any) -> None:
+    # Given no slack/ parameters
+    # When the config is loaded
+    loaded = ParameterStoreConfig(SSMProvider(boto3_client=ssm), PREFIX, max_age=300).load()
+    # Then there are no Slack settings
+    assert loaded.slack is None
+
+
+def test_slack_settings_are_read_with_the_secret_decrypted_and_the_team_list_split(ssm: Any) -> None:
+    # Given the Slack signing secret and a StringList of teams
+    put(ssm, "slack/signing_secret", "slack-signing-secret-value", kind="SecureString")
+    put(ssm, "slack/allowed_team_ids", "T0001, T0002", kind="StringList")
+    # When the config is loaded
+    loaded = ParameterStoreConfig(SSMProvider(boto3_client=ssm), PREFIX, max_age=300).load()
+    # Then both are there
+    assert loaded.slack is not None
+    assert loaded.slack.signing_secret.get_secret_value() == "slack-signing-secret-value"
+    assert loaded.slack.allowed_team_ids == {"T0001", "T0002"}
+
+
+def test_a_slack_secret_without_allowed_teams_is_a_configuration_error(ssm: Any) -> None:
+    # Given a signing secret alone
+    put(ssm, "slack/signing_secret", "slack-signing-secret-value", kind="SecureString")
+    # When the config is loaded
+    with pytest.raises(ConfigurationError) as raised:
+        ParameterStoreConfig(SSMProvider(boto3_client=ssm), PREFIX, max_age=300).load()
+    # Then the missing list is named, and the secret is not shown
+    assert raised.value.parameter == f"{PREFIX}/slack/allowed_team_ids"
+    assert "slack-signing-secret-value" not in str(raised.value)

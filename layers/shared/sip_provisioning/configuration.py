@@ -6,6 +6,8 @@ Layout (CONTRACT.md section 2), names relative to the prefix:
   signalwire/project_id
   signalwire/api_token     SecureString
   signalwire/sip_domain    optional, default <space>.sip.signalwire.com
+  slack/signing_secret     SecureString, only with the Slack route
+  slack/allowed_team_ids   StringList of Slack workspace ids, only with the Slack route
 """
 
 import ipaddress
@@ -28,6 +30,8 @@ SPACE_URL = "signalwire/space_url"
 PROJECT_ID = "signalwire/project_id"
 API_TOKEN = "signalwire/api_token"  # noqa: S105 - a parameter name
 SIP_DOMAIN = "signalwire/sip_domain"
+SLACK_SIGNING_SECRET = "slack/signing_secret"  # noqa: S105 - a parameter name
+SLACK_ALLOWED_TEAM_IDS = "slack/allowed_team_ids"
 DEFAULT_PROFILE = "default"
 
 
@@ -50,11 +54,20 @@ class SignalWireSettings(BaseModel):
     sip_domain: str
 
 
+class SlackSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    signing_secret: SecretStr = Field(min_length=1)
+    allowed_team_ids: frozenset[str]
+
+
 class ServiceConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     profiles: dict[str, Profile]
     signalwire: SignalWireSettings
+    # None where the Slack route is not set up: the parameters are optional.
+    slack: SlackSettings | None = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -99,6 +112,17 @@ def _profile(prefix: str, name: str, raw: str) -> Profile:
         raise ConfigurationError(parameter, f"breaks the profile rules in: {', '.join(broken)}") from None
 
 
+def _slack(prefix: str, values: Mapping[str, str]) -> SlackSettings | None:
+    if SLACK_SIGNING_SECRET not in values and SLACK_ALLOWED_TEAM_IDS not in values:
+        return None
+    team_ids = frozenset(team.strip() for team in _required(prefix, values, SLACK_ALLOWED_TEAM_IDS).split(","))
+    if not all(team.isalnum() and team.isascii() for team in team_ids):
+        raise ConfigurationError(f"{prefix}/{SLACK_ALLOWED_TEAM_IDS}", "must be comma-separated Slack team ids")
+    return SlackSettings(
+        signing_secret=SecretStr(_required(prefix, values, SLACK_SIGNING_SECRET)), allowed_team_ids=team_ids
+    )
+
+
 def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfig:
     """Validate the parameters read under `prefix` (names relative to it) into a ServiceConfig."""
     profiles = {
@@ -119,6 +143,7 @@ def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfi
             api_token=SecretStr(_required(prefix, values, API_TOKEN)),
             sip_domain=sip_domain,
         ),
+        slack=_slack(prefix, values),
     )
 
 

@@ -22,8 +22,11 @@ def load_profiles(directory: Path) -> dict[str, str]:
 
     profiles: dict[str, str] = {}
     for path in sorted(directory.glob("*.json")):
-        document = json.loads(path.read_text(encoding="utf-8"))
-        Profile.model_validate(document)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            Profile.model_validate(document)
+        except ValueError as error:  # bad JSON, or pydantic's ValidationError (a ValueError)
+            raise ValueError(f"{path.name}: {error}") from None
         profiles[path.stem] = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
     if "default" not in profiles:
         raise ValueError(f"{directory} has no default.json; the service needs a 'default' profile")

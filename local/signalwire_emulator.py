@@ -599,6 +599,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "SignalWireEmulator"
     # Keep-alive, as SignalWire's HTTPS front does: clients that pool connections can reuse them.
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: without TCP_NODELAY a kept-alive client waits out
+    # the peer's delayed ACK (~40 ms) on every request.
+    disable_nagle_algorithm = True
 
     def __init__(self, *args: Any, emulator: SignalWireEmulator, **kwargs: Any) -> None:
         self._emulator = emulator

@@ -214,7 +214,8 @@ class ParameterStoreConfig:
         now = self._clock()
         if self._config is None or now - self._read_at > self._max_age + self._grace:
             raise ConfigurationError(self._prefix, "could not be read from SSM Parameter Store")
-        self._next_attempt_at = now + self.STALE_RETRY_INTERVAL
+        # Ask SSM again after the interval, and in any case once the grace period is over.
+        self._next_attempt_at = min(now + self.STALE_RETRY_INTERVAL, self._read_at + self._max_age + self._grace)
         metrics.add_metric(name="StaleConfigurationServed", unit=MetricUnit.Count, value=1)
         logger.warning(
             "SSM Parameter Store failed; serving the last good parameters",

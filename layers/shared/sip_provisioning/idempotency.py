@@ -73,5 +73,4 @@ class IdempotentProvisioner:
         return created
 
     def _create(self, *, scoped: dict[str, Any], request: EndpointRequest, deadline: Deadline) -> EndpointCreated:
-        del scoped  # the idempotency key material; the provisioner needs only the request
-        return self._provisioner.create_endpoint(request, deadline)
+        return self._provisioner.create_endpoint(request, deadline, retry_scope=scoped["scope"])

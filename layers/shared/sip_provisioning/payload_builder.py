@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from sip_provisioning.configuration import DEFAULT_PROFILE, Profile
-from sip_provisioning.errors import ConfigurationError, FieldError, RequestInvalid, UnknownProfile
+from sip_provisioning.errors import FieldError, RequestInvalid, UnknownProfile
 from sip_provisioning.self_service import EndpointRequest, request_key_for
 from sip_provisioning.signalwire.models import (
     ALL_HANDLER_FIELDS,
@@ -35,11 +35,11 @@ def build_create_payload(
 ) -> CreateSipEndpointPayload:
     """Lay the named profile over `default`, then the request over both (CONTRACT.md section 1).
 
+    `profiles` always holds `default`: the parameter reader refuses a configuration without it.
+
     Only the effective handler's call_* fields survive: a profile or request that switches the
     handler leaves none of the previous handler's fields behind.
     """
-    if DEFAULT_PROFILE not in profiles:
-        raise ConfigurationError(f"profiles/{DEFAULT_PROFILE}", "is missing")
     if request.profile not in profiles:
         raise UnknownProfile(request.profile, sorted(profiles))
 

@@ -6,6 +6,9 @@ where SignalWire said to come back; when the answer is lost after the request le
 endpoint is looked up by username before anything is answered.
 """
 
+import base64
+import hashlib
+import hmac
 import random
 import secrets
 import time
@@ -53,6 +56,17 @@ def generate_password() -> SecretStr:
     return SecretStr(secrets.token_urlsafe(GENERATED_PASSWORD_BYTES))
 
 
+def derive_password(api_token: SecretStr, retry_scope: str) -> SecretStr:
+    """The generated password of a keyed request: the same for every retry of that key, so a
+    retry that finds the endpoint an earlier attempt created still answers its real password.
+    HMAC-SHA256 under the API token: unpredictable to anyone who does not hold the token (who
+    could reset any endpoint's password anyway). 43 URL-safe characters."""
+    digest = hmac.new(
+        api_token.get_secret_value().encode(), b"sip-endpoint-password\0" + retry_scope.encode(), hashlib.sha256
+    ).digest()
+    return SecretStr(base64.urlsafe_b64encode(digest).decode().rstrip("="))
+
+
 class ConfigSource(Protocol):
     def load(self) -> ServiceConfig: ...
 
@@ -89,11 +103,22 @@ class Provisioner:
         )
 
     @tracer.capture_method(capture_response=False)  # the response holds the password
-    def create_endpoint(self, request: EndpointRequest, deadline: Deadline) -> EndpointCreated:
+    def create_endpoint(
+        self, request: EndpointRequest, deadline: Deadline, *, retry_scope: str | None = None
+    ) -> EndpointCreated:
+        """Create the endpoint. `retry_scope` names the (caller, Idempotency-Key) whose retries
+        these are: the generated password is then the same on every retry, and an endpoint an
+        earlier attempt created (same settings) is answered as created rather than as taken."""
         config = self._config.load()
-        password = request.password or generate_password()
+        if request.password is not None:
+            password = request.password
+        elif retry_scope is not None:
+            password = derive_password(config.signalwire.api_token, retry_scope)
+        else:
+            password = generate_password()
         payload = build_create_payload(request, config.profiles, password)
-        endpoint = self._create_at_most_once(self._client_for(config.signalwire), payload, deadline)
+        client = self._client_for(config.signalwire)
+        endpoint = self._create_at_most_once(client, payload, deadline, retrying=retry_scope is not None)
         metrics.add_metric(name="EndpointsCreated", unit=MetricUnit.Count, value=1)
         logger.info(
             "SIP endpoint created",
@@ -114,7 +139,7 @@ class Provisioner:
         )
 
     def _create_at_most_once(
-        self, client: SignalWireClient, payload: CreateSipEndpointPayload, deadline: Deadline
+        self, client: SignalWireClient, payload: CreateSipEndpointPayload, deadline: Deadline, *, retrying: bool
     ) -> SipEndpoint:
         for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
             try:
@@ -130,7 +155,7 @@ class Provisioner:
                         "SignalWire asked us to slow down.", retry_after=limited.retry_after
                     ) from None
             except PayloadRejected as rejection:
-                raise self._rejection(client, payload, rejection, deadline) from None
+                return self._earlier_attempts_endpoint(client, payload, rejection, deadline, retrying=retrying)
             except CredentialsRejected:
                 raise UpstreamError("SignalWire rejected the service's credentials.") from None
             except (AnswerLost, ServerFailed, UnreadableAnswer) as lost:
@@ -140,24 +165,31 @@ class Provisioner:
             time.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _rejection(
+    def _earlier_attempts_endpoint(
         self,
         client: SignalWireClient,
         payload: CreateSipEndpointPayload,
         rejection: PayloadRejected,
         deadline: Deadline,
-    ) -> Exception:
-        # SignalWire words a taken username as just another 422; a filtered list tells for sure.
+        *,
+        retrying: bool,
+    ) -> SipEndpoint:
+        """SignalWire refused the payload: a taken username, perhaps taken by an earlier attempt of
+        this very request (committed after its answer was lost). A filtered list tells which, as
+        SignalWire words a taken username as just another 422."""
         try:
-            taken = bool(client.find_endpoints_by_username(payload.username, deadline))
+            found = client.find_endpoints_by_username(payload.username, deadline)
         except SignalWireFault:
-            taken = False
-        if taken:
-            return UsernameTaken(payload.username)
-        return RequestInvalid(
-            [FieldError(field="payload", message=detail) for detail in rejection.details],
-            detail="SignalWire rejected the endpoint settings.",
-        )
+            found = []
+        if not found:
+            raise RequestInvalid(
+                [FieldError(field="payload", message=detail) for detail in rejection.details],
+                detail="SignalWire rejected the endpoint settings.",
+            )
+        if retrying and _matches(found[0], payload):
+            # Same key, same settings, and the password derived for this key: this retry's own endpoint.
+            return self._recovered(found[0])
+        raise UsernameTaken(payload.username)
 
     def _recover(
         self, client: SignalWireClient, payload: CreateSipEndpointPayload, lost: SignalWireFault, deadline: Deadline
@@ -176,9 +208,12 @@ class Provisioner:
             raise UpstreamError(f"SignalWire failed the create: {lost}.")
         if not _matches(found[0], payload):
             raise UsernameTaken(payload.username)
+        return self._recovered(found[0])
+
+    def _recovered(self, endpoint: SipEndpoint) -> SipEndpoint:
         metrics.add_metric(name="CreatesRecovered", unit=MetricUnit.Count, value=1)
-        logger.info("The create had happened: the endpoint matches what was sent", extra={"endpoint_id": found[0].id})
-        return found[0]
+        logger.info("The create had happened: the endpoint matches what was sent", extra={"endpoint_id": endpoint.id})
+        return endpoint
 
     def _client_for(self, settings: SignalWireSettings) -> SignalWireClient:
         # One client per set of credentials, so a rotated token takes effect at the next SSM read

@@ -20,21 +20,22 @@ _AWS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": 
 
 @dataclass(frozen=True)
 class Service:
+    config: ParameterStoreConfig
     provisioner: Provisioner
     idempotent: IdempotentProvisioner
     idempotency_config: IdempotencyConfig
 
 
 def build_service(settings: RuntimeSettings) -> Service:
+    parameters = ParameterStoreConfig(
+        SSMProvider(boto_config=_AWS_CLIENT_CONFIG),
+        settings.parameters_path,
+        max_age=settings.parameters_max_age,
+        grace=settings.parameters_grace_period,
+    )
     provisioner = Provisioner(
-        ParameterStoreConfig(
-            SSMProvider(boto_config=_AWS_CLIENT_CONFIG),
-            settings.parameters_path,
-            max_age=settings.parameters_max_age,
-            grace=settings.parameters_grace_period,
-        ),
-        Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout),
+        parameters, Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout)
     )
     config = idempotency_config()
     store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto_config=_AWS_CLIENT_CONFIG)
-    return Service(provisioner, IdempotentProvisioner(provisioner, store, config), config)
+    return Service(parameters, provisioner, IdempotentProvisioner(provisioner, store, config), config)

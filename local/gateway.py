@@ -1,0 +1,427 @@
+"""A local stand-in for API Gateway HTTP API in front of one Lambda function, over real HTTP.
+
+Each request becomes a payload format 2.0 event the way API Gateway builds it for a `$default`
+route on the `$default` stage behind the IAM authorizer, and the handler's answer is written
+back the way API Gateway reads a format 2.0 response. Choices, where it matters:
+
+- Bodies are base64-encoded unless the content type is text (`text/*`, JSON, JavaScript, XML
+  and their `+json`/`+xml` variants) and the bytes are valid UTF-8. API Gateway base64-encodes
+  `application/x-www-form-urlencoded` bodies too, and so does this gateway, so a handler that
+  forgets to decode them fails here as it would in AWS.
+- The IAM caller is a configured identity: signatures are not checked. `domainName` is the
+  host the client addressed (the Host header), as it is for a custom domain in AWS.
+- One invocation runs at a time, as in a single Lambda execution environment: Powertools'
+  logger keys and metrics are per-process state that concurrent invocations would mix up.
+- Bodies above API Gateway's 10 MB limit get its 413 answer; the handler is not invoked.
+- A handler that raises, or returns something that is not a format 2.0 response, gets API
+  Gateway's `500 {"message":"Internal Server Error"}`; the traceback goes to this log.
+"""
+
+import base64
+import binascii
+import functools
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+_logger = logging.getLogger(__name__)
+
+type LambdaEvent = dict[str, Any]
+type LambdaHandler = Callable[[LambdaEvent, LambdaContext], dict[str, Any]]
+
+MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API payload quota
+LOCAL_DEVELOPER_ARN = "arn:aws:iam::123456789012:user/local-developer"
+
+_TEXT_MEDIA_TYPES = frozenset({"application/json", "application/javascript", "application/xml"})
+_INTERNAL_ERROR_BODY = b'{"message":"Internal Server Error"}'
+_TOO_LARGE_BODY = b'{"message":"Request Entity Too Large"}'
+# Set by the HTTP layer from the connection, never passed on from the Lambda response.
+_HOP_BY_HOP_HEADERS = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
+# `time` in requestContext uses English month names whatever the process locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class IamCaller:
+    """The identity API Gateway's IAM authorizer reports for a SigV4-signed request."""
+
+    user_arn: str = LOCAL_DEVELOPER_ARN
+    user_id: str = "AIDALOCALDEVELOPER01"
+    access_key: str = "AKIALOCALDEVELOPER01"
+    principal_org_id: str | None = None
+
+    @property
+    def account_id(self) -> str:
+        return self.user_arn.split(":")[4]
+
+    def authorizer_context(self) -> dict[str, Any]:
+        return {
+            "iam": {
+                "accessKey": self.access_key,
+                "accountId": self.account_id,
+                "callerId": self.user_id,
+                "cognitoIdentity": None,
+                "principalOrgId": self.principal_org_id,
+                "userArn": self.user_arn,
+                "userId": self.user_id,
+            }
+        }
+
+
+@dataclass(frozen=True)
+class LambdaFunction:
+    """What the Lambda runtime tells a function about itself (the template's settings)."""
+
+    name: str = "sip-provisioner-local"
+    memory_limit_in_mb: int = 512
+    timeout_seconds: float = 25.0
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
+
+
+class LocalLambdaContext(LambdaContext):
+    """The context object of one invocation; the remaining time counts down from its start."""
+
+    def __init__(self, function: LambdaFunction) -> None:
+        self._function_name = function.name
+        self._function_version = "$LATEST"
+        self._invoked_function_arn = function.arn
+        self._memory_limit_in_mb = function.memory_limit_in_mb
+        self._aws_request_id = str(uuid.uuid4())
+        self._log_group_name = f"/aws/lambda/{function.name}"
+        self._log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+        self._deadline = time.monotonic() + function.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _is_text(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type.startswith("text/") or media_type in _TEXT_MEDIA_TYPES or media_type.endswith(("+json", "+xml"))
+
+
+def _encode_body(body: bytes, content_type: str | None) -> tuple[str, bool]:
+    """The event's `body` and `isBase64Encoded` for these bytes."""
+    if _is_text(content_type):
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass  # not text after all: deliver the bytes intact
+    return base64.b64encode(body).decode("ascii"), True
+
+
+def _request_id() -> str:
+    # API Gateway's ids look like "JKJaXmPLvHcESHA=": 16 base64 characters.
+    return base64.b64encode(secrets.token_bytes(11)).decode("ascii")
+
+
+def _trace_id(now: datetime) -> str:
+    return f"Root=1-{int(now.timestamp()):08x}-{secrets.token_hex(12)}"
+
+
+def build_event(
+    method: str,
+    path: str,
+    query: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    *,
+    caller: IamCaller | None = None,
+    source_ip: str = "127.0.0.1",
+    protocol: str = "HTTP/1.1",
+) -> LambdaEvent:
+    """The payload format 2.0 event API Gateway sends for this request.
+
+    `path` is the request path as sent (still percent-encoded), `query` the raw query string
+    without `?`, `headers` every header line in order (a name may repeat).
+    """
+    caller = caller or IamCaller()
+    now = datetime.now(UTC)
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        lower_name = name.lower()
+        if lower_name == "cookie":
+            cookies.extend(cookie.strip() for cookie in value.split(";") if cookie.strip())
+        else:
+            joined[lower_name] = f"{joined[lower_name]},{value}" if lower_name in joined else value
+    joined["x-amzn-trace-id"] = _trace_id(now)
+    joined["x-forwarded-for"] = (
+        f"{joined['x-forwarded-for']}, {source_ip}" if "x-forwarded-for" in joined else source_ip
+    )
+    joined["x-forwarded-proto"] = "http"
+
+    domain_name = (urlsplit(f"//{joined.get('host', '')}").hostname or "localhost").lower()
+    request_context: dict[str, Any] = {
+        "accountId": caller.account_id,
+        "apiId": "local",
+        "authorizer": caller.authorizer_context(),
+        "domainName": domain_name,
+        "domainPrefix": domain_name.split(".", 1)[0],
+        "http": {
+            "method": method.upper(),
+            "path": path,
+            "protocol": protocol,
+            "sourceIp": source_ip,
+            "userAgent": joined.get("user-agent", ""),
+        },
+        "requestId": _request_id(),
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": f"{now:%d}/{_MONTHS[now.month - 1]}/{now:%Y:%H:%M:%S} +0000",
+        "timeEpoch": int(now.timestamp() * 1000),
+    }
+    event: LambdaEvent = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = joined
+    parameters: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        parameters[name] = f"{parameters[name]},{value}" if name in parameters else value
+    if parameters:
+        event["queryStringParameters"] = parameters
+    event["requestContext"] = request_context
+    if body:
+        event["body"], event["isBase64Encoded"] = _encode_body(body, joined.get("content-type"))
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _internal_error() -> GatewayResponse:
+    return GatewayResponse(500, [("Content-Type", "application/json")], _INTERNAL_ERROR_BODY)
+
+
+def _read_lambda_response(result: object) -> GatewayResponse:
+    """What API Gateway answers for a format 2.0 Lambda response (500 when it is malformed)."""
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        _logger.error("The handler returned something that is not a format 2.0 response")
+        return _internal_error()
+    headers = [
+        (str(name), str(value))
+        for name, value in (result.get("headers") or {}).items()
+        if str(name).lower() not in _HOP_BY_HOP_HEADERS
+    ]
+    headers.extend(("Set-Cookie", str(cookie)) for cookie in result.get("cookies") or [])
+    body = result.get("body") or ""
+    if not isinstance(body, str):
+        _logger.error("The handler returned a body that is not a string")
+        return _internal_error()
+    if result.get("isBase64Encoded"):
+        try:
+            return GatewayResponse(result["statusCode"], headers, base64.b64decode(body, validate=True))
+        except binascii.Error:
+            _logger.error("The handler returned a body flagged base64 that is not base64")
+            return _internal_error()
+    return GatewayResponse(result["statusCode"], headers, body.encode("utf-8"))
+
+
+class _PayloadTooLarge(Exception):
+    pass
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class LocalGateway:
+    """Serves `handler` on a loopback port as API Gateway would."""
+
+    def __init__(
+        self,
+        handler: LambdaHandler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        caller: IamCaller | None = None,
+        function: LambdaFunction | None = None,
+    ) -> None:
+        self._handler = handler
+        self._address = (host, port)
+        self.caller = caller or IamCaller()
+        self.function = function or LambdaFunction(account_id=self.caller.account_id)
+        self._invocation_lock = threading.Lock()
+        self._server: _GatewayServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        self._server = _GatewayServer(self._address, functools.partial(_GatewayRequestHandler, gateway=self))
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the gateway is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def invoke(self, event: LambdaEvent) -> GatewayResponse:
+        """Run the handler on one event, as API Gateway's Lambda integration does."""
+        with self._invocation_lock:
+            try:
+                result = self._handler(event, LocalLambdaContext(self.function))
+            except Exception:
+                _logger.exception("The handler raised; answering 500 as API Gateway does")
+                return _internal_error()
+        return _read_lambda_response(result)
+
+
+class _GatewayRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "LocalApiGateway"
+    # Headers and body are separate writes: without TCP_NODELAY a kept-alive client waits out
+    # the peer's delayed ACK (~40 ms) on every request.
+    disable_nagle_algorithm = True
+
+    def __init__(self, *args: Any, gateway: LocalGateway, **kwargs: Any) -> None:
+        self._gateway = gateway
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        self._forward()
+
+    def do_HEAD(self) -> None:
+        self._forward()
+
+    def do_POST(self) -> None:
+        self._forward()
+
+    def do_PUT(self) -> None:
+        self._forward()
+
+    def do_PATCH(self) -> None:
+        self._forward()
+
+    def do_DELETE(self) -> None:
+        self._forward()
+
+    def do_OPTIONS(self) -> None:
+        self._forward()
+
+    def _forward(self) -> None:
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.send_error(HTTPStatus.BAD_REQUEST, "Malformed body framing")
+            return
+        except _PayloadTooLarge:
+            self.close_connection = True  # the rest of the body is not read
+            self._send(
+                GatewayResponse(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, [("Content-Type", "application/json")], _TOO_LARGE_BODY
+                )
+            )
+            return
+        target = urlsplit(self.path)
+        event = build_event(
+            self.command,
+            target.path or "/",
+            target.query,
+            self.headers.items(),
+            body,
+            source_ip=str(self.client_address[0]),
+            protocol=self.request_version,
+        )
+        response = self._gateway.invoke(event)
+        response.headers.append(("apigw-requestid", event["requestContext"]["requestId"]))
+        self._send(response)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked_body()
+        length = int(self.headers.get("Content-Length", "0"))  # ValueError: answered 400
+        if length > MAX_REQUEST_BODY_BYTES:
+            self._discard(length)
+            raise _PayloadTooLarge
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _discard(self, length: int) -> None:
+        # Read what the client sends before answering: closing on unread data resets the
+        # connection, and the client could lose the 413 with it.
+        while length > 0 and (chunk := self.rfile.read(min(length, 1 << 16))):
+            length -= len(chunk)
+
+    def _read_chunked_body(self) -> bytes:
+        body = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline().strip():  # trailers, up to the blank line
+                    pass
+                return bytes(body)
+            if len(body) + size > MAX_REQUEST_BODY_BYTES:
+                raise _PayloadTooLarge
+            body += self.rfile.read(size)
+            self.rfile.readline()  # the CRLF after each chunk
+
+    def _send(self, response: GatewayResponse) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            _logger.info("The client went away before the answer to %s %s", self.command, urlsplit(self.path).path)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # Method, path and status: the query and headers may carry things that do not belong in logs.
+        _logger.info("%s %s %s", self.command, urlsplit(self.path).path, code)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        _logger.debug(format, *args)

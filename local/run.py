@@ -1,0 +1,236 @@
+"""`make run`: the API on loopback, through the very `lambda_handler` that runs in AWS.
+
+    python -m local.run        # from the repository root; PORT (default 3000, 0 picks a free one)
+
+What it starts, all in this process, and stops on Ctrl-C or SIGTERM:
+- a moto server standing in for AWS; every AWS SDK call of the function goes there,
+- SSM seeded under /sip-provisioning/local with the profiles in $PROFILES_DIR
+  (default config/profiles) and the SignalWire settings,
+- the SignalWire emulator on a free loopback port, unless SIGNALWIRE_SPACE_URL,
+  SIGNALWIRE_PROJECT_ID and SIGNALWIRE_API_TOKEN are all set (then those are used),
+- the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT.
+
+Optional: LOCAL_CALLER_ARN sets the IAM identity the gateway reports for every request.
+"""
+
+import contextlib
+import http.client
+import importlib
+import io
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from types import FrameType
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local.gateway import LOCAL_DEVELOPER_ARN, IamCaller, LambdaHandler, LocalGateway
+from local.seed import SignalWireAccount, create_idempotency_table, seed_ssm
+from local.signalwire_emulator import SignalWireEmulator
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+# Where the Lambda runtime finds the code: the layer's package and the function's module.
+LAMBDA_CODE_PATHS = (REPOSITORY_ROOT / "layers" / "shared", REPOSITORY_ROOT / "functions" / "http_api")
+PARAMETERS_PATH = "/sip-provisioning/local"
+IDEMPOTENCY_TABLE = "sip-provisioning-local-idempotency"
+REGION = "us-east-1"
+DEFAULT_PORT = 3000
+EMULATOR_PROJECT_ID = "local-project"
+EMULATOR_API_TOKEN = "local-token"  # noqa: S105 - the emulator's fixed loopback credential
+EMULATOR_SIP_DOMAIN = "local.sip.signalwire.com"
+SIGNALWIRE_VARIABLES = ("SIGNALWIRE_SPACE_URL", "SIGNALWIRE_PROJECT_ID", "SIGNALWIRE_API_TOKEN")
+# The template's function settings (template.yaml), so the handler runs as deployed.
+FUNCTION_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "sip-provisioner",
+    "POWERTOOLS_METRICS_NAMESPACE": "SipProvisioning",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "PARAMETERS_MAX_AGE": "300",
+}
+IAM_ARN_PATTERN = re.compile(r"arn:aws:(iam|sts)::\d{12}:[\w+=,.@/-]+")
+
+
+class StartupError(Exception):
+    """A setting the user gave is unusable; the message says which and why (never a secret)."""
+
+
+def mask(secret: str) -> str:
+    return "*" * 8 if secret else "(empty)"
+
+
+def signalwire_from_environment(environ: Mapping[str, str]) -> SignalWireAccount | None:
+    """The real SignalWire account when all three variables are set, None when none is."""
+    given = [name for name in SIGNALWIRE_VARIABLES if environ.get(name)]
+    if not given:
+        return None
+    if len(given) < len(SIGNALWIRE_VARIABLES):
+        missing = ", ".join(name for name in SIGNALWIRE_VARIABLES if name not in given)
+        raise StartupError(
+            f"{', '.join(given)} set but {missing} not: set all of {', '.join(SIGNALWIRE_VARIABLES)} "
+            "to use a real SignalWire space, or none to use the local emulator."
+        )
+    return SignalWireAccount(
+        space_url=environ["SIGNALWIRE_SPACE_URL"],
+        project_id=environ["SIGNALWIRE_PROJECT_ID"],
+        api_token=environ["SIGNALWIRE_API_TOKEN"],
+    )
+
+
+def port_from_environment(environ: Mapping[str, str]) -> int:
+    text = environ.get("PORT", "") or str(DEFAULT_PORT)
+    if not text.isdigit() or int(text) > 65535:
+        raise StartupError(f"PORT must be a number from 0 to 65535 (0 picks a free port), not {text!r}.")
+    return int(text)
+
+
+def caller_from_environment(environ: Mapping[str, str]) -> IamCaller:
+    user_arn = environ.get("LOCAL_CALLER_ARN") or LOCAL_DEVELOPER_ARN
+    if not IAM_ARN_PATTERN.fullmatch(user_arn):
+        raise StartupError(f"LOCAL_CALLER_ARN must be an IAM or STS ARN, not {user_arn!r}.")
+    return IamCaller(user_arn=user_arn)
+
+
+def point_aws_sdk_at(endpoint_url: str, environ: MutableMapping[str, str]) -> None:
+    """Send every AWS SDK call of this process to `endpoint_url` with throwaway credentials.
+
+    The user's own AWS configuration is hidden so that nothing here can reach a real account.
+    """
+    for name in [name for name in environ if name.startswith("AWS_ENDPOINT_URL_")]:
+        del environ[name]
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+        environ.pop(name, None)
+    environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any credentials
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+
+
+def put_lambda_code_on_path() -> None:
+    sys.path[:0] = [str(path) for path in LAMBDA_CODE_PATHS if str(path) not in sys.path]
+
+
+def load_lambda_handler() -> LambdaHandler:
+    """Import the function as the Lambda runtime does, after its environment is in place."""
+    handler: LambdaHandler = importlib.import_module("http_api").lambda_handler
+    return handler
+
+
+def first_answer_status(base_url: str) -> int:
+    """Status of a real GET /profiles: it proves the gateway, the handler and SSM all answer."""
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", "/profiles")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("local.gateway", "local.signalwire_emulator"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    # moto's server logs every AWS call the function makes; only its problems matter here.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def serve(stop_requested: threading.Event) -> None:
+    environ = os.environ
+    port = port_from_environment(environ)
+    caller = caller_from_environment(environ)
+    real_signalwire = signalwire_from_environment(environ)
+    profiles_dir = Path(environ.get("PROFILES_DIR") or REPOSITORY_ROOT / "config" / "profiles")
+    # Before anything imports the function's package: Powertools reads these at import time.
+    for name, value in FUNCTION_ENVIRONMENT.items():
+        environ.setdefault(name, value)
+    environ.update({"PARAMETERS_PATH": PARAMETERS_PATH, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE})
+    put_lambda_code_on_path()  # profiles are validated with the function's own models
+
+    with contextlib.ExitStack() as running:
+        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto_server.start()
+        running.callback(moto_server.stop)
+        moto_host, moto_port = moto_server.get_host_and_port()
+        point_aws_sdk_at(f"http://{moto_host}:{moto_port}", environ)
+
+        if real_signalwire is None:
+            emulator = running.enter_context(
+                SignalWireEmulator(project_id=EMULATOR_PROJECT_ID, api_token=EMULATOR_API_TOKEN)
+            )
+            signalwire = SignalWireAccount(
+                space_url=emulator.base_url,
+                project_id=EMULATOR_PROJECT_ID,
+                api_token=EMULATOR_API_TOKEN,
+                sip_domain=EMULATOR_SIP_DOMAIN,
+            )
+        else:
+            signalwire = real_signalwire
+        print(
+            f"{'SignalWire' if real_signalwire else 'SignalWire emulator'}: {signalwire.space_url} "
+            f"(project {signalwire.project_id}, api token {mask(signalwire.api_token)})"
+        )
+
+        try:
+            names = seed_ssm(boto3.client("ssm"), PARAMETERS_PATH, profiles_dir, signalwire)
+        except ValueError as error:  # a broken or missing profile; profiles hold no secrets
+            raise StartupError(f"the profiles in {profiles_dir} cannot be used: {error}") from None
+        create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
+        print(
+            f"AWS (moto): http://{moto_host}:{moto_port}; SSM has {len(names)} parameters under {PARAMETERS_PATH}; "
+            f"DynamoDB table {IDEMPOTENCY_TABLE}"
+        )
+
+        try:
+            gateway = running.enter_context(LocalGateway(load_lambda_handler(), port=port, caller=caller))
+        except OSError as error:
+            raise StartupError(
+                f"cannot listen on 127.0.0.1:{port} ({error.strerror}); set PORT (0: any free port)"
+            ) from None
+        status = first_answer_status(gateway.base_url)
+        if status != 200:
+            print(f"warning: GET /profiles answered {status}; see the log above", file=sys.stderr)
+        print(f"IAM caller: {caller.user_arn}")
+        print(f"Swagger UI: {gateway.base_url}/swagger")
+        print(f"Listening on {gateway.base_url}")
+        stop_requested.wait()
+        print("Stopping")
+
+
+def main() -> int:
+    stop_requested = threading.Event()
+
+    def request_stop(signal_number: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Each line as it happens, through a pipe too: the startup lines, and Powertools'
+        # metrics, which it prints without flushing.
+        sys.stdout.reconfigure(line_buffering=True)
+    configure_logging()
+    try:
+        serve(stop_requested)
+    except StartupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

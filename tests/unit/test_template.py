@@ -1,6 +1,7 @@
 """What the deployed stack guarantees, read from template.yaml: who may call it, what it may touch."""
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPOSITORY_ROOT / "template.yaml"
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 30
 STAGE_PARAMETERS_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sip-provisioning/${Stage}"
 
@@ -34,10 +36,14 @@ def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.No
 CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
 
 
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
+def load_template() -> dict[str, Any]:
     loaded: dict[str, Any] = CloudFormationLoader(TEMPLATE_PATH.read_text(encoding="utf-8")).get_single_data()
     return loaded
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -49,18 +55,33 @@ def only_resource_of_type(template: dict[str, Any], resource_type: str) -> dict[
     return resource
 
 
-def function_properties(template: dict[str, Any]) -> dict[str, Any]:
-    properties: dict[str, Any] = only_resource_of_type(template, "AWS::Serverless::Function")["Properties"]
+def function_properties(template: dict[str, Any], function_name: str) -> dict[str, Any]:
+    properties: dict[str, Any] = resources_of_type(template, "AWS::Serverless::Function")[function_name]["Properties"]
     return properties
 
 
-def http_api_events(template: dict[str, Any]) -> list[dict[str, Any]]:
-    events = function_properties(template)["Events"].values()
+def http_api_events_of(function: dict[str, Any]) -> list[dict[str, Any]]:
+    events = function["Properties"].get("Events", {}).values()
     return [event["Properties"] for event in events if event["Type"] == "HttpApi"]
 
 
-def policy_statements(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for policy in function_properties(template)["Policies"]:
+def http_api_events(template: dict[str, Any]) -> list[dict[str, Any]]:
+    functions = resources_of_type(template, "AWS::Serverless::Function").values()
+    return [route for function in functions for route in http_api_events_of(function)]
+
+
+# The guarantees every function of the stack keeps are checked for each function by name.
+FUNCTION_NAMES = sorted(resources_of_type(load_template(), "AWS::Serverless::Function"))
+HTTP_FUNCTION_NAMES = [
+    name
+    for name, function in resources_of_type(load_template(), "AWS::Serverless::Function").items()
+    if http_api_events_of(function)
+]
+every_function = pytest.mark.parametrize("function_name", FUNCTION_NAMES)
+
+
+def policy_statements(template: dict[str, Any], function_name: str) -> Iterator[dict[str, Any]]:
+    for policy in function_properties(template, function_name)["Policies"]:
         yield from policy["Statement"]
 
 
@@ -68,12 +89,16 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def statements_granting(template: dict[str, Any], service_prefix: str) -> list[dict[str, Any]]:
+def granting(statements: Iterator[dict[str, Any]], service_prefix: str) -> list[dict[str, Any]]:
     return [
         statement
-        for statement in policy_statements(template)
+        for statement in statements
         if any(action.startswith(f"{service_prefix}:") for action in as_list(statement["Action"]))
     ]
+
+
+def statements_granting(template: dict[str, Any], function_name: str, service_prefix: str) -> list[dict[str, Any]]:
+    return granting(policy_statements(template, function_name), service_prefix)
 
 
 def test_the_http_api_requires_iam_signed_requests_by_default(template: dict[str, Any]) -> None:
@@ -122,9 +147,10 @@ def test_the_api_exposes_exactly_the_contract_routes(template: dict[str, Any]) -
     assert route_keys == {"POST /endpoints", "GET /profiles"}
 
 
-def test_the_function_runs_python_3_13_on_arm64(template: dict[str, Any]) -> None:
+@every_function
+def test_the_function_runs_python_3_13_on_arm64(template: dict[str, Any], function_name: str) -> None:
     # Given
-    properties = function_properties(template)
+    properties = function_properties(template, function_name)
 
     # When
     runtime_and_architectures = (properties["Runtime"], properties["Architectures"])
@@ -133,9 +159,10 @@ def test_the_function_runs_python_3_13_on_arm64(template: dict[str, Any]) -> Non
     assert runtime_and_architectures == ("python3.13", ["arm64"])
 
 
-def test_the_function_times_out_before_api_gateway_gives_up_on_it(template: dict[str, Any]) -> None:
+@pytest.mark.parametrize("function_name", HTTP_FUNCTION_NAMES)
+def test_the_function_times_out_before_api_gateway_gives_up_on_it(template: dict[str, Any], function_name: str) -> None:
     # Given
-    properties = function_properties(template)
+    properties = function_properties(template, function_name)
 
     # When
     timeout_seconds = properties["Timeout"]
@@ -144,9 +171,10 @@ def test_the_function_times_out_before_api_gateway_gives_up_on_it(template: dict
     assert timeout_seconds < API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS
 
 
-def test_the_function_reads_its_parameters_under_the_stage_path(template: dict[str, Any]) -> None:
+@every_function
+def test_the_function_reads_its_parameters_under_the_stage_path(template: dict[str, Any], function_name: str) -> None:
     # Given
-    environment = function_properties(template)["Environment"]["Variables"]
+    environment = function_properties(template, function_name)["Environment"]["Variables"]
 
     # When
     parameters_path = environment["PARAMETERS_PATH"]
@@ -155,9 +183,10 @@ def test_the_function_reads_its_parameters_under_the_stage_path(template: dict[s
     assert parameters_path == {"Fn::Sub": "/sip-provisioning/${Stage}"}
 
 
-def test_the_function_may_only_read_parameters_by_path(template: dict[str, Any]) -> None:
+@every_function
+def test_the_function_may_only_read_parameters_by_path(template: dict[str, Any], function_name: str) -> None:
     # Given
-    ssm_statements = statements_granting(template, "ssm")
+    ssm_statements = statements_granting(template, function_name, "ssm")
 
     # When
     ssm_actions = {action for statement in ssm_statements for action in as_list(statement["Action"])}
@@ -166,9 +195,12 @@ def test_the_function_may_only_read_parameters_by_path(template: dict[str, Any])
     assert ssm_actions == {"ssm:GetParametersByPath"}
 
 
-def test_the_ssm_permission_is_limited_to_the_stage_parameter_path(template: dict[str, Any]) -> None:
+@every_function
+def test_the_ssm_permission_is_limited_to_the_stage_parameter_path(
+    template: dict[str, Any], function_name: str
+) -> None:
     # Given
-    ssm_statements = statements_granting(template, "ssm")
+    ssm_statements = statements_granting(template, function_name, "ssm")
 
     # When
     ssm_resources = [resource for statement in ssm_statements for resource in as_list(statement["Resource"])]
@@ -180,9 +212,10 @@ def test_the_ssm_permission_is_limited_to_the_stage_parameter_path(template: dic
     ]
 
 
-def test_no_permission_is_granted_on_every_resource(template: dict[str, Any]) -> None:
+@every_function
+def test_no_permission_is_granted_on_every_resource(template: dict[str, Any], function_name: str) -> None:
     # Given
-    statements = list(policy_statements(template))
+    statements = list(policy_statements(template, function_name))
 
     # When
     resources = [resource for statement in statements for resource in as_list(statement["Resource"])]
@@ -192,9 +225,12 @@ def test_no_permission_is_granted_on_every_resource(template: dict[str, Any]) ->
     assert "*" not in resources
 
 
-def test_kms_decrypt_is_allowed_only_through_ssm_for_the_stage_parameters(template: dict[str, Any]) -> None:
+@every_function
+def test_kms_decrypt_is_allowed_only_through_ssm_for_the_stage_parameters(
+    template: dict[str, Any], function_name: str
+) -> None:
     # Given
-    (kms_statement,) = statements_granting(template, "kms")
+    (kms_statement,) = statements_granting(template, function_name, "kms")
 
     # When
     condition = kms_statement["Condition"]
@@ -218,12 +254,15 @@ def test_the_shared_layer_is_built_with_python_3_13_for_arm64(template: dict[str
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
 
 
-def test_the_function_imports_its_dependencies_from_the_shared_layer(template: dict[str, Any]) -> None:
+@every_function
+def test_the_function_imports_its_dependencies_from_the_shared_layer(
+    template: dict[str, Any], function_name: str
+) -> None:
     # Given
     (layer_name,) = resources_of_type(template, "AWS::Serverless::LayerVersion")
 
     # When
-    layers = function_properties(template)["Layers"]
+    layers = function_properties(template, function_name)["Layers"]
 
     # Then
     assert layers == [{"Ref": layer_name}]
@@ -241,12 +280,13 @@ def test_every_log_group_has_a_retention(template: dict[str, Any]) -> None:
     assert None not in retentions
 
 
-def test_the_function_logs_to_a_log_group_the_stack_owns(template: dict[str, Any]) -> None:
+@every_function
+def test_the_function_logs_to_a_log_group_the_stack_owns(template: dict[str, Any], function_name: str) -> None:
     # Given: without an explicit group, Lambda creates one that is never deleted and never expires
     log_group_names = resources_of_type(template, "AWS::Logs::LogGroup")
 
     # When
-    function_log_group = function_properties(template)["LoggingConfig"]["LogGroup"]
+    function_log_group = function_properties(template, function_name)["LoggingConfig"]["LogGroup"]
 
     # Then
     assert function_log_group in [{"Ref": name} for name in log_group_names]
@@ -293,9 +333,12 @@ def test_the_idempotency_table_is_on_demand_expiring_recoverable_and_encrypted(t
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
 
 
-def test_the_function_may_touch_only_the_idempotency_table_and_only_item_by_item(template: dict[str, Any]) -> None:
+@every_function
+def test_the_function_may_touch_only_the_idempotency_table_and_only_item_by_item(
+    template: dict[str, Any], function_name: str
+) -> None:
     # Given the function's DynamoDB permissions
-    statements = statements_granting(template, "dynamodb")
+    statements = statements_granting(template, function_name, "dynamodb")
     # When their actions and resources are read
     actions = {action for statement in statements for action in as_list(statement["Action"])}
     resources = [resource for statement in statements for resource in as_list(statement["Resource"])]
@@ -304,8 +347,125 @@ def test_the_function_may_touch_only_the_idempotency_table_and_only_item_by_item
     assert resources == [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}]
 
 
-def test_the_function_is_told_its_idempotency_table(template: dict[str, Any]) -> None:
+@every_function
+def test_the_function_is_told_its_idempotency_table(template: dict[str, Any], function_name: str) -> None:
     # Given / When the function's environment is read
-    variables = function_properties(template)["Environment"]["Variables"]
+    variables = function_properties(template, function_name)["Environment"]["Variables"]
     # Then it names the table the template creates
     assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+
+
+# The workflow entry and the example state machine: the state machine's role alone may invoke it.
+
+STATE_MACHINE_LOG_DELIVERY_ACTIONS = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+def state_machine_statements(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    state_machine = only_resource_of_type(template, "AWS::Serverless::StateMachine")
+    for policy in state_machine["Properties"]["Policies"]:
+        yield from policy["Statement"]
+
+
+def test_the_workflow_function_has_no_event_source_that_would_let_another_service_invoke_it(
+    template: dict[str, Any],
+) -> None:
+    # Given / When the workflow function's event sources are read
+    events = function_properties(template, "WorkflowFunction").get("Events")
+    # Then there are none: SAM would add a resource policy for each
+    assert events is None
+
+
+def test_no_resource_policy_lets_anyone_invoke_a_function(template: dict[str, Any]) -> None:
+    # Given / When the template's Lambda permissions are read
+    permissions = resources_of_type(template, "AWS::Lambda::Permission")
+    # Then there are none: only IAM policies of the stack's own roles grant invocation
+    assert permissions == {}
+
+
+def test_the_state_machine_may_invoke_the_workflow_function_and_nothing_else(template: dict[str, Any]) -> None:
+    # Given / When the state machine's Lambda permissions are read
+    (lambda_statement,) = granting(state_machine_statements(template), "lambda")
+    # Then it is invocation of that one function, by its exact ARN
+    assert as_list(lambda_statement["Action"]) == ["lambda:InvokeFunction"]
+    assert as_list(lambda_statement["Resource"]) == [{"Fn::GetAtt": ["WorkflowFunction", "Arn"]}]
+
+
+def test_the_state_machine_uses_no_sam_policy_template_whose_resource_ends_in_a_wildcard(
+    template: dict[str, Any],
+) -> None:
+    # Given the state machine's policies
+    policies = only_resource_of_type(template, "AWS::Serverless::StateMachine")["Properties"]["Policies"]
+    # When those that are not plain policy documents are picked out
+    templated = [policy for policy in policies if set(policy) != {"Version", "Statement"}]
+    # Then there are none (LambdaInvokePolicy allows "function:<name>*")
+    assert templated == []
+
+
+@every_function
+def test_no_function_may_invoke_another(template: dict[str, Any], function_name: str) -> None:
+    # Given / When the function's Lambda permissions are read
+    statements = statements_granting(template, function_name, "lambda")
+    # Then there are none
+    assert statements == []
+
+
+def test_the_state_machine_is_granted_every_resource_only_for_log_delivery(template: dict[str, Any]) -> None:
+    # Given the state machine's statements on every resource
+    unrestricted = [statement for statement in state_machine_statements(template) if statement["Resource"] == "*"]
+    # When their actions are read
+    actions = {action for statement in unrestricted for action in as_list(statement["Action"])}
+    # Then they are CloudWatch Logs' log delivery actions, which take no resource-level permission
+    assert actions == STATE_MACHINE_LOG_DELIVERY_ACTIONS
+
+
+def test_the_state_machine_definition_is_its_own_file_with_every_placeholder_substituted(
+    template: dict[str, Any],
+) -> None:
+    # Given the state machine and the definition file it names
+    properties = only_resource_of_type(template, "AWS::Serverless::StateMachine")["Properties"]
+    definition = (REPOSITORY_ROOT / properties["DefinitionUri"]).read_text(encoding="utf-8")
+    # When the placeholders in the definition are read
+    placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
+    # Then the template substitutes each, the function ARN from the workflow function
+    assert properties["DefinitionUri"] == "statemachine/onboarding.asl.json"
+    assert placeholders == set(properties["DefinitionSubstitutions"])
+    assert properties["DefinitionSubstitutions"]["WorkflowFunctionArn"] == {"Fn::GetAtt": ["WorkflowFunction", "Arn"]}
+
+
+def test_the_state_machine_is_standard_so_a_failed_execution_can_be_redriven(template: dict[str, Any]) -> None:
+    # Given / When the state machine's type is read
+    properties = only_resource_of_type(template, "AWS::Serverless::StateMachine")["Properties"]
+    # Then it is STANDARD: Express executions cannot be redriven and keep no history
+    assert properties["Type"] == "STANDARD"
+
+
+def test_the_state_machine_is_traced_and_logs_errors_without_execution_data(template: dict[str, Any]) -> None:
+    # Given the state machine and the stack's log groups
+    properties = only_resource_of_type(template, "AWS::Serverless::StateMachine")["Properties"]
+    log_group_names = resources_of_type(template, "AWS::Logs::LogGroup")
+    # When its tracing and logging are read
+    logging = properties["Logging"]
+    (destination,) = logging["Destinations"]
+    # Then it traces, logs errors to a log group of the stack, and never logs the data (passwords)
+    assert properties["Tracing"] == {"Enabled": True}
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ERROR", False)
+    assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"] in [
+        {"Fn::GetAtt": [name, "Arn"]} for name in log_group_names
+    ]
+
+
+def test_the_stack_outputs_the_workflow_function_and_the_state_machine(template: dict[str, Any]) -> None:
+    # Given / When the stack's outputs are read
+    outputs = template["Outputs"]
+    # Then a workflow author finds both ARNs
+    assert outputs["WorkflowFunctionArn"]["Value"] == {"Fn::GetAtt": ["WorkflowFunction", "Arn"]}
+    assert outputs["StateMachineArn"]["Value"] == {"Ref": "OnboardingStateMachine"}

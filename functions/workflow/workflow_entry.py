@@ -1,0 +1,89 @@
+"""Lambda entry for workflows: Step Functions invokes it directly (`lambda:invoke`).
+
+The event is `{"request": <a POST /endpoints body>, "idempotency_key": "..."}`; the answer is the
+body `POST /endpoints` answers with 201. A failure is raised as a `sip_provisioning.workflow`
+error whose class name, the problem type in CamelCase, is what a state machine's Retry and
+Catch match. Everything else is the same use case as the HTTP API's, composed the same way.
+"""
+
+import os
+import warnings
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sip_provisioning import workflow
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.observability import logger, metrics, tracer
+from sip_provisioning.problems import ProblemType
+from sip_provisioning.responses import EndpointCreated
+from sip_provisioning.service import Service, build_service
+from sip_provisioning.settings import RuntimeSettings
+
+# Most failures record no metric of their own; that is expected, not a warning.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+
+# Time kept back from the Lambda timeout to raise a named error: a function cut off by its timeout
+# fails as `Sandbox.Timedout`, which no Retry or Catch of ours can tell apart from a crash.
+ANSWER_MARGIN_SECONDS = 1.5
+
+# The idempotency scope of every workflow invocation. Only state machine roles may invoke this
+# function and a direct invoke carries no caller identity, so there is no caller to tell apart;
+# what keeps executions apart is the key (the example uses the execution's ARN). Being no IAM
+# ARN, the scope also keeps workflow keys apart from every HTTP caller's.
+WORKFLOW_CALLER = "stepfunctions"
+
+
+@cache
+def service() -> Service:
+    """Built on first use, then reused by every warm invocation of this container."""
+    return build_service(RuntimeSettings.from_environ(os.environ))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)  # the answer may hold a generated password
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(caller=WORKFLOW_CALLER)
+    try:
+        created = _create_endpoint(event, context)
+    except Exception as error:
+        raise _named_failure(error) from None
+    # Exactly the 201 body of POST /endpoints: `password` only when generated.
+    return created.model_dump(mode="json", exclude={"password"} if created.password is None else None)
+
+
+def _create_endpoint(event: object, context: LambdaContext) -> EndpointCreated:
+    invocation = workflow.WorkflowInvocation.from_event(event)
+    # The key names the execution, so its every log line can be found from the execution.
+    logger.set_correlation_id(invocation.idempotency_key)
+    # A record left by a function that dies mid-request then expires with this invocation.
+    service().idempotency_config.register_lambda_context(context)
+    deadline = Deadline.after(context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS)
+    return service().idempotent.create_endpoint(
+        invocation.request, deadline, caller=WORKFLOW_CALLER, idempotency_key=invocation.idempotency_key
+    )
+
+
+def _named_failure(error: Exception) -> workflow.WorkflowFailure:
+    """Every failure goes through here: one name, one metric, one log line."""
+    failure = workflow.failure_for(error)
+    with single_metric(
+        name="RequestsFailed",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name="problem_type", value=failure.problem_type)
+    if failure.problem_type is ProblemType.INTERNAL_ERROR:
+        logger.exception("Invocation failed unexpectedly", extra={"error": type(failure).__name__})
+    else:
+        logger.warning(
+            "Invocation failed with a named error",
+            extra={"error": type(failure).__name__, "problem_type": failure.problem_type, "detail": str(failure)},
+        )
+    return failure

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import SecretStr
 
+from sip_provisioning.attempts import CreateAttempts
 from sip_provisioning.configuration import ServiceConfig, SignalWireSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.errors import (
@@ -74,9 +75,10 @@ class ConfigSource(Protocol):
 class Provisioner:
     """Creates SIP endpoints from self-service requests. Holds no per-request state."""
 
-    def __init__(self, config: ConfigSource, timeouts: Timeouts) -> None:
+    def __init__(self, config: ConfigSource, timeouts: Timeouts, attempts: CreateAttempts) -> None:
         self._config = config
         self._timeouts = timeouts
+        self._attempts = attempts
         self._client_settings: SignalWireSettings | None = None
         self._client: SignalWireClient | None = None
 
@@ -107,8 +109,9 @@ class Provisioner:
         self, request: EndpointRequest, deadline: Deadline, *, retry_scope: str | None = None
     ) -> EndpointCreated:
         """Create the endpoint. `retry_scope` names the (caller, Idempotency-Key) whose retries
-        these are: the generated password is then the same on every retry, and an endpoint an
-        earlier attempt created (same settings) is answered as created rather than as taken."""
+        these are: the generated password is then the same on every retry, and an endpoint that
+        an earlier attempt of the same scope created (same settings) is answered as created
+        rather than as taken."""
         config = self._config.load()
         if request.password is not None:
             password = request.password
@@ -118,7 +121,8 @@ class Provisioner:
             password = generate_password()
         payload = build_create_payload(request, config.profiles, password)
         client = self._client_for(config.signalwire)
-        endpoint = self._create_at_most_once(client, payload, deadline, retrying=retry_scope is not None)
+        earlier_attempt = retry_scope is not None and self._attempts.record(retry_scope, request.username)
+        endpoint = self._create_at_most_once(client, payload, deadline, earlier_attempt=earlier_attempt)
         metrics.add_metric(name="EndpointsCreated", unit=MetricUnit.Count, value=1)
         logger.info(
             "SIP endpoint created",
@@ -139,7 +143,7 @@ class Provisioner:
         )
 
     def _create_at_most_once(
-        self, client: SignalWireClient, payload: CreateSipEndpointPayload, deadline: Deadline, *, retrying: bool
+        self, client: SignalWireClient, payload: CreateSipEndpointPayload, deadline: Deadline, *, earlier_attempt: bool
     ) -> SipEndpoint:
         for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
             try:
@@ -155,7 +159,9 @@ class Provisioner:
                         "SignalWire asked us to slow down.", retry_after=limited.retry_after
                     ) from None
             except PayloadRejected as rejection:
-                return self._earlier_attempts_endpoint(client, payload, rejection, deadline, retrying=retrying)
+                return self._earlier_attempts_endpoint(
+                    client, payload, rejection, deadline, earlier_attempt=earlier_attempt
+                )
             except CredentialsRejected:
                 raise UpstreamError("SignalWire rejected the service's credentials.") from None
             except (AnswerLost, ServerFailed, UnreadableAnswer) as lost:
@@ -172,7 +178,7 @@ class Provisioner:
         rejection: PayloadRejected,
         deadline: Deadline,
         *,
-        retrying: bool,
+        earlier_attempt: bool,
     ) -> SipEndpoint:
         """SignalWire refused the payload: a taken username, perhaps taken by an earlier attempt of
         this very request (committed after its answer was lost). A filtered list tells which, as
@@ -186,8 +192,9 @@ class Provisioner:
                 [FieldError(field="payload", message=detail) for detail in rejection.details],
                 detail="SignalWire rejected the endpoint settings.",
             )
-        if retrying and _matches(found[0], payload):
-            # Same key, same settings, and the password derived for this key: this retry's own endpoint.
+        if earlier_attempt and _matches(found[0], payload):
+            # An earlier attempt of this key sent this create, with these settings and the password
+            # derived for the key: its answer was lost, its create committed late.
             return self._recovered(found[0])
         raise UsernameTaken(payload.username)
 

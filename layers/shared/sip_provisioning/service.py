@@ -3,10 +3,12 @@ idempotency, SignalWire over HTTPS."""
 
 from dataclasses import dataclass
 
+import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 
+from sip_provisioning.attempts import CreateAttempts
 from sip_provisioning.configuration import ParameterStoreConfig
 from sip_provisioning.idempotency import IdempotentProvisioner, idempotency_config
 from sip_provisioning.provisioning import Provisioner
@@ -33,9 +35,12 @@ def build_service(settings: RuntimeSettings) -> Service:
         max_age=settings.parameters_max_age,
         grace=settings.parameters_grace_period,
     )
+    dynamodb = boto3.client("dynamodb", config=_AWS_CLIENT_CONFIG)
     provisioner = Provisioner(
-        parameters, Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout)
+        parameters,
+        Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout),
+        CreateAttempts(dynamodb, settings.idempotency_table),
     )
     config = idempotency_config()
-    store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto_config=_AWS_CLIENT_CONFIG)
+    store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
     return Service(parameters, provisioner, IdempotentProvisioner(provisioner, store, config), config)

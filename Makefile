@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 PORT ?= 3000
 export PORT
 
-.PHONY: run test lint sam-build cfn-lint check clean openapi
+.PHONY: run test lint sam-build cfn-lint check clean openapi bench reliability
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,11 @@ check: test lint sam-build cfn-lint
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# Cold start and per-request cost of the service against a bare handler; writes bench/results.json.
+bench: sam-build
+	$(VENV)/bin/python -m bench.run_bench
+
+# Every fault scenario and the fault, SSM, concurrency and fuzz suites, as one table (reliability/README.md).
+reliability: $(VENV)/.installed
+	PYTHONPATH=layers/shared:functions/http_api $(VENV)/bin/python -m reliability.report

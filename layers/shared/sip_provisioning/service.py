@@ -16,8 +16,9 @@ from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.signalwire.client import Timeouts
 
 # Bounded AWS waits with the SDK's standard retries (throttling and transient errors, with
-# backoff): a stuck call must not eat the function's whole timeout.
-_AWS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
+# backoff): at most two attempts of at most 3 s each, so a stuck SSM or DynamoDB call cannot eat
+# the function's timeout and every caller still gets our own answer.
+_AWS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
 
 
 @dataclass(frozen=True)

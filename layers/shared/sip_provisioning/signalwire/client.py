@@ -4,8 +4,11 @@ It speaks HTTP and says precisely what happened (`SignalWireFault` subclasses); 
 for the caller (retry? look the endpoint up? which problem?) is the use case's decision.
 """
 
+import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
@@ -151,8 +154,17 @@ def _never_connected(error: requests.ConnectionError) -> bool:
 
 
 def _retry_after(response: requests.Response) -> int | None:
+    """Retry-After in seconds: given as seconds or as an HTTP date (RFC 9110)."""
     value = response.headers.get("Retry-After", "").strip()
-    return int(value) if value.isdigit() else None
+    if value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(1, math.ceil((when - datetime.now(UTC)).total_seconds()))
 
 
 def _parse[T: BaseModel](model: type[T], response: requests.Response) -> T:

@@ -241,11 +241,13 @@ def test_rejected_credentials_are_a_502(api: ProvisionerApi) -> None:
 def test_every_log_line_of_a_request_names_the_request_and_the_caller(
     api: ProvisionerApi, service_log: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    # Given / When an endpoint is created
+    # Given a create that SignalWire fails once, then succeeds on the caller's retry
+    api.emulator.inject_fault(Fault.SERVER_ERROR)
     api.create({"username": "pete"})
-    # Then every structured log line carries the correlation id and the caller's IAM identity
+    api.create({"username": "pete"})
+    # Then every structured log line of both carries the correlation id and the caller's IAM identity
     lines = service_log()
-    assert len(lines) >= 2
+    assert len(lines) >= 4
     assert all(line["caller"] == CALLER.user_arn and line["correlation_id"] for line in lines)
 
 

@@ -28,7 +28,7 @@ STALE_WARNING = "SSM Parameter Store failed; serving the last good parameters"
 MAX_AGE = 60
 GRACE = 300
 # The service's SSM client runs botocore's standard retry mode with max_attempts 3: three retries.
-SDK_ATTEMPTS = 4
+SDK_ATTEMPTS = 3
 
 
 class FakeClock:

@@ -13,6 +13,9 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPOSITORY_ROOT / "template.yaml"
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 30
 STAGE_PARAMETERS_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sip-provisioning/${Stage}"
+SLACK_FUNCTION = "SlackCommandFunction"
+SLACK_ROUTE = "POST /chatops/slack"
+FUNCTION_ARN_PREFIX = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
 
 
 class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
@@ -125,15 +128,19 @@ def test_every_route_is_served_by_the_iam_protected_http_api(template: dict[str,
     assert all(route.get("ApiId") == {"Ref": http_api_name} for route in routes)
 
 
-def test_no_route_opts_out_of_the_default_iam_authorizer(template: dict[str, Any]) -> None:
-    # Given
+def test_no_route_but_the_slack_command_opts_out_of_the_default_iam_authorizer(template: dict[str, Any]) -> None:
+    # Given every route and the authorizer it uses
     routes = http_api_events(template)
+    authorizers = {
+        f"{route['Method']} {route['Path']}": route.get("Auth", {}).get("Authorizer", "AWS_IAM") for route in routes
+    }
 
-    # When
-    route_authorizers = [route.get("Auth", {}).get("Authorizer", "AWS_IAM") for route in routes]
+    # When the routes without IAM are picked out
+    without_iam = {route_key: authorizer for route_key, authorizer in authorizers.items() if authorizer != "AWS_IAM"}
 
-    # Then
-    assert set(route_authorizers) == {"AWS_IAM"}
+    # Then the Slack command's is the single one, deliberately: Slack cannot SigV4-sign its calls,
+    # so its function verifies Slack's own signature instead
+    assert without_iam == {SLACK_ROUTE: "NONE"}
 
 
 def test_the_api_exposes_exactly_the_contract_routes(template: dict[str, Any]) -> None:
@@ -144,7 +151,7 @@ def test_the_api_exposes_exactly_the_contract_routes(template: dict[str, Any]) -
     route_keys = {f"{route['Method']} {route['Path']}" for route in routes}
 
     # Then
-    assert route_keys == {"POST /endpoints", "GET /profiles"}
+    assert route_keys == {"POST /endpoints", "GET /profiles", SLACK_ROUTE}
 
 
 @every_function
@@ -241,17 +248,21 @@ def test_kms_decrypt_is_allowed_only_through_ssm_for_the_stage_parameters(
     assert condition["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"] == {"Fn::Sub": f"{STAGE_PARAMETERS_ARN}/*"}
 
 
-def test_the_shared_layer_is_built_with_python_3_13_for_arm64(template: dict[str, Any]) -> None:
-    # Given
+def test_the_shared_layer_is_built_by_its_makefile_for_python_3_13_on_arm64(template: dict[str, Any]) -> None:
+    # Given the layer and its Makefile (see there why not BuildMethod python3.13)
     layer = only_resource_of_type(template, "AWS::Serverless::LayerVersion")
+    makefile = (TEMPLATE_PATH.parent / "layers" / "shared" / "Makefile").read_text(encoding="utf-8")
 
-    # When
+    # When its build settings are read
     build_settings = (layer["Metadata"]["BuildMethod"], layer["Metadata"]["BuildArchitecture"])
 
-    # Then
-    assert build_settings == ("python3.13", "arm64")
+    # Then it is built for arm64 and python3.13, and the Makefile installs for exactly that
+    assert build_settings == ("makefile", "arm64")
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert "build-SharedLayer:" in makefile
+    assert "--platform manylinux2014_aarch64" in makefile
+    assert "--python-version 3.13" in makefile
 
 
 @every_function
@@ -412,10 +423,52 @@ def test_the_state_machine_uses_no_sam_policy_template_whose_resource_ends_in_a_
 
 @every_function
 def test_no_function_may_invoke_another(template: dict[str, Any], function_name: str) -> None:
-    # Given / When the function's Lambda permissions are read
-    statements = statements_granting(template, function_name, "lambda")
-    # Then there are none
-    assert statements == []
+    # Given the function's own ARN, when the template names it
+    function_name_property = function_properties(template, function_name).get("FunctionName")
+    own_arns = [{"Fn::Sub": FUNCTION_ARN_PREFIX + function_name_property["Fn::Sub"]}] if function_name_property else []
+    # When the resources of its Lambda permissions are read
+    resources = [
+        resource
+        for statement in statements_granting(template, function_name, "lambda")
+        for resource in as_list(statement["Resource"])
+    ]
+    # Then each is the function itself
+    assert all(resource in own_arns for resource in resources)
+
+
+def test_the_slack_function_may_invoke_itself_and_nothing_else(template: dict[str, Any]) -> None:
+    # Given the Slack function's name, and its Lambda permissions
+    properties = function_properties(template, SLACK_FUNCTION)
+    (lambda_statement,) = statements_granting(template, SLACK_FUNCTION, "lambda")
+    # When they are read
+    actions = as_list(lambda_statement["Action"])
+    resources = as_list(lambda_statement["Resource"])
+    # Then it may invoke (for its create job) the one function of its own name, by exact ARN
+    assert properties["FunctionName"] == {"Fn::Sub": "${AWS::StackName}-slack-command"}
+    assert actions == ["lambda:InvokeFunction"]
+    assert resources == [{"Fn::Sub": f"{FUNCTION_ARN_PREFIX}${{AWS::StackName}}-slack-command"}]
+
+
+def test_the_slack_function_posts_answers_only_to_slacks_own_response_urls(template: dict[str, Any]) -> None:
+    # Given / When the Slack function's environment is read
+    variables = function_properties(template, SLACK_FUNCTION)["Environment"]["Variables"]
+    # Then its response_url allowlist is Slack's hooks host alone
+    assert variables["SLACK_RESPONSE_URL_PREFIXES"] == "https://hooks.slack.com/"
+
+
+def test_a_failed_create_job_is_retried_a_few_times_while_slacks_response_url_lives(template: dict[str, Any]) -> None:
+    # Given / When the Slack function's asynchronous invocation settings are read
+    config = function_properties(template, SLACK_FUNCTION)["EventInvokeConfig"]
+    # Then a failed job is retried at most twice, within the 30 minutes Slack keeps a response_url
+    assert 0 < config["MaximumRetryAttempts"] <= 2
+    assert config["MaximumEventAgeInSeconds"] <= 30 * 60
+
+
+def test_the_stack_outputs_the_slack_commands_request_url(template: dict[str, Any]) -> None:
+    # Given / When the stack's outputs are read
+    url = template["Outputs"]["SlackCommandUrl"]["Value"]
+    # Then the Slack app's Request URL is the HTTP API's Slack route on the stage
+    assert url == {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/chatops/slack"}
 
 
 def test_the_state_machine_is_granted_every_resource_only_for_log_delivery(template: dict[str, Any]) -> None:

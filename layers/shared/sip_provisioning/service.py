@@ -1,7 +1,8 @@
 """Wires the use case to its real collaborators: SSM through Powertools, DynamoDB for
 idempotency, SignalWire over HTTPS."""
 
-from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
@@ -16,32 +17,43 @@ from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.signalwire.client import Timeouts
 
 # Bounded AWS waits with the SDK's standard retries (throttling and transient errors, with
-# backoff): at most two attempts of at most 3 s each, so a stuck SSM or DynamoDB call cannot eat
-# the function's timeout and every caller still gets our own answer.
-_AWS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
+# backoff). SSM is read first and throttles under bursts of cold starts: three attempts.
+# DynamoDB calls sit around the SignalWire create, whose waits are bounded by the deadline: two
+# attempts, so a stuck table cannot push the answer past the function's timeout.
+_SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 3})
+_DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
 
 
-@dataclass(frozen=True)
 class Service:
-    config: ParameterStoreConfig
-    provisioner: Provisioner
-    idempotent: IdempotentProvisioner
-    idempotency_config: IdempotencyConfig
+    """The composed service of one Lambda container. The DynamoDB side is built on the first
+    request with an idempotency key: requests without one never pay for its client."""
+
+    def __init__(self, settings: RuntimeSettings) -> None:
+        self._settings = settings
+        # One session: its SDK clients share the endpoint and model data it loads once.
+        self._session = boto3.session.Session()
+        self.config = ParameterStoreConfig(
+            SSMProvider(boto3_session=self._session, boto_config=_SSM_CONFIG),
+            settings.parameters_path,
+            max_age=settings.parameters_max_age,
+            grace=settings.parameters_grace_period,
+        )
+        self.provisioner = Provisioner(
+            self.config,
+            Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout),
+            CreateAttempts(lambda: self._dynamodb, settings.idempotency_table),
+        )
+        self.idempotency_config: IdempotencyConfig = idempotency_config()
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        return self._session.client("dynamodb", config=_DYNAMODB_CONFIG)
+
+    @cached_property
+    def idempotent(self) -> IdempotentProvisioner:
+        store = DynamoDBPersistenceLayer(table_name=self._settings.idempotency_table, boto3_client=self._dynamodb)
+        return IdempotentProvisioner(self.provisioner, store, self.idempotency_config)
 
 
 def build_service(settings: RuntimeSettings) -> Service:
-    parameters = ParameterStoreConfig(
-        SSMProvider(boto_config=_AWS_CLIENT_CONFIG),
-        settings.parameters_path,
-        max_age=settings.parameters_max_age,
-        grace=settings.parameters_grace_period,
-    )
-    dynamodb = boto3.client("dynamodb", config=_AWS_CLIENT_CONFIG)
-    provisioner = Provisioner(
-        parameters,
-        Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout),
-        CreateAttempts(dynamodb, settings.idempotency_table),
-    )
-    config = idempotency_config()
-    store = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
-    return Service(parameters, provisioner, IdempotentProvisioner(provisioner, store, config), config)
+    return Service(settings)

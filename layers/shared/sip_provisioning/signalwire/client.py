@@ -125,7 +125,10 @@ class SignalWireClient:
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
-        logger.info(
+        # Successes are counted by the UpstreamLatency metric and the audit line; a log line for
+        # each would cost every warm request for nothing an operator reads.
+        log = logger.debug if response.status_code < 400 else logger.info
+        log(
             "SignalWire answered",
             extra={
                 "upstream_method": method,

@@ -1,8 +1,10 @@
-"""A local stand-in for API Gateway HTTP API in front of one Lambda function, over real HTTP.
+"""A local stand-in for API Gateway HTTP API in front of Lambda functions, over real HTTP.
 
 Each request becomes a payload format 2.0 event the way API Gateway builds it for a `$default`
 route on the `$default` stage behind the IAM authorizer, and the handler's answer is written
-back the way API Gateway reads a format 2.0 response. Choices, where it matters:
+back the way API Gateway reads a format 2.0 response. Explicit routes (`POST /chatops/slack`)
+can send a method and path to another function, with or without the IAM authorizer; their
+events carry that route key. Choices, where it matters:
 
 - Bodies are base64-encoded unless the content type is text (`text/*`, JSON, JavaScript, XML
   and their `+json`/`+xml` variants) and the bytes are valid UTF-8. API Gateway base64-encodes
@@ -11,7 +13,10 @@ back the way API Gateway reads a format 2.0 response. Choices, where it matters:
 - The IAM caller is a configured identity: signatures are not checked. `domainName` is the
   host the client addressed (the Host header), as it is for a custom domain in AWS.
 - One invocation runs at a time, as in a single Lambda execution environment: Powertools'
-  logger keys and metrics are per-process state that concurrent invocations would mix up.
+  logger keys and metrics are per-process state that concurrent invocations would mix up. The
+  lock can be shared with other local stand-ins that run handlers in this process.
+- A route without the IAM authorizer gets an event without `requestContext.authorizer`, as
+  API Gateway sends it for a route whose authorization is NONE.
 - Bodies above API Gateway's 10 MB limit get its 413 answer; the handler is not invoked.
 - A handler that raises, or returns something that is not a format 2.0 response, gets API
   Gateway's `500 {"message":"Internal Server Error"}`; the traceback goes to this log.
@@ -25,7 +30,8 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -144,13 +150,16 @@ def build_event(
     body: bytes,
     *,
     caller: IamCaller | None = None,
+    iam_authorizer: bool = True,
+    route_key: str = "$default",
     source_ip: str = "127.0.0.1",
     protocol: str = "HTTP/1.1",
 ) -> LambdaEvent:
     """The payload format 2.0 event API Gateway sends for this request.
 
     `path` is the request path as sent (still percent-encoded), `query` the raw query string
-    without `?`, `headers` every header line in order (a name may repeat).
+    without `?`, `headers` every header line in order (a name may repeat). Without
+    `iam_authorizer` the event has no authorizer context and `caller` only names the account.
     """
     caller = caller or IamCaller()
     now = datetime.now(UTC)
@@ -183,14 +192,16 @@ def build_event(
             "userAgent": joined.get("user-agent", ""),
         },
         "requestId": _request_id(),
-        "routeKey": "$default",
+        "routeKey": route_key,
         "stage": "$default",
         "time": f"{now:%d}/{_MONTHS[now.month - 1]}/{now:%Y:%H:%M:%S} +0000",
         "timeEpoch": int(now.timestamp() * 1000),
     }
+    if not iam_authorizer:
+        del request_context["authorizer"]
     event: LambdaEvent = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": query,
     }
@@ -245,6 +256,15 @@ def _read_lambda_response(result: object) -> GatewayResponse:
     return GatewayResponse(result["statusCode"], headers, body.encode("utf-8"))
 
 
+@dataclass(frozen=True)
+class Route:
+    """A route of its own: the function that serves it, and whether it sits behind the IAM authorizer."""
+
+    handler: LambdaHandler
+    function: LambdaFunction
+    iam_authorizer: bool = True
+
+
 class _PayloadTooLarge(Exception):
     pass
 
@@ -254,7 +274,8 @@ class _GatewayServer(ThreadingHTTPServer):
 
 
 class LocalGateway:
-    """Serves `handler` on a loopback port as API Gateway would."""
+    """Serves `handler` on a loopback port as API Gateway would, and each of `routes` (keyed by
+    route key, `POST /chatops/slack`) by its own function."""
 
     def __init__(
         self,
@@ -264,12 +285,15 @@ class LocalGateway:
         *,
         caller: IamCaller | None = None,
         function: LambdaFunction | None = None,
+        routes: Mapping[str, Route] | None = None,
+        invocation_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
-        self._handler = handler
         self._address = (host, port)
         self.caller = caller or IamCaller()
         self.function = function or LambdaFunction(account_id=self.caller.account_id)
-        self._invocation_lock = threading.Lock()
+        self._default_route = Route(handler, self.function)
+        self._routes = dict(routes or {})
+        self._invocation_lock = invocation_lock or threading.Lock()
         self._server: _GatewayServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -306,11 +330,20 @@ class LocalGateway:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def invoke(self, event: LambdaEvent) -> GatewayResponse:
-        """Run the handler on one event, as API Gateway's Lambda integration does."""
+    def route_for(self, method: str, path: str) -> tuple[str, Route]:
+        """The route key and route a request goes to: its own route, else `$default`."""
+        route_key = f"{method.upper()} {path}"
+        if route_key in self._routes:
+            return route_key, self._routes[route_key]
+        return "$default", self._default_route
+
+    def invoke(self, event: LambdaEvent, route: Route | None = None) -> GatewayResponse:
+        """Run the route's handler (the default one's without `route`) on one event, as API
+        Gateway's Lambda integration does."""
+        route = route or self._default_route
         with self._invocation_lock:
             try:
-                result = self._handler(event, LocalLambdaContext(self.function))
+                result = route.handler(event, LocalLambdaContext(route.function))
             except Exception:
                 _logger.exception("The handler raised; answering 500 as API Gateway does")
                 return _internal_error()
@@ -364,16 +397,20 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             )
             return
         target = urlsplit(self.path)
+        route_key, route = self._gateway.route_for(self.command, target.path or "/")
         event = build_event(
             self.command,
             target.path or "/",
             target.query,
             self.headers.items(),
             body,
+            caller=self._gateway.caller,
+            iam_authorizer=route.iam_authorizer,
+            route_key=route_key,
             source_ip=str(self.client_address[0]),
             protocol=self.request_version,
         )
-        response = self._gateway.invoke(event)
+        response = self._gateway.invoke(event, route)
         response.headers.append(("apigw-requestid", event["requestContext"]["requestId"]))
         self._send(response)
 

@@ -8,7 +8,13 @@ What it starts, all in this process, and stops on Ctrl-C or SIGTERM:
   (default config/profiles) and the SignalWire settings,
 - the SignalWire emulator on a free loopback port, unless SIGNALWIRE_SPACE_URL,
   SIGNALWIRE_PROJECT_ID and SIGNALWIRE_API_TOKEN are all set (then those are used),
-- the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT.
+- the Slack command's SSM parameters from SLACK_SIGNING_SECRET and SLACK_ALLOWED_TEAM_IDS
+  (comma-separated), or a generated throwaway secret and the team T0LOCAL,
+- a local Lambda Invoke API (local/lambda_invoke.py) for the Slack function's asynchronous
+  invocations of itself, which the AWS SDK reaches through AWS_ENDPOINT_URL_LAMBDA,
+- the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT: `POST /chatops/slack` to the Slack
+  function without the IAM authorizer (the function checks Slack's signature), every other
+  request to the HTTP API function.
 
 Optional: LOCAL_CALLER_ARN sets the IAM identity the gateway reports for every request.
 """
@@ -20,6 +26,7 @@ import io
 import logging
 import os
 import re
+import secrets
 import signal
 import sys
 import threading
@@ -30,13 +37,18 @@ from types import FrameType
 import boto3
 from moto.server import ThreadedMotoServer
 
-from local.gateway import LOCAL_DEVELOPER_ARN, IamCaller, LambdaHandler, LocalGateway
-from local.seed import SignalWireAccount, create_idempotency_table, seed_ssm
+from local.gateway import LOCAL_DEVELOPER_ARN, IamCaller, LambdaFunction, LambdaHandler, LocalGateway, Route
+from local.lambda_invoke import LocalLambdaService
+from local.seed import SignalWireAccount, SlackApp, create_idempotency_table, seed_slack, seed_ssm
 from local.signalwire_emulator import SignalWireEmulator
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # Where the Lambda runtime finds the code: the layer's package and the function's module.
-LAMBDA_CODE_PATHS = (REPOSITORY_ROOT / "layers" / "shared", REPOSITORY_ROOT / "functions" / "http_api")
+LAMBDA_CODE_PATHS = (
+    REPOSITORY_ROOT / "layers" / "shared",
+    REPOSITORY_ROOT / "functions" / "http_api",
+    REPOSITORY_ROOT / "functions" / "slack_command",
+)
 PARAMETERS_PATH = "/sip-provisioning/local"
 IDEMPOTENCY_TABLE = "sip-provisioning-local-idempotency"
 REGION = "us-east-1"
@@ -45,6 +57,11 @@ EMULATOR_PROJECT_ID = "local-project"
 EMULATOR_API_TOKEN = "local-token"  # noqa: S105 - the emulator's fixed loopback credential
 EMULATOR_SIP_DOMAIN = "local.sip.signalwire.com"
 SIGNALWIRE_VARIABLES = ("SIGNALWIRE_SPACE_URL", "SIGNALWIRE_PROJECT_ID", "SIGNALWIRE_API_TOKEN")
+SLACK_ROUTE_KEY = "POST /chatops/slack"
+SLACK_FUNCTION = LambdaFunction(name="sip-provisioner-local-slack-command")
+LOCAL_SLACK_TEAM_ID = "T0LOCAL"
+# Locally the Slack function answers loopback stand-ins for Slack's response_url, and nothing else.
+LOCAL_RESPONSE_URL_PREFIXES = "http://127.0.0.1:,http://localhost:"
 # The template's function settings (template.yaml), so the handler runs as deployed.
 FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "sip-provisioner",
@@ -79,6 +96,16 @@ def signalwire_from_environment(environ: Mapping[str, str]) -> SignalWireAccount
         project_id=environ["SIGNALWIRE_PROJECT_ID"],
         api_token=environ["SIGNALWIRE_API_TOKEN"],
     )
+
+
+def slack_from_environment(environ: Mapping[str, str]) -> tuple[SlackApp, bool]:
+    """The Slack app to answer, and whether its signing secret was generated here (a local throwaway)."""
+    team_ids = tuple(team.strip() for team in environ.get("SLACK_ALLOWED_TEAM_IDS", "").split(",") if team.strip())
+    if not all(team.isascii() and team.isalnum() for team in team_ids):
+        raise StartupError("SLACK_ALLOWED_TEAM_IDS must be comma-separated Slack team ids, like T0123ABCD.")
+    given_secret = environ.get("SLACK_SIGNING_SECRET", "")
+    signing_secret = given_secret or secrets.token_hex(16)
+    return SlackApp(signing_secret, team_ids or (LOCAL_SLACK_TEAM_ID,)), not given_secret
 
 
 def port_from_environment(environ: Mapping[str, str]) -> int:
@@ -121,9 +148,9 @@ def put_lambda_code_on_path() -> None:
     sys.path[:0] = [str(path) for path in LAMBDA_CODE_PATHS if str(path) not in sys.path]
 
 
-def load_lambda_handler() -> LambdaHandler:
+def load_lambda_handler(module: str = "http_api") -> LambdaHandler:
     """Import the function as the Lambda runtime does, after its environment is in place."""
-    handler: LambdaHandler = importlib.import_module("http_api").lambda_handler
+    handler: LambdaHandler = importlib.import_module(module).lambda_handler
     return handler
 
 
@@ -141,7 +168,7 @@ def first_answer_status(base_url: str) -> int:
 def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("local.gateway", "local.signalwire_emulator"):
+    for name in ("local.gateway", "local.lambda_invoke", "local.signalwire_emulator"):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
@@ -154,11 +181,18 @@ def serve(stop_requested: threading.Event) -> None:
     port = port_from_environment(environ)
     caller = caller_from_environment(environ)
     real_signalwire = signalwire_from_environment(environ)
+    slack, slack_secret_generated = slack_from_environment(environ)
     profiles_dir = Path(environ.get("PROFILES_DIR") or REPOSITORY_ROOT / "config" / "profiles")
     # Before anything imports the function's package: Powertools reads these at import time.
     for name, value in FUNCTION_ENVIRONMENT.items():
         environ.setdefault(name, value)
-    environ.update({"PARAMETERS_PATH": PARAMETERS_PATH, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE})
+    environ.update(
+        {
+            "PARAMETERS_PATH": PARAMETERS_PATH,
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            "SLACK_RESPONSE_URL_PREFIXES": LOCAL_RESPONSE_URL_PREFIXES,
+        }
+    )
     put_lambda_code_on_path()  # profiles are validated with the function's own models
 
     with contextlib.ExitStack() as running:
@@ -189,14 +223,30 @@ def serve(stop_requested: threading.Event) -> None:
             names = seed_ssm(boto3.client("ssm"), PARAMETERS_PATH, profiles_dir, signalwire)
         except ValueError as error:  # a broken or missing profile; profiles hold no secrets
             raise StartupError(f"the profiles in {profiles_dir} cannot be used: {error}") from None
+        names += seed_slack(boto3.client("ssm"), PARAMETERS_PATH, slack)
         create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
         print(
             f"AWS (moto): http://{moto_host}:{moto_port}; SSM has {len(names)} parameters under {PARAMETERS_PATH}; "
             f"DynamoDB table {IDEMPOTENCY_TABLE}"
         )
 
+        invocation_lock = threading.Lock()  # one Lambda execution environment for both functions
+        slack_handler = load_lambda_handler("slack_command")
+        lambda_service = running.enter_context(
+            LocalLambdaService([(SLACK_FUNCTION, slack_handler)], invocation_lock=invocation_lock)
+        )
+        environ["AWS_ENDPOINT_URL_LAMBDA"] = lambda_service.base_url
+        slack_route = Route(slack_handler, SLACK_FUNCTION, iam_authorizer=False)
         try:
-            gateway = running.enter_context(LocalGateway(load_lambda_handler(), port=port, caller=caller))
+            gateway = running.enter_context(
+                LocalGateway(
+                    load_lambda_handler(),
+                    port=port,
+                    caller=caller,
+                    routes={SLACK_ROUTE_KEY: slack_route},
+                    invocation_lock=invocation_lock,
+                )
+            )
         except OSError as error:
             raise StartupError(
                 f"cannot listen on 127.0.0.1:{port} ({error.strerror}); set PORT (0: any free port)"
@@ -205,6 +255,18 @@ def serve(stop_requested: threading.Event) -> None:
         if status != 200:
             print(f"warning: GET /profiles answered {status}; see the log above", file=sys.stderr)
         print(f"IAM caller: {caller.user_arn}")
+        # A generated secret is a throwaway of this run, printed so that a user can sign requests
+        # with it; a secret the user gave is theirs and stays masked.
+        shown_secret = slack.signing_secret if slack_secret_generated else f"{mask(slack.signing_secret)} (yours)"
+        print(
+            f"Slack command: POST {gateway.base_url}/chatops/slack; signing secret {shown_secret}; "
+            f"allowed teams {','.join(slack.allowed_team_ids)}"
+        )
+        secret_to_paste = slack.signing_secret if slack_secret_generated else "<yours>"
+        print(
+            f"Try it: SLACK_SIGNING_SECRET={secret_to_paste} .venv/bin/python -m local.slack_sign "
+            f"--url {gateway.base_url}/chatops/slack --team {slack.allowed_team_ids[0]} profiles"
+        )
         print(f"Swagger UI: {gateway.base_url}/swagger")
         print(f"Listening on {gateway.base_url}")
         stop_requested.wait()

@@ -1,8 +1,8 @@
 """The AWS resources the function expects, made as the stack and an operator make them.
 
 Shared by `local.run` and the integration tests so both run the function against the same
-state: SSM parameters (CONTRACT.md section 2: every profile in a directory, and the SignalWire
-settings) and the idempotency table.
+state: SSM parameters (CONTRACT.md section 2: every profile in a directory, the SignalWire
+settings and the Slack command's) and the idempotency table.
 """
 
 from dataclasses import dataclass, field
@@ -15,6 +15,8 @@ SPACE_URL = "signalwire/space_url"
 PROJECT_ID = "signalwire/project_id"
 API_TOKEN = "signalwire/api_token"  # noqa: S105 - a parameter name
 SIP_DOMAIN = "signalwire/sip_domain"
+SLACK_SIGNING_SECRET = "slack/signing_secret"  # noqa: S105 - a parameter name
+SLACK_ALLOWED_TEAM_IDS = "slack/allowed_team_ids"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,26 @@ def seed_ssm(ssm_client: Any, prefix: str, profiles_dir: Path, signalwire: Signa
         ssm_client.put_parameter(Name=f"{prefix}/{name}", Value=value, Type=parameter_type, Overwrite=True)
         names.append(f"{prefix}/{name}")
     return names
+
+
+@dataclass(frozen=True)
+class SlackApp:
+    """The Slack app whose slash command the function answers: its signing secret and workspaces."""
+
+    signing_secret: str = field(repr=False)
+    allowed_team_ids: tuple[str, ...]
+
+
+def seed_slack(ssm_client: Any, prefix: str, slack: SlackApp) -> list[str]:
+    """Write the Slack command's parameters under `prefix` as an operator does; return their names."""
+    prefix = prefix.rstrip("/")
+    settings = [
+        (SLACK_SIGNING_SECRET, slack.signing_secret, "SecureString"),
+        (SLACK_ALLOWED_TEAM_IDS, ",".join(slack.allowed_team_ids), "StringList"),
+    ]
+    for name, value, parameter_type in settings:
+        ssm_client.put_parameter(Name=f"{prefix}/{name}", Value=value, Type=parameter_type, Overwrite=True)
+    return [f"{prefix}/{name}" for name, _, _ in settings]
 
 
 def create_idempotency_table(dynamodb_client: Any, table_name: str) -> None:

@@ -280,11 +280,13 @@ def test_no_failure_message_holds_a_secret(entry: WorkflowEntry) -> None:
 def test_every_log_line_names_the_execution_and_the_workflow_caller(
     entry: WorkflowEntry, service_log: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    # Given / When an endpoint is created
+    # Given a create that SignalWire fails once, then succeeds on the state machine's retry
+    entry.api.emulator.inject_fault(Fault.SERVER_ERROR)
+    entry.failure_creating({"username": "ada.lovelace"})
     entry.create({"username": "ada.lovelace"})
-    # Then every structured line carries the execution's key as correlation id and the caller scope
+    # Then every structured line of both carries the execution's key as correlation id and the caller scope
     lines = service_log()
-    assert len(lines) >= 2
+    assert len(lines) >= 4
     assert all((line["correlation_id"], line["caller"]) == (EXECUTION_ARN, "stepfunctions") for line in lines)
 
 

@@ -24,13 +24,17 @@ class CreateAttempts:
     def record(self, retry_scope: str, username: str) -> bool:
         """Record that `retry_scope` is about to create `username`; True when an earlier
         invocation of the same scope had already sent a create for it."""
-        previous = self._dynamodb().put_item(
-            TableName=self._table_name,
-            Item={
-                "id": {"S": "create-attempt#" + hashlib.sha256(retry_scope.encode()).hexdigest()},
-                "username": {"S": username},
-                "expiration": {"N": str(int(time.time()) + ATTEMPT_TTL_SECONDS)},
-            },
-            ReturnValues="ALL_OLD",
-        ).get("Attributes")
+        previous = (
+            self._dynamodb()
+            .put_item(
+                TableName=self._table_name,
+                Item={
+                    "id": {"S": "create-attempt#" + hashlib.sha256(retry_scope.encode()).hexdigest()},
+                    "username": {"S": username},
+                    "expiration": {"N": str(int(time.time()) + ATTEMPT_TTL_SECONDS)},
+                },
+                ReturnValues="ALL_OLD",
+            )
+            .get("Attributes")
+        )
         return previous is not None and previous.get("username", {}).get("S") == username

@@ -1,8 +1,9 @@
 """The function's own settings: read once from the environment at the edge, then passed down."""
 
 from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from sip_provisioning.errors import ConfigurationError
 
@@ -13,7 +14,18 @@ _ENVIRONMENT_NAMES = {
     "idempotency_table": "IDEMPOTENCY_TABLE",
     "signalwire_connect_timeout": "SIGNALWIRE_CONNECT_TIMEOUT",
     "signalwire_read_timeout": "SIGNALWIRE_READ_TIMEOUT",
+    "slack_response_url_prefixes": "SLACK_RESPONSE_URL_PREFIXES",
 }
+
+
+def _comma_separated(value: Any) -> Any:
+    return tuple(item.strip() for item in value.split(",") if item.strip()) if isinstance(value, str) else value
+
+
+# An https prefix pins its host (it runs up to the first "/"); plain http only for loopback hosts.
+ResponseUrlPrefix = Annotated[
+    str, Field(pattern=r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/|http://(127\.0\.0\.1|localhost)[:/])[\x21-\x7e]*$")
+]
 
 
 class RuntimeSettings(BaseModel):
@@ -26,6 +38,11 @@ class RuntimeSettings(BaseModel):
     idempotency_table: str = Field(min_length=3, max_length=255)
     signalwire_connect_timeout: float = Field(default=3.05, gt=0)
     signalwire_read_timeout: float = Field(default=10.0, gt=0)
+    # Where the Slack command may post its answers: Slack's own response URLs, never any URL a
+    # request names (the function must not become an open HTTP relay). Comma-separated.
+    slack_response_url_prefixes: Annotated[
+        tuple[ResponseUrlPrefix, ...], BeforeValidator(_comma_separated), Field(min_length=1)
+    ] = ("https://hooks.slack.com/",)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "RuntimeSettings":

@@ -154,6 +154,12 @@ def load_lambda_handler(module: str = "http_api") -> LambdaHandler:
     return handler
 
 
+def serve_swagger_ui() -> None:
+    """Swagger UI at /swagger, for local runs only: the deployed API routes no such path, and
+    enabling it in the function would cost every cold start (~40 ms of OpenAPI model imports)."""
+    importlib.import_module("http_api").app.enable_swagger(path="/swagger")
+
+
 def first_answer_status(base_url: str) -> int:
     """Status of a real GET /profiles: it proves the gateway, the handler and SSM all answer."""
     host, _, port = base_url.removeprefix("http://").partition(":")
@@ -237,10 +243,12 @@ def serve(stop_requested: threading.Event) -> None:
         )
         environ["AWS_ENDPOINT_URL_LAMBDA"] = lambda_service.base_url
         slack_route = Route(slack_handler, SLACK_FUNCTION, iam_authorizer=False)
+        http_api_handler = load_lambda_handler()
+        serve_swagger_ui()
         try:
             gateway = running.enter_context(
                 LocalGateway(
-                    load_lambda_handler(),
+                    http_api_handler,
                     port=port,
                     caller=caller,
                     routes={SLACK_ROUTE_KEY: slack_route},

@@ -11,13 +11,11 @@ import warnings
 from functools import cache
 from typing import Annotated, Any
 
-from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseContentModel, OpenAPIResponseContentSchema
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -32,8 +30,8 @@ from sip_provisioning.errors import (
     RouteNotFound,
     UnsupportedMediaType,
 )
-from sip_provisioning.observability import logger, metrics, tracer
-from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, ProblemType, problem_for
+from sip_provisioning.observability import logger, metrics, record_failure, tracer
+from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for
 from sip_provisioning.responses import DryRunResult, EndpointCreated, Problem, ProfileList
 from sip_provisioning.self_service import EndpointRequest
 from sip_provisioning.service import Service, build_service
@@ -81,7 +79,6 @@ app.configure_openapi(
     version="1.0.0",
     summary="Self-service SignalWire SIP endpoints from profile defaults kept in SSM Parameter Store.",
 )
-app.enable_swagger(path="/swagger")
 
 _PROBLEM_CONTENT: dict[str, OpenAPIResponseContentModel | OpenAPIResponseContentSchema] = {
     PROBLEM_CONTENT_TYPE: {"model": Problem}
@@ -182,21 +179,7 @@ def list_profiles() -> Response[str]:
 def problem_response(error: Exception) -> Response[str]:
     """Every error answer goes through here: one shape, one metric, one log line."""
     problem, headers = problem_for(error, app.current_event.request_context.request_id)
-    with single_metric(
-        name="RequestsFailed",
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=metrics.namespace,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name="problem_type", value=problem.type)
-    if problem.type == ProblemType.INTERNAL_ERROR:
-        logger.exception("Request failed unexpectedly", extra={"problem_type": problem.type})
-    else:
-        logger.warning(
-            "Request answered with a problem",
-            extra={"problem_type": problem.type, "status": problem.status, "detail": problem.detail},
-        )
+    record_failure(problem.type, problem.detail, status=problem.status)
     return Response(
         status_code=problem.status,
         content_type=PROBLEM_CONTENT_TYPE,

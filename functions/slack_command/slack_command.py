@@ -20,8 +20,6 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import single_metric
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -29,8 +27,8 @@ from botocore.config import Config
 from sip_provisioning.configuration import SLACK_SIGNING_SECRET, SlackSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.errors import ConfigurationError
-from sip_provisioning.observability import logger, metrics, tracer
-from sip_provisioning.problems import ProblemType, problem_type_of
+from sip_provisioning.observability import count_by, logger, metrics, record_failure, tracer
+from sip_provisioning.problems import problem_type_of
 from sip_provisioning.service import Service, build_service
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.slack.commands import (
@@ -236,33 +234,12 @@ def _run_create_job(job: CreateJob, context: LambdaContext) -> None:
 
 def _problem(error: Exception, context: LambdaContext, command_name: str) -> SlackMessage:
     """Every failed command goes through here: one message, one metric, one log line."""
-    problem_type = problem_type_of(error)
-    with single_metric(
-        name="RequestsFailed",
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=metrics.namespace,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name="problem_type", value=problem_type)
-    if problem_type is ProblemType.INTERNAL_ERROR:
-        logger.exception("Slack command failed unexpectedly", extra={"problem_type": problem_type})
-    else:
-        logger.warning(
-            "Slack command answered with a problem", extra={"problem_type": problem_type, "detail": str(error)}
-        )
+    record_failure(problem_type_of(error), str(error))
     return problem_message(error, context.aws_request_id, command_name)
 
 
 def _count_refusal(reason: str) -> None:
-    with single_metric(
-        name="SlackRequestsRefused",
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=metrics.namespace,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name="reason", value=reason)
+    count_by("SlackRequestsRefused", "reason", reason)
 
 
 def _plain(status: int, text: str) -> dict[str, Any]:

@@ -11,14 +11,11 @@ import warnings
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import single_metric
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sip_provisioning import workflow
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.observability import logger, metrics, tracer
-from sip_provisioning.problems import ProblemType
+from sip_provisioning.observability import logger, metrics, record_failure, tracer
 from sip_provisioning.responses import EndpointCreated
 from sip_provisioning.service import Service, build_service
 from sip_provisioning.settings import RuntimeSettings
@@ -71,19 +68,5 @@ def _create_endpoint(event: object, context: LambdaContext) -> EndpointCreated:
 def _named_failure(error: Exception) -> workflow.WorkflowFailure:
     """Every failure goes through here: one name, one metric, one log line."""
     failure = workflow.failure_for(error)
-    with single_metric(
-        name="RequestsFailed",
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=metrics.namespace,
-        default_dimensions=metrics.default_dimensions,
-    ) as metric:
-        metric.add_dimension(name="problem_type", value=failure.problem_type)
-    if failure.problem_type is ProblemType.INTERNAL_ERROR:
-        logger.exception("Invocation failed unexpectedly", extra={"error": type(failure).__name__})
-    else:
-        logger.warning(
-            "Invocation failed with a named error",
-            extra={"error": type(failure).__name__, "problem_type": failure.problem_type, "detail": str(failure)},
-        )
+    record_failure(failure.problem_type, str(failure), error=type(failure).__name__)
     return failure

@@ -4,9 +4,38 @@ Every module logs, counts and traces through these instances so that keys append
 (request id, caller identity) appear on every line, whatever module writes it.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 # Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE.
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+
+INTERNAL_ERROR = "internal-error"
+
+
+def count_by(name: str, dimension: str, value: str) -> None:
+    """Count one `name` under a dimension of its own. Flushed at once: a per-request dimension
+    cannot join the invocation's shared metric set."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=metrics.namespace,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name=dimension, value=value)
+
+
+def record_failure(problem_type: str, detail: str, **extra: Any) -> None:
+    """Every failed request, whatever its entry point: one metric and one log line."""
+    count_by("RequestsFailed", "problem_type", problem_type)
+    if problem_type == INTERNAL_ERROR:
+        logger.exception("Request failed unexpectedly", extra={"problem_type": problem_type, **extra})
+    else:
+        logger.warning(
+            "Request answered with a problem", extra={"problem_type": problem_type, "detail": detail, **extra}
+        )

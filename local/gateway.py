@@ -36,11 +36,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from local.loopback import LoopbackServer
 
 _logger = logging.getLogger(__name__)
 
@@ -273,9 +274,11 @@ class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class LocalGateway:
+class LocalGateway(LoopbackServer):
     """Serves `handler` on a loopback port as API Gateway would, and each of `routes` (keyed by
     route key, `POST /chatops/slack`) by its own function."""
+
+    thread_name = "local-gateway"
 
     def __init__(
         self,
@@ -288,47 +291,15 @@ class LocalGateway:
         routes: Mapping[str, Route] | None = None,
         invocation_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
-        self._address = (host, port)
+        super().__init__(host, port)
         self.caller = caller or IamCaller()
         self.function = function or LambdaFunction(account_id=self.caller.account_id)
         self._default_route = Route(handler, self.function)
         self._routes = dict(routes or {})
         self._invocation_lock = invocation_lock or threading.Lock()
-        self._server: _GatewayServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> Self:
-        self._server = _GatewayServer(self._address, functools.partial(_GatewayRequestHandler, gateway=self))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the gateway is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
+        return _GatewayServer(address, functools.partial(_GatewayRequestHandler, gateway=self))
 
     def route_for(self, method: str, path: str) -> tuple[str, Route]:
         """The route key and route a request goes to: its own route, else `$default`."""

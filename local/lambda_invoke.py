@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from local.gateway import LambdaEvent, LambdaFunction, LambdaHandler, LocalLambdaContext
+from local.loopback import LoopbackServer
 
 _logger = logging.getLogger(__name__)
 
@@ -39,8 +39,10 @@ class _InvokeServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class LocalLambdaService:
+class LocalLambdaService(LoopbackServer):
     """Runs `functions` (each with its handler) when the AWS SDK invokes them asynchronously."""
+
+    thread_name = "local-lambda"
 
     def __init__(
         self,
@@ -51,51 +53,19 @@ class LocalLambdaService:
         invocation_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self._functions = {function.name: (function, handler) for function, handler in functions}
-        self._address = (host, port)
+        super().__init__(host, port)
         self._invocation_lock = invocation_lock or threading.Lock()
         self._received: list[tuple[str, LambdaEvent]] = []
         self._running: list[threading.Thread] = []
         self._state_lock = threading.Lock()
-        self._server: _InvokeServer | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> Self:
-        self._server = _InvokeServer(self._address, functools.partial(_InvokeRequestHandler, service=self))
-        # A short poll interval, so that stopping does not wait out the default half second.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-lambda", daemon=True
-        )
-        self._thread.start()
-        return self
+    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
+        return _InvokeServer(address, functools.partial(_InvokeRequestHandler, service=self))
 
     def stop(self) -> None:
         """Stop taking invocations, then let those already running finish (each is bounded by its timeout)."""
-        if self._server is None or self._thread is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        self._server = None
-        self._thread = None
+        super().stop()
         self.wait_until_idle()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the service is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def invocations(self) -> list[tuple[str, LambdaEvent]]:

@@ -49,9 +49,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
-from typing import Any, Self
+from types import FrameType
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from local.loopback import LoopbackServer
 
 _logger = logging.getLogger(__name__)
 
@@ -263,8 +265,11 @@ class _ServiceServer(ThreadingHTTPServer):
     request_queue_size = 64
 
 
-class SignalWireEmulator:
+class SignalWireEmulator(LoopbackServer):
     """SignalWire's SIP endpoints API on loopback, with fault switches and counters for tests."""
+
+    thread_name = "signalwire-emulator"
+    poll_interval = 0.01  # tests stop it after every test
 
     def __init__(
         self,
@@ -275,7 +280,7 @@ class SignalWireEmulator:
     ) -> None:
         self.project_id = project_id
         self.api_token = api_token
-        self._address = (host, port)
+        super().__init__(host, port)
         self._lock = threading.Lock()
         self._endpoints: dict[str, dict[str, object]] = {}
         self._fault_rules: list[_FaultRule] = []
@@ -285,52 +290,16 @@ class SignalWireEmulator:
         self._page_tokens: dict[str, int] = {}
         # Bumped by reset() and stop(); a hung request from an older generation is dropped.
         self._generation = 0
-        self._server: _ServiceServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        handler_factory = functools.partial(_RequestHandler, emulator=self)
-        self._server = _ServiceServer(self._address, handler_factory)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            # stop() waits up to one poll interval; the default 0.5 s would slow every test's teardown.
-            kwargs={"poll_interval": 0.01},
-            name="signalwire-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
+        return _ServiceServer(address, functools.partial(_RequestHandler, emulator=self))
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
         with self._lock:
-            self._generation += 1
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the emulator is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+            self._generation += 1  # hung requests of this run drop themselves
+        super().stop()
 
     # -- test controls -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # The function's environment as template.yaml sets it. Powertools reads these when the one
 # Logger/Metrics/Tracer module is first imported, which test collection does.
@@ -17,6 +18,11 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 from local.signalwire_emulator import SignalWireEmulator
 from sip_provisioning.observability import logger
+
+# These machines are shared and noisy: no per-example deadline or too-slow health check, as speed
+# is measured by `make bench`, never by a test.
+settings.register_profile("repository", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("repository")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import base64
 import binascii
 import os
 import time
-import warnings
 from functools import cache
 from typing import Any
 
@@ -51,11 +50,6 @@ from sip_provisioning.slack.messages import (
 from sip_provisioning.slack.payloads import CREATE_JOB_KIND, CreateJob, MalformedSlashCommand, SlashCommandPayload
 from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
 
-# Most answers record no metric of their own; that is expected, not a warning.
-warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-
-# Time kept back from the Lambda timeout, so the create job still posts its answer, even a problem.
-ANSWER_MARGIN_SECONDS = 1.5
 # Of the create job's time, what posting the answer (with its retries) may take after the create.
 DELIVERY_SECONDS = 6.0
 PLAIN_TEXT = "text/plain; charset=utf-8"
@@ -204,12 +198,11 @@ def _run_create_job(job: CreateJob, context: LambdaContext) -> None:
         return
     # A record left by a function that dies mid-create then expires with this invocation.
     service().idempotency_config.register_lambda_context(context)
-    remaining = context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS
-    delivery_deadline = Deadline.after(remaining)
+    delivery_deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
     try:
         created = service().idempotent.create_endpoint(
             job.command.to_endpoint_request(),
-            Deadline.after(remaining - DELIVERY_SECONDS),
+            delivery_deadline.earlier_by(DELIVERY_SECONDS),
             caller=job.caller,
             idempotency_key=job.trigger_id,
         )

@@ -7,7 +7,6 @@ Catch match. Everything else is the same use case as the HTTP API's, composed th
 """
 
 import os
-import warnings
 from functools import cache
 from typing import Any
 
@@ -19,13 +18,6 @@ from sip_provisioning.observability import logger, metrics, record_failure, trac
 from sip_provisioning.responses import EndpointCreated
 from sip_provisioning.service import Service, build_service
 from sip_provisioning.settings import RuntimeSettings
-
-# Most failures record no metric of their own; that is expected, not a warning.
-warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-
-# Time kept back from the Lambda timeout to raise a named error: a function cut off by its timeout
-# fails as `Sandbox.Timedout`, which no Retry or Catch of ours can tell apart from a crash.
-ANSWER_MARGIN_SECONDS = 1.5
 
 # The idempotency scope of every workflow invocation. Only state machine roles may invoke this
 # function and a direct invoke carries no caller identity, so there is no caller to tell apart;
@@ -59,7 +51,7 @@ def _create_endpoint(event: object, context: LambdaContext) -> EndpointCreated:
     logger.set_correlation_id(invocation.idempotency_key)
     # A record left by a function that dies mid-request then expires with this invocation.
     service().idempotency_config.register_lambda_context(context)
-    deadline = Deadline.after(context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS)
+    deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
     return service().idempotent.create_endpoint(
         invocation.request, deadline, caller=WORKFLOW_CALLER, idempotency_key=invocation.idempotency_key
     )

@@ -4,6 +4,7 @@ Every module logs, counts and traces through these instances so that keys append
 (request id, caller identity) appear on every line, whatever module writes it.
 """
 
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
@@ -15,6 +16,9 @@ metrics = Metrics()
 tracer = Tracer()
 
 INTERNAL_ERROR = "internal-error"
+
+# Many requests (a profile list, most failures) record no metric of their own; expected, not a warning.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
 def count_by(name: str, dimension: str, value: str) -> None:

@@ -10,11 +10,9 @@ import enum
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -26,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.test_make_run import LocalRun, end, start_local_run
+from tests.e2e.test_make_run import LocalRun
 
 OPENAPI_DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_DOCUMENT)
@@ -76,16 +74,6 @@ generated_cases = st.one_of(
     CREATE_ENDPOINT.as_strategy(GenerationMode.NEGATIVE),
     LIST_PROFILES.as_strategy(GenerationMode.POSITIVE),
 )
-
-
-@pytest.fixture(scope="module")
-def local_run() -> Iterator[LocalRun]:
-    run = start_local_run()
-    try:
-        run.wait_until_listening()
-        yield run
-    finally:
-        end(run)
 
 
 def http_request(case: schemathesis.Case[Any], base_url: str, envelope: Envelope, sequence: int) -> dict[str, Any]:

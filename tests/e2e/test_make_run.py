@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,16 +102,6 @@ def end(run: LocalRun) -> None:
     if run.process.poll() is None:
         run.process.kill()
         run.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-
-
-@pytest.fixture(scope="module")
-def local_run() -> Iterator[LocalRun]:
-    run = start_local_run()
-    try:
-        run.wait_until_listening()
-        yield run
-    finally:
-        end(run)
 
 
 def unique_username(purpose: str) -> str:

@@ -13,10 +13,18 @@ Choices where the upstream documentation leaves room:
   the emulator does not model.
 - ``page_token`` values are issued by the emulator in ``links`` and only those are accepted,
   so a client that builds page URLs itself instead of following links fails here.
+- An update changes only the fields it sends. A field sent as ``null`` is cleared: to ``null``,
+  except ``ciphers``, ``codecs`` and ``encryption``, which the response schema never makes null
+  and which go back to their create defaults (``[]``, ``[]``, ``"default"``); ``username`` and
+  ``password`` cannot be cleared (422 "can't be blank"). The result must satisfy every create
+  rule (per-handler requirements, unique username), otherwise 422 and nothing changes. A create
+  still takes no ``null``: a field it does not want set is left out.
 
 Fault switches (``inject_fault``) make it misbehave on purpose for the next N matching
-requests. Every fault happens after the request is read and counted, and before the
-credentials are checked, as a failing proxy or server in front of the real API would:
+requests of one operation (``list``, ``create``, ``retrieve``, ``update``, ``delete``; the
+default is ``create``) or of any request (``operation=None``). Every fault happens after the
+request is read and counted, and before the credentials are checked, as a failing proxy or
+server in front of the real API would:
 - ``SERVER_ERROR``: 500 ``{"error": "Internal Server Error"}``; nothing is performed.
 - ``SERVICE_UNAVAILABLE``: 503, ``Retry-After`` only when ``retry_after`` is given.
 - ``RATE_LIMITED``: 429, ``Retry-After`` only when ``retry_after`` is given.
@@ -25,8 +33,13 @@ credentials are checked, as a failing proxy or server in front of the real API w
   ``stop()`` is dropped without being performed, so it cannot leak into the next test.
 - ``CLOSE_CONNECTION``: closes the connection without any answer; nothing is performed.
 - ``NON_JSON``: 200 with an HTML page; nothing is performed.
-- ``COMMIT_THEN_CLOSE``: performs the request (a create is stored) and closes the connection
-  without answering.
+- ``COMMIT_THEN_CLOSE``: performs the request (a create is stored, an update applied, a delete
+  done, as far as credentials and validation allow) and closes the connection without answering.
+
+Counters for tests: ``requests_received(operation)`` counts every request routed to an
+operation whatever its outcome; ``committed(operation)`` (and ``creates_committed()``,
+``updates_committed()``, ``deletes_committed()``) counts the requests whose change was applied,
+answered or not. ``endpoints`` and ``stored_password(username)`` read the store, passwords included.
 
 The server never logs bodies or headers: one line per request with method, path and status.
 """
@@ -105,6 +118,10 @@ _LIST_FIELDS: Mapping[str, tuple[str, ...]] = {
         "OPUS@8000H@20I",
     ),
 }
+_MUTATING_OPERATIONS = ("create", "update", "delete")
+# What a create stores for these when it is not sent, and what an update's null restores.
+_CREATE_DEFAULTS: Mapping[str, object] = {"ciphers": [], "codecs": [], "encryption": "default"}
+_UNCLEARABLE_FIELDS = ("username", "password")
 _UUID_FIELDS = ("call_video_room_id", "call_flow_id", "call_ai_agent_id")
 _UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _REQUIRED_BY_HANDLER: Mapping[str, tuple[str, ...]] = {
@@ -216,13 +233,20 @@ def _validation_response(details: Sequence[str]) -> _Response:
     return _json_response(422, {"errors": errors})
 
 
-def _field_problems(body: Mapping[str, object]) -> list[str]:
-    """What is wrong with the fields present in a create or update body, each field on its own."""
+def _field_problems(body: Mapping[str, object], *, null_clears: bool = False) -> list[str]:
+    """What is wrong with the fields present in a create or update body, each field on its own.
+
+    With ``null_clears`` (an update), ``null`` is a request to clear the field, refused only for
+    the fields every endpoint must have.
+    """
     problems = [f"{name} is not a permitted attribute" for name in body if name not in _REQUEST_FIELDS]
     for name, value in body.items():
         if name not in _REQUEST_FIELDS:
             continue
-        if name in _LIST_FIELDS:
+        if value is None and null_clears:
+            if name in _UNCLEARABLE_FIELDS:
+                problems.append(f"{name} can't be blank")
+        elif name in _LIST_FIELDS:
             allowed = _LIST_FIELDS[name]
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 problems.append(f"{name} must be a list of strings")
@@ -251,6 +275,11 @@ def _handler_problems(endpoint: Mapping[str, object]) -> list[str]:
         for name in _REQUIRED_BY_HANDLER[handler]
         if not endpoint.get(name)
     ]
+
+
+def _cleared_value(name: str) -> object:
+    """What a field holds once an update clears it."""
+    return copy.deepcopy(_CREATE_DEFAULTS.get(name))
 
 
 def _public_view(endpoint: Mapping[str, object]) -> dict[str, object]:
@@ -285,7 +314,7 @@ class SignalWireEmulator(LoopbackServer):
         self._endpoints: dict[str, dict[str, object]] = {}
         self._fault_rules: list[_FaultRule] = []
         self._requests_by_operation = dict.fromkeys(OPERATIONS, 0)
-        self._creates_committed = 0
+        self._commits_by_operation = dict.fromkeys(_MUTATING_OPERATIONS, 0)
         self._connections_accepted = 0
         self._page_tokens: dict[str, int] = {}
         # Bumped by reset() and stop(); a hung request from an older generation is dropped.
@@ -312,7 +341,11 @@ class SignalWireEmulator(LoopbackServer):
         retry_after: int | None = None,
         delay_seconds: float = 0.0,
     ) -> None:
-        """Misbehave on the next ``times`` requests of ``operation`` (``None``: any request)."""
+        """Misbehave on the next ``times`` requests of ``operation`` (``None``: any request).
+
+        ``operation`` is one of ``list``, ``create``, ``retrieve``, ``update``, ``delete``; the
+        default ``create`` keeps the switches of tests written before the other operations.
+        """
         if times < 1:
             raise ValueError("times must be at least 1")
         if operation is not None and operation not in OPERATIONS:
@@ -333,12 +366,32 @@ class SignalWireEmulator(LoopbackServer):
                 {**_public_view(endpoint), "password": endpoint["password"]} for endpoint in self._endpoints.values()
             ]
 
+    def stored_password(self, username: str) -> str | None:
+        """The password currently stored for ``username``; ``None`` when no endpoint has it."""
+        with self._lock:
+            for endpoint in self._endpoints.values():
+                if endpoint["username"] == username:
+                    return str(endpoint["password"])
+            return None
+
     def create_requests_received(self) -> int:
         return self.requests_received("create")
 
-    def creates_committed(self) -> int:
+    def committed(self, operation: str) -> int:
+        """Requests of ``operation`` (create, update or delete) whose change was applied, answered or not."""
+        if operation not in _MUTATING_OPERATIONS:
+            raise ValueError(f"operation must be one of {_MUTATING_OPERATIONS}")
         with self._lock:
-            return self._creates_committed
+            return self._commits_by_operation[operation]
+
+    def creates_committed(self) -> int:
+        return self.committed("create")
+
+    def updates_committed(self) -> int:
+        return self.committed("update")
+
+    def deletes_committed(self) -> int:
+        return self.committed("delete")
 
     def connections_accepted(self) -> int:
         """TCP connections opened to the emulator: fewer than requests when clients keep them alive."""
@@ -357,7 +410,7 @@ class SignalWireEmulator(LoopbackServer):
             self._endpoints.clear()
             self._fault_rules.clear()
             self._requests_by_operation = dict.fromkeys(OPERATIONS, 0)
-            self._creates_committed = 0
+            self._commits_by_operation = dict.fromkeys(_MUTATING_OPERATIONS, 0)
             self._connections_accepted = 0
             self._page_tokens.clear()
             self._generation += 1
@@ -433,9 +486,7 @@ class SignalWireEmulator(LoopbackServer):
             return _validation_response(problems)
         endpoint: dict[str, object] = {
             **dict.fromkeys(_RESPONSE_FIELDS),
-            "ciphers": [],
-            "codecs": [],
-            "encryption": "default",
+            **copy.deepcopy(_CREATE_DEFAULTS),
             **copy.deepcopy(fields),
             "type": "sip_endpoint",
             "id": str(uuid.uuid4()),
@@ -446,24 +497,28 @@ class SignalWireEmulator(LoopbackServer):
             if self._username_taken(endpoint["username"], by_other_than=None):
                 return _validation_response([DUPLICATE_USERNAME_DETAIL])
             self._endpoints[str(endpoint["id"])] = endpoint
-            self._creates_committed += 1
+            self._commits_by_operation["create"] += 1
             created = _public_view(endpoint)
         return _json_response(201, created)
 
     def _update(self, endpoint_id: str, body: bytes) -> _Response:
         fields, problems = _parse_object(body)
-        if problems or (problems := _field_problems(fields)):
+        if problems or (problems := _field_problems(fields, null_clears=True)):
             return _validation_response(problems)
+        changes = {
+            name: _cleared_value(name) if value is None else copy.deepcopy(value) for name, value in fields.items()
+        }
         with self._lock:
             stored = self._endpoints.get(endpoint_id)
             if stored is None:
                 return _error_response(404, "Not Found")
-            updated = {**stored, **copy.deepcopy(fields)}
+            updated = {**stored, **changes}
             if problems := _handler_problems(updated):
                 return _validation_response(problems)
             if self._username_taken(updated["username"], by_other_than=endpoint_id):
                 return _validation_response([DUPLICATE_USERNAME_DETAIL])
             self._endpoints[endpoint_id] = updated
+            self._commits_by_operation["update"] += 1
             return _json_response(200, _public_view(updated))
 
     def _retrieve(self, endpoint_id: str) -> _Response:
@@ -477,6 +532,7 @@ class SignalWireEmulator(LoopbackServer):
         with self._lock:
             if self._endpoints.pop(endpoint_id, None) is None:
                 return _error_response(404, "Not Found")
+            self._commits_by_operation["delete"] += 1
         return _Response(204)
 
     def _list(self, query: str) -> _Response:

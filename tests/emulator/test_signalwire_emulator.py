@@ -119,6 +119,44 @@ def create_named(emulator: SignalWireEmulator, *usernames: str) -> list[dict[str
     return created
 
 
+def update(
+    emulator: SignalWireEmulator, endpoint_id: str, body: object, timeout: float = TIMEOUT_SECONDS
+) -> requests.Response:
+    return requests.put(f"{emulator.base_url}{SIP_PATH}/{endpoint_id}", json=body, auth=CREDENTIALS, timeout=timeout)
+
+
+def delete(emulator: SignalWireEmulator, endpoint_id: str, timeout: float = TIMEOUT_SECONDS) -> requests.Response:
+    return requests.delete(f"{emulator.base_url}{SIP_PATH}/{endpoint_id}", auth=CREDENTIALS, timeout=timeout)
+
+
+def stored(emulator: SignalWireEmulator, username: str) -> dict[str, object]:
+    (endpoint,) = [endpoint for endpoint in emulator.endpoints if endpoint["username"] == username]
+    return endpoint
+
+
+def request_operation(emulator: SignalWireEmulator, operation: str, endpoint_id: str) -> requests.Response:
+    """One request of ``operation``; update and delete address ``endpoint_id``."""
+    match operation:
+        case "list":
+            return list_endpoints(emulator)
+        case "create":
+            return create(emulator, {"username": "newcomer", "password": "pw-newcomer"})
+        case "retrieve":
+            return follow(f"{emulator.base_url}{SIP_PATH}/{endpoint_id}")
+        case "update":
+            return update(emulator, endpoint_id, {"caller_id": "Changed"})
+        case "delete":
+            return delete(emulator, endpoint_id)
+    raise AssertionError(operation)
+
+
+def wait_until(condition: Any, timeout: float = TIMEOUT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
 # -- authentication ---------------------------------------------------------------------------
 
 
@@ -640,6 +678,160 @@ def test_delete_answers_204_without_a_body_and_removes_the_endpoint(emulator):
     assert emulator.endpoints == []
 
 
+def test_an_update_sending_null_clears_that_field_to_null(emulator):
+    # Given an endpoint with a caller id and a send_as
+    body = {"username": "alice", "password": "secret-1", "caller_id": "Alice", "send_as": "+15551230000"}
+    created = create(emulator, body).json()
+
+    # When
+    response = update(emulator, created["id"], {"caller_id": None})
+
+    # Then only the field sent null is cleared
+    assert response.status_code == 200
+    assert response.json() == created | {"caller_id": None}
+    assert stored(emulator, "alice")["caller_id"] is None
+    assert stored(emulator, "alice")["send_as"] == "+15551230000"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "default"),
+    [
+        ("ciphers", ["AEAD_AES_256_GCM_8"], []),
+        ("codecs", ["OPUS"], []),
+        ("encryption", "required", "default"),
+    ],
+)
+def test_an_update_sending_null_for_a_field_with_a_create_default_restores_the_default(emulator, field, value, default):
+    # Given an endpoint with the field set
+    created = create(emulator, {"username": "alice", "password": "secret-1", field: value}).json()
+
+    # When
+    response = update(emulator, created["id"], {field: None})
+
+    # Then it is back to what a create without it stores, never null
+    assert response.status_code == 200
+    assert response.json()[field] == default
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_an_update_cannot_clear_the_username_or_the_password(emulator, field):
+    # Given
+    (created,) = create_named(emulator, "alice")
+
+    # When
+    response = update(emulator, created["id"], {field: None, "caller_id": "Alice"})
+
+    # Then
+    assert response.status_code == 422
+    assert error_details(response) == [f"{field} can't be blank"]
+    assert stored(emulator, "alice") == created | {"password": "pw-alice"}
+
+
+def test_switching_handler_with_null_for_the_old_handlers_fields_clears_them(emulator):
+    # Given an endpoint on laml_webhooks
+    body = {"username": "alice", "password": "secret-1", "call_handler": "laml_webhooks"}
+    created = create(emulator, body | HANDLER_REQUIRED_FIELDS["laml_webhooks"]).json()
+
+    # When switching to relay_script, sending null for every laml_webhooks field
+    cleared = dict.fromkeys(HANDLER_REQUIRED_FIELDS["laml_webhooks"])
+    changes = {"call_handler": "relay_script", **HANDLER_REQUIRED_FIELDS["relay_script"], **cleared}
+    response = update(emulator, created["id"], changes)
+
+    # Then
+    assert response.status_code == 200
+    assert response.json() == created | changes
+
+
+@pytest.mark.parametrize(("handler", "required"), HANDLER_AND_MISSING_FIELD)
+def test_clearing_a_field_the_handler_requires_is_rejected_with_422_and_changes_nothing(emulator, handler, required):
+    # Given an endpoint on the handler with all its required fields
+    body = {"username": "alice", "password": "secret-1", "call_handler": handler}
+    created = create(emulator, body | HANDLER_REQUIRED_FIELDS[handler]).json()
+
+    # When clearing one of them along with another change
+    response = update(emulator, created["id"], {required: None, "caller_id": "Alice"})
+
+    # Then
+    assert response.status_code == 422
+    assert error_details(response) == [f"{required} is required when call_handler is {handler}"]
+    assert stored(emulator, "alice") == created | {"password": "secret-1"}
+    assert emulator.updates_committed() == 0
+
+
+def test_clearing_the_call_handler_leaves_its_fields_as_they_were(emulator):
+    # Given
+    body = {"username": "alice", "password": "secret-1", "call_handler": "relay_application"}
+    created = create(emulator, body | HANDLER_REQUIRED_FIELDS["relay_application"]).json()
+
+    # When
+    response = update(emulator, created["id"], {"call_handler": None})
+
+    # Then
+    assert response.status_code == 200
+    assert response.json() == created | {"call_handler": None}
+
+
+def test_a_rejected_duplicate_username_update_changes_none_of_the_other_fields_sent(emulator):
+    # Given
+    _, bob = create_named(emulator, "alice", "bob")
+
+    # When
+    response = update(emulator, bob["id"], {"username": "alice", "caller_id": "Bob", "password": "new-pw"})
+
+    # Then
+    assert response.status_code == 422
+    assert error_details(response) == [DUPLICATE_USERNAME_DETAIL]
+    assert stored(emulator, "bob") == bob | {"password": "pw-bob"}
+
+
+def test_an_update_to_the_endpoints_own_username_is_accepted(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+
+    # When
+    response = update(emulator, alice["id"], {"username": "alice", "caller_id": "Alice"})
+
+    # Then
+    assert response.status_code == 200
+    assert response.json() == alice | {"caller_id": "Alice"}
+
+
+def test_an_updated_password_is_stored_but_never_returned(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+
+    # When
+    response = update(emulator, alice["id"], {"password": "rotated-secret-2"})
+
+    # Then
+    assert response.status_code == 200
+    assert "password" not in response.json()
+    assert "rotated-secret-2" not in response.text
+    assert emulator.stored_password("alice") == "rotated-secret-2"
+
+
+def test_an_update_field_that_is_wrong_on_its_own_is_rejected_with_422_as_on_create(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+
+    # When
+    response = update(emulator, alice["id"], {"call_flow_id": "flow-1", "codecs": None})
+
+    # Then
+    assert response.status_code == 422
+    assert error_details(response) == ["call_flow_id must be a UUID"]
+    assert stored(emulator, "alice") == alice | {"password": "pw-alice"}
+
+
+def test_a_create_does_not_take_null_for_a_field(emulator):
+    # Given / When
+    response = create(emulator, {"username": "alice", "password": "secret-1", "caller_id": None})
+
+    # Then a create leaves out what it does not set
+    assert response.status_code == 422
+    assert error_details(response) == ["caller_id must be a string"]
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 
@@ -815,6 +1007,116 @@ def test_an_inconsistent_fault_is_refused(emulator, arguments):
         emulator.inject_fault(**arguments)
 
 
+@pytest.mark.parametrize("operation", ["list", "create", "retrieve", "update", "delete"])
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [(Fault.SERVER_ERROR, 500), (Fault.SERVICE_UNAVAILABLE, 503), (Fault.RATE_LIMITED, 429), (Fault.NON_JSON, 200)],
+)
+def test_an_answering_fault_applies_to_every_operation_and_performs_nothing(emulator, operation, fault, status):
+    # Given an endpoint and a fault for the operation
+    (alice,) = create_named(emulator, "alice")
+    emulator.inject_fault(fault, operation=operation)
+
+    # When
+    response = request_operation(emulator, operation, alice["id"])
+
+    # Then
+    assert response.status_code == status
+    assert emulator.endpoints == [alice | {"password": "pw-alice"}]
+    assert emulator.requests_received(operation) == (2 if operation == "create" else 1)
+
+
+@pytest.mark.parametrize("operation", ["list", "create", "retrieve", "update", "delete"])
+def test_a_close_connection_fault_applies_to_every_operation_and_performs_nothing(emulator, operation):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+    emulator.inject_fault(Fault.CLOSE_CONNECTION, operation=operation)
+
+    # When / Then
+    with pytest.raises(requests.exceptions.ConnectionError):
+        request_operation(emulator, operation, alice["id"])
+    assert emulator.endpoints == [alice | {"password": "pw-alice"}]
+
+
+def test_commit_then_close_on_update_applies_the_change_although_the_client_gets_a_connection_error(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+    emulator.inject_fault(Fault.COMMIT_THEN_CLOSE, operation="update")
+
+    # When / Then
+    with pytest.raises(requests.exceptions.ConnectionError):
+        update(emulator, alice["id"], {"caller_id": None, "password": "rotated-pw"})
+    assert stored(emulator, "alice") == alice | {"caller_id": None, "password": "rotated-pw"}
+    assert emulator.requests_received("update") == 1
+    assert emulator.updates_committed() == 1
+
+
+def test_commit_then_close_on_delete_removes_the_endpoint_although_the_client_gets_a_connection_error(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+    emulator.inject_fault(Fault.COMMIT_THEN_CLOSE, operation="delete")
+
+    # When / Then
+    with pytest.raises(requests.exceptions.ConnectionError):
+        delete(emulator, alice["id"])
+    assert emulator.endpoints == []
+    assert emulator.requests_received("delete") == 1
+    assert emulator.deletes_committed() == 1
+
+
+def test_commit_then_close_on_an_update_the_create_rules_reject_changes_nothing(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+    emulator.inject_fault(Fault.COMMIT_THEN_CLOSE, operation="update")
+
+    # When / Then
+    with pytest.raises(requests.exceptions.ConnectionError):
+        update(emulator, alice["id"], {"call_handler": "ai_agent"})
+    assert stored(emulator, "alice") == alice | {"password": "pw-alice"}
+    assert emulator.updates_committed() == 0
+
+
+def test_a_hung_update_is_applied_after_the_client_has_given_up(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+    emulator.inject_fault(Fault.HANG, operation="update", delay_seconds=HANG_SECONDS)
+
+    # When the client times out
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        update(emulator, alice["id"], {"caller_id": "Alice"}, timeout=SHORT_READ_TIMEOUT_SECONDS)
+
+    # Then the change still lands once the hang ends
+    wait_until(lambda: emulator.updates_committed() == 1)
+    assert emulator.endpoints == [alice | {"caller_id": "Alice", "password": "pw-alice"}]
+
+
+def test_a_hung_delete_is_done_after_the_client_has_given_up(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+    emulator.inject_fault(Fault.HANG, operation="delete", delay_seconds=HANG_SECONDS)
+
+    # When the client times out
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        delete(emulator, alice["id"], timeout=SHORT_READ_TIMEOUT_SECONDS)
+
+    # Then the endpoint still goes once the hang ends
+    wait_until(lambda: emulator.deletes_committed() == 1)
+    assert emulator.endpoints == []
+
+
+def test_a_fault_for_one_operation_leaves_the_other_operations_alone(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+    emulator.inject_fault(Fault.SERVER_ERROR, operation="delete")
+
+    # When
+    statuses = [request_operation(emulator, op, alice["id"]).status_code for op in ("list", "retrieve", "update")]
+    delete_status = delete(emulator, alice["id"]).status_code
+
+    # Then
+    assert (statuses, delete_status) == ([200, 200, 200], 500)
+
+
 # -- counters and reset -----------------------------------------------------------------------
 
 
@@ -880,6 +1182,52 @@ def test_a_request_hung_across_a_reset_is_dropped_without_being_performed(emulat
         with pytest.raises(requests.exceptions.ConnectionError):
             hung.result()
     assert emulator.endpoints == []
+
+
+def test_only_applied_updates_and_deletes_count_as_committed(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+
+    # When one update is rejected, one applied, one delete misses and one removes
+    update(emulator, alice["id"], {"call_handler": "ai_agent"})
+    update(emulator, alice["id"], {"caller_id": "Alice"})
+    delete(emulator, str(uuid.uuid4()))
+    delete(emulator, alice["id"])
+
+    # Then
+    assert (emulator.requests_received("update"), emulator.updates_committed()) == (2, 1)
+    assert (emulator.requests_received("delete"), emulator.deletes_committed()) == (2, 1)
+    assert emulator.committed("create") == emulator.creates_committed() == 1
+
+
+def test_committed_is_refused_for_an_operation_that_changes_nothing(emulator):
+    # Given / When / Then
+    with pytest.raises(ValueError):  # noqa: PT011 -- the message is not part of the contract
+        emulator.committed("list")
+
+
+def test_stored_password_reads_the_current_password_of_a_username(emulator):
+    # Given
+    (alice,) = create_named(emulator, "alice")
+    update(emulator, alice["id"], {"password": "reset-pw"})
+
+    # When / Then
+    assert emulator.stored_password("alice") == "reset-pw"
+    assert emulator.stored_password("nobody") is None
+
+
+def test_reset_clears_the_update_and_delete_counters(emulator):
+    # Given
+    alice, bob = create_named(emulator, "alice", "bob")
+    update(emulator, alice["id"], {"caller_id": "Alice"})
+    delete(emulator, bob["id"])
+
+    # When
+    emulator.reset()
+
+    # Then
+    assert (emulator.requests_received("update"), emulator.updates_committed()) == (0, 0)
+    assert (emulator.requests_received("delete"), emulator.deletes_committed()) == (0, 0)
 
 
 # -- logging and the command line -------------------------------------------------------------

@@ -58,8 +58,29 @@ def only_resource_of_type(template: dict[str, Any], resource_type: str) -> dict[
     return resource
 
 
-def function_properties(template: dict[str, Any], function_name: str) -> dict[str, Any]:
+def merged_with_globals(shared: Any, own: Any) -> Any:
+    """What SAM does with Globals: a function's own map is merged into the shared one key by key,
+    its own list follows the shared one, and its own scalar replaces the shared one."""
+    if isinstance(shared, dict) and isinstance(own, dict):
+        merged = dict(shared)
+        for key, value in own.items():
+            merged[key] = merged_with_globals(shared[key], value) if key in shared else value
+        return merged
+    if isinstance(shared, list) and isinstance(own, list):
+        return shared + own
+    return own
+
+
+def own_function_properties(template: dict[str, Any], function_name: str) -> dict[str, Any]:
+    """The properties the function itself states, without Globals."""
     properties: dict[str, Any] = resources_of_type(template, "AWS::Serverless::Function")[function_name]["Properties"]
+    return properties
+
+
+def function_properties(template: dict[str, Any], function_name: str) -> dict[str, Any]:
+    """The properties the function is deployed with: Globals.Function merged with its own."""
+    shared = template.get("Globals", {}).get("Function", {})
+    properties: dict[str, Any] = merged_with_globals(shared, own_function_properties(template, function_name))
     return properties
 
 
@@ -83,9 +104,34 @@ HTTP_FUNCTION_NAMES = [
 every_function = pytest.mark.parametrize("function_name", FUNCTION_NAMES)
 
 
+SHARED_POLICY = "SharedFunctionPolicy"
+
+
+def managed_policy_statements(template: dict[str, Any], policy: Any) -> list[dict[str, Any]]:
+    """The statements of a customer-managed policy of the stack that a `Policies` entry refers to."""
+    resource = template["Resources"].get(policy["Ref"], {}) if isinstance(policy, dict) and "Ref" in policy else {}
+    if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+        return []
+    statements: list[dict[str, Any]] = resource["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def inline_statements(template: dict[str, Any], function_name: str) -> list[dict[str, Any]]:
+    """The statements the function states itself, in its own inline policy documents."""
+    policies = function_properties(template, function_name)["Policies"]
+    return [
+        statement
+        for policy in policies
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+
+
 def policy_statements(template: dict[str, Any], function_name: str) -> Iterator[dict[str, Any]]:
+    """Every statement the function's role gets: its inline ones and those of the stack's managed policies."""
     for policy in function_properties(template, function_name)["Policies"]:
-        yield from policy["Statement"]
+        yield from managed_policy_statements(template, policy)
+    yield from inline_statements(template, function_name)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -334,7 +380,7 @@ def test_api_access_logs_record_who_called_which_route_and_the_outcome(template:
 
 def test_the_idempotency_table_is_on_demand_expiring_recoverable_and_encrypted(template: dict[str, Any]) -> None:
     # Given the idempotency table
-    table = only_resource_of_type(template, "AWS::DynamoDB::Table")["Properties"]
+    table = template["Resources"]["IdempotencyTable"]["Properties"]
     # When its settings are read
     # Then it bills on demand, expires records by TTL, has PITR and encryption at rest
     assert table["BillingMode"] == "PAY_PER_REQUEST"
@@ -345,17 +391,18 @@ def test_the_idempotency_table_is_on_demand_expiring_recoverable_and_encrypted(t
 
 
 @every_function
-def test_the_function_may_touch_only_the_idempotency_table_and_only_item_by_item(
+def test_the_function_may_touch_only_the_stacks_own_tables_and_only_item_by_item(
     template: dict[str, Any], function_name: str
 ) -> None:
-    # Given the function's DynamoDB permissions
+    # Given the function's DynamoDB permissions, and the stack's tables
     statements = statements_granting(template, function_name, "dynamodb")
+    tables = resources_of_type(template, "AWS::DynamoDB::Table")
     # When their actions and resources are read
     actions = {action for statement in statements for action in as_list(statement["Action"])}
     resources = [resource for statement in statements for resource in as_list(statement["Resource"])]
-    # Then they are single-item operations on that one table
+    # Then they are single-item operations on those tables, each by its exact ARN
     assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
-    assert resources == [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}]
+    assert sorted(resources, key=str) == sorted(({"Fn::GetAtt": [name, "Arn"]} for name in tables), key=str)
 
 
 @every_function
@@ -522,3 +569,443 @@ def test_the_stack_outputs_the_workflow_function_and_the_state_machine(template:
     # Then a workflow author finds both ARNs
     assert outputs["WorkflowFunctionArn"]["Value"] == {"Fn::GetAtt": ["WorkflowFunction", "Arn"]}
     assert outputs["StateMachineArn"]["Value"] == {"Ref": "OnboardingStateMachine"}
+
+
+# A template that reads once: what the functions share is said once.
+
+# What Globals sets for every function; a function adds environment variables of its own (next test).
+SHARED_FUNCTION_SETTINGS = ("Runtime", "Architectures", "MemorySize", "Timeout", "Tracing", "Layers")
+
+
+def normalized(statement: dict[str, Any]) -> str:
+    """A statement as what it grants: its Sid, a mere label, left out."""
+    return json.dumps({key: value for key, value in statement.items() if key != "Sid"}, sort_keys=True)
+
+
+def test_what_every_function_shares_is_said_once_in_globals(template: dict[str, Any]) -> None:
+    # Given the settings every function shares
+    shared = template["Globals"]["Function"]
+    # When the ones a function states again itself are picked out
+    restated = {
+        name: sorted(set(SHARED_FUNCTION_SETTINGS) & set(own_function_properties(template, name)))
+        for name in FUNCTION_NAMES
+    }
+    # Then Globals holds them all, the shared environment too, and no function states one again
+    assert all(setting in shared for setting in SHARED_FUNCTION_SETTINGS)
+    assert shared["Environment"]["Variables"]
+    assert restated == {name: [] for name in FUNCTION_NAMES}
+
+
+@every_function
+def test_the_function_adds_only_environment_variables_of_its_own(template: dict[str, Any], function_name: str) -> None:
+    # Given the variables every function gets from Globals
+    shared_variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    # When the function's own variables are read
+    own_variables = own_function_properties(template, function_name).get("Environment", {}).get("Variables", {})
+    # Then none of them restates or overrides a shared one
+    assert set(own_variables).isdisjoint(shared_variables)
+
+
+@every_function
+def test_the_function_is_granted_the_shared_policy(template: dict[str, Any], function_name: str) -> None:
+    # Given the stack's one customer-managed policy for what every function may do
+    shared_policy = template["Resources"][SHARED_POLICY]
+    # When the function's policies are read
+    policies = function_properties(template, function_name)["Policies"]
+    # Then the function is granted it by reference
+    assert shared_policy["Type"] == "AWS::IAM::ManagedPolicy"
+    assert {"Ref": SHARED_POLICY} in policies
+
+
+def test_no_permission_statement_is_repeated_across_functions_or_the_shared_policy(template: dict[str, Any]) -> None:
+    # Given the shared policy's statements and each function's own inline statements
+    shared = template["Resources"][SHARED_POLICY]["Properties"]["PolicyDocument"]["Statement"]
+    statements = [normalized(statement) for statement in shared] + [
+        normalized(statement) for name in FUNCTION_NAMES for statement in inline_statements(template, name)
+    ]
+    # When repeated ones are picked out
+    repeated = {statement for statement in statements if statements.count(statement) > 1}
+    # Then there are none: a statement two functions need belongs to the shared policy alone
+    assert repeated == set()
+
+
+# Limits: API Gateway's route throttling, and reserved concurrency under SignalWire's rate limit.
+
+SIGNALWIRE_WRITES_PER_10_SECONDS = 13_800
+FASTEST_SIGNALWIRE_WRITE_SECONDS = 0.025
+# One environment sends its writes one after another, each taking at least the fastest write.
+WRITES_PER_ENVIRONMENT_PER_10_SECONDS = round(10 / FASTEST_SIGNALWIRE_WRITE_SECONDS)
+ACCOUNT_DEFAULT_CONCURRENCY = 1000
+UNRESERVED_CONCURRENCY_LAMBDA_KEEPS = 100
+
+
+def parameter(template: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    declared: dict[str, Any] = template["Parameters"][reference["Ref"]]
+    return declared
+
+
+def reserved_concurrency_parameters(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        parameter(template, function_properties(template, name)["ReservedConcurrentExecutions"])
+        for name in FUNCTION_NAMES
+    ]
+
+
+def test_every_api_route_is_throttled_by_parameters_with_a_burst_above_the_rate(template: dict[str, Any]) -> None:
+    # Given the HTTP API's default route settings
+    settings = only_resource_of_type(template, "AWS::Serverless::HttpApi")["Properties"]["DefaultRouteSettings"]
+    # When the parameters they name are read
+    rate = parameter(template, settings["ThrottlingRateLimit"])
+    burst = parameter(template, settings["ThrottlingBurstLimit"])
+    # Then both are numbers with modest defaults, and a burst holds at least a second's worth
+    assert (rate["Type"], burst["Type"]) == ("Number", "Number")
+    assert 1 <= rate["Default"] <= burst["Default"] <= 100
+    assert rate["MinValue"] >= 1
+    assert burst["MinValue"] >= 1
+
+
+@every_function
+def test_the_function_reserves_a_bounded_concurrency_given_by_a_parameter(
+    template: dict[str, Any], function_name: str
+) -> None:
+    # Given / When the parameter of the function's reserved concurrency is read
+    reserved = parameter(template, function_properties(template, function_name)["ReservedConcurrentExecutions"])
+    # Then it is a number between 1 (0 would stop the function) and its maximum, the default included
+    assert reserved["Type"] == "Number"
+    assert 1 <= reserved["MinValue"] <= reserved["Default"] <= reserved["MaxValue"]
+
+
+def test_the_functions_together_cannot_exceed_signalwires_write_limit_at_any_allowed_concurrency(
+    template: dict[str, Any],
+) -> None:
+    # Given the largest reserved concurrency each function's parameter allows
+    most_environments = sum(reserved["MaxValue"] for reserved in reserved_concurrency_parameters(template))
+    # When each environment sends writes as fast as SignalWire can accept them
+    writes_per_10_seconds = most_environments * WRITES_PER_ENVIRONMENT_PER_10_SECONDS
+    # Then they stay within SignalWire's 13,800 POST/PUT/PATCH per 10 s
+    assert writes_per_10_seconds <= SIGNALWIRE_WRITES_PER_10_SECONDS
+
+
+def test_the_reservations_leave_lambdas_unreserved_minimum_of_a_default_account(template: dict[str, Any]) -> None:
+    # Given the largest reserved concurrency each function's parameter allows
+    most_reserved = sum(reserved["MaxValue"] for reserved in reserved_concurrency_parameters(template))
+    # When it is taken from a default account's concurrency
+    unreserved = ACCOUNT_DEFAULT_CONCURRENCY - most_reserved
+    # Then at least the 100 Lambda insists on stay unreserved
+    assert unreserved >= UNRESERVED_CONCURRENCY_LAMBDA_KEEPS
+
+
+def test_the_template_shows_the_reserved_concurrency_arithmetic_for_its_own_parameters(
+    template: dict[str, Any],
+) -> None:
+    # Given the largest reserved concurrency each function's parameter allows
+    maxima = [reserved["MaxValue"] for reserved in reserved_concurrency_parameters(template)]
+    # When the template's text is read
+    text = TEMPLATE_PATH.read_text(encoding="utf-8")
+    # Then its comment does the sum with today's numbers
+    assert "13,800" in text
+    assert f"10 s / {FASTEST_SIGNALWIRE_WRITE_SECONDS * 1000:.0f} ms = {WRITES_PER_ENVIRONMENT_PER_10_SECONDS}" in text
+    assert f"{sum(maxima)} x {WRITES_PER_ENVIRONMENT_PER_10_SECONDS} = " in text
+
+
+# No lost Slack answer: a create job that fails for good waits in a queue to be replayed.
+
+FAILURES_QUEUE = "SlackCreateJobFailuresQueue"
+
+
+def schema_property_names(schema: Any) -> set[str]:
+    """Every property name anywhere in a JSON schema, nested definitions included."""
+    if isinstance(schema, list):
+        return {name for item in schema for name in schema_property_names(item)}
+    if not isinstance(schema, dict):
+        return set()
+    own = set(schema["properties"]) if isinstance(schema.get("properties"), dict) else set()
+    return own | {name for value in schema.values() for name in schema_property_names(value)}
+
+
+def test_a_slack_create_job_that_fails_every_retry_goes_to_the_on_failure_queue(template: dict[str, Any]) -> None:
+    # Given / When the Slack function's asynchronous invocation settings are read
+    config = function_properties(template, SLACK_FUNCTION)["EventInvokeConfig"]
+    # Then after two retries the job goes to the stack's queue (SAM grants sqs:SendMessage on it alone)
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": [FAILURES_QUEUE, "Arn"]},
+    }
+
+
+def test_the_on_failure_queue_is_encrypted_and_keeps_a_job_for_days(template: dict[str, Any]) -> None:
+    # Given / When the on-failure queue's settings are read
+    queue = template["Resources"][FAILURES_QUEUE]
+    properties = queue["Properties"]
+    # Then it is encrypted at rest and keeps a job 14 days, time to notice and replay it
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert properties.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in properties
+    assert properties["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_the_job_the_queue_keeps_has_no_field_that_could_hold_a_password() -> None:
+    # Given the create job the Slack function hands itself (Lambda's failure record carries it)
+    from sip_provisioning.slack.payloads import CreateJob
+
+    # When its schema's fields are read
+    fields = schema_property_names(CreateJob.model_json_schema())
+    # Then none is a password: the queue holds the command as typed, never a secret
+    assert fields
+    assert not any("password" in field.lower() for field in fields)
+
+
+def test_the_stack_outputs_where_to_find_and_replay_a_failed_job(template: dict[str, Any]) -> None:
+    # Given / When the stack's outputs are read
+    outputs = template["Outputs"]
+    # Then an operator finds the queue and the function to replay to
+    assert outputs["SlackCreateJobFailuresQueueUrl"]["Value"] == {"Ref": FAILURES_QUEUE}
+    assert outputs["SlackCommandFunctionName"]["Value"] == {"Ref": SLACK_FUNCTION}
+
+
+# Alarms: each names what to look at (README "Operating it"), and they notify the alarm topic.
+
+ALARM_NAMES = sorted(resources_of_type(load_template(), "AWS::CloudWatch::Alarm"))
+every_alarm = pytest.mark.parametrize("alarm_name", ALARM_NAMES)
+STATE_MACHINE_NAMES = sorted(resources_of_type(load_template(), "AWS::Serverless::StateMachine"))
+ALARM_DESTINATION = {
+    "Fn::If": [
+        "CreateAlarmTopic",
+        [{"Ref": "AlarmTopic"}],
+        {"Fn::If": ["UseExistingAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]},
+    ]
+}
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: alarm["Properties"] for name, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items()}
+
+
+def alarms_on(template: dict[str, Any], namespace: str, metric_name: str) -> list[dict[str, Any]]:
+    """The single-metric alarms on one metric."""
+    return [
+        alarm
+        for alarm in alarms(template).values()
+        if alarm.get("Namespace") == namespace and alarm.get("MetricName") == metric_name
+    ]
+
+
+def dimensions(alarm_or_metric: dict[str, Any]) -> dict[str, Any]:
+    return {dimension["Name"]: dimension["Value"] for dimension in alarm_or_metric.get("Dimensions", [])}
+
+
+def service_metric_identity(template: dict[str, Any]) -> tuple[str, str]:
+    """The namespace and `service` dimension Powertools gives every metric, from the functions' environment."""
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    return variables["POWERTOOLS_METRICS_NAMESPACE"], variables["POWERTOOLS_SERVICE_NAME"]
+
+
+def test_an_alarm_email_gets_a_topic_of_the_stack_subscribed_to_it(template: dict[str, Any]) -> None:
+    # Given the alarm topic and the condition it is created under
+    topic = template["Resources"]["AlarmTopic"]
+    condition = template["Conditions"][topic["Condition"]]
+    # When its subscriptions are read
+    (subscription,) = topic["Properties"]["Subscription"]
+    # Then it exists only when AlarmEmail is given, and mails that address
+    assert topic["Type"] == "AWS::SNS::Topic"
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    assert subscription == {"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
+
+
+def test_an_existing_topic_is_used_only_when_its_arn_is_given(template: dict[str, Any]) -> None:
+    # Given / When the condition of an existing alarm topic and the parameter are read
+    condition = template["Conditions"]["UseExistingAlarmTopic"]
+    topic_arn = template["Parameters"]["AlarmTopicArn"]
+    # Then it holds for a given ARN alone, and by default there is none
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    assert topic_arn["Default"] == ""
+
+
+def test_an_alarm_email_and_an_existing_topic_cannot_both_be_given(template: dict[str, Any]) -> None:
+    # Given / When the template's rules are read
+    rule = template["Rules"]["OneAlarmDestination"]
+    # Then with an e-mail given, the topic ARN must be empty
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+    assert [assertion["Assert"] for assertion in rule["Assertions"]] == [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
+
+
+@every_alarm
+def test_the_alarm_notifies_the_alarm_topic_when_it_fires_and_when_it_clears(
+    template: dict[str, Any], alarm_name: str
+) -> None:
+    # Given / When the alarm's actions are read
+    alarm = alarms(template)[alarm_name]
+    # Then it notifies the stack's topic, or the given one, or nobody when neither is set
+    assert alarm["AlarmActions"] == ALARM_DESTINATION
+    assert alarm["OKActions"] == ALARM_DESTINATION
+
+
+@every_alarm
+def test_the_alarm_fires_on_one_five_minute_period_and_counts_no_data_as_all_clear(
+    template: dict[str, Any], alarm_name: str
+) -> None:
+    # Given / When the alarm's evaluation is read
+    alarm = alarms(template)[alarm_name]
+    periods = {alarm.get("Period")} | {
+        metric["MetricStat"]["Period"] for metric in alarm.get("Metrics", []) if "MetricStat" in metric
+    }
+    # Then it looks at 5 minutes once, and an idle stack is not in alarm
+    assert periods - {None} == {300}
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["Threshold"] >= 1
+
+
+def test_5xx_answers_of_the_http_api_alarm(template: dict[str, Any]) -> None:
+    # Given / When the alarms on the HTTP API's 5xx answers are read
+    (alarm,) = alarms_on(template, "AWS/ApiGateway", "5xx")
+    # Then one counts those of the stack's API on its stage
+    assert dimensions(alarm) == {"ApiId": {"Ref": "HttpApi"}, "Stage": {"Ref": "Stage"}}
+    assert alarm["Statistic"] == "Sum"
+
+
+def test_requests_that_fail_because_of_signalwire_alarm_whatever_the_upstream_problem(
+    template: dict[str, Any],
+) -> None:
+    # Given the service's upstream-* problem types and its metric identity
+    from sip_provisioning.problems import ProblemType
+
+    upstream_types = {problem.value for problem in ProblemType if problem.value.startswith("upstream-")}
+    namespace, service = service_metric_identity(template)
+    # When the upstream problems alarm's metrics are read
+    metrics = alarms(template)["UpstreamProblemsAlarm"]["Metrics"]
+    counted = [metric for metric in metrics if "MetricStat" in metric]
+    (total,) = [metric for metric in metrics if metric.get("ReturnData")]
+    # Then it sums RequestsFailed of each upstream-* type, under the namespace and service Powertools uses
+    assert {dimensions(metric["MetricStat"]["Metric"])["problem_type"] for metric in counted} == upstream_types
+    assert all(metric["MetricStat"]["Metric"]["MetricName"] == "RequestsFailed" for metric in counted)
+    assert all(metric["MetricStat"]["Metric"]["Namespace"] == namespace for metric in counted)
+    assert all(dimensions(metric["MetricStat"]["Metric"])["service"] == service for metric in counted)
+    assert all(metric["MetricStat"]["Stat"] == "Sum" for metric in counted)
+    assert all(re.search(rf"\b{metric['Id']}\b", total["Expression"]) for metric in counted)
+
+
+def test_serving_stale_configuration_alarms(template: dict[str, Any]) -> None:
+    # Given the metric identity Powertools gives the service's metrics
+    namespace, service = service_metric_identity(template)
+    # When the alarms on stale configuration are read
+    (alarm,) = alarms_on(template, namespace, "StaleConfigurationServed")
+    # Then one counts it for the service
+    assert dimensions(alarm) == {"service": service}
+    assert alarm["Statistic"] == "Sum"
+
+
+def test_a_slack_create_job_waiting_in_the_on_failure_queue_alarms(template: dict[str, Any]) -> None:
+    # Given / When the alarms on a queue's depth are read
+    (alarm,) = alarms_on(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    # Then one fires while the on-failure queue holds a job
+    assert dimensions(alarm) == {"QueueName": {"Fn::GetAtt": [FAILURES_QUEUE, "QueueName"]}}
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 1)
+
+
+@pytest.mark.parametrize("state_machine_name", STATE_MACHINE_NAMES)
+def test_failed_executions_of_the_state_machine_alarm(template: dict[str, Any], state_machine_name: str) -> None:
+    # Given / When the alarms on failed executions are read
+    failed_alarms = alarms_on(template, "AWS/States", "ExecutionsFailed")
+    watched = [dimensions(alarm) for alarm in failed_alarms]
+    # Then one watches this state machine
+    assert watched.count({"StateMachineArn": {"Ref": state_machine_name}}) == 1
+
+
+@every_function
+@pytest.mark.parametrize("metric_name", ["Errors", "Throttles"])
+def test_the_functions_errors_and_throttles_alarm(
+    template: dict[str, Any], function_name: str, metric_name: str
+) -> None:
+    # Given / When the alarms on this Lambda metric are read
+    metric_alarms = alarms_on(template, "AWS/Lambda", metric_name)
+    watching = [alarm for alarm in metric_alarms if dimensions(alarm) == {"FunctionName": {"Ref": function_name}}]
+    # Then one counts them for this function
+    (alarm,) = watching
+    assert alarm["Statistic"] == "Sum"
+
+
+@every_function
+def test_an_invocation_of_the_function_near_its_timeout_alarms(template: dict[str, Any], function_name: str) -> None:
+    # Given the function's timeout
+    timeout_ms = function_properties(template, function_name)["Timeout"] * 1000
+    # When the alarms on its duration are read
+    duration_alarms = alarms_on(template, "AWS/Lambda", "Duration")
+    (alarm,) = [alarm for alarm in duration_alarms if dimensions(alarm) == {"FunctionName": {"Ref": function_name}}]
+    # Then the slowest invocation alarms once it takes 80% of the timeout, before it times out
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["Threshold"] == 0.8 * timeout_ms
+
+
+# The dashboard: the alarms, and every metric the service emits.
+
+SERVICE_METRICS = {
+    "EndpointsCreated",
+    "EndpointsChanged",
+    "PasswordsReset",
+    "EndpointsDisabled",
+    "EndpointsDeleted",
+    "RequestsFailed",
+    "UpstreamLatency",
+    "UpstreamRetries",
+    "CreatesRecovered",
+    "StaleConfigurationServed",
+}
+
+
+def dashboard_widgets(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's widgets, each `${...}` substitution read as a placeholder string."""
+    body = only_resource_of_type(template, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets: list[dict[str, Any]] = json.loads(re.sub(r"\$\{([\w:.]+)\}", r"<\1>", body))["widgets"]
+    return widgets
+
+
+def dashboard_metrics(template: dict[str, Any]) -> list[list[Any]]:
+    return [metric for widget in dashboard_widgets(template) for metric in widget["properties"].get("metrics", [])]
+
+
+def test_the_dashboard_shows_every_alarm_of_the_stack(template: dict[str, Any]) -> None:
+    # Given / When the dashboard's alarm widgets are read
+    shown = [
+        alarm
+        for widget in dashboard_widgets(template)
+        if widget["type"] == "alarm"
+        for alarm in widget["properties"]["alarms"]
+    ]
+    # Then each alarm is there once
+    assert sorted(shown) == [f"<{name}.Arn>" for name in ALARM_NAMES]
+
+
+def test_the_dashboard_shows_every_metric_the_service_emits(template: dict[str, Any]) -> None:
+    # Given the metric identity Powertools gives the service's metrics
+    namespace, service = service_metric_identity(template)
+    # When the dashboard's metrics and search expressions are read
+    plain = {metric[1] for metric in dashboard_metrics(template) if metric[0] == namespace}
+    searched = {
+        name
+        for metric in dashboard_metrics(template)
+        if isinstance(metric[0], dict)
+        for name in re.findall(r'MetricName=\\?"(\w+)\\?"', metric[0]["expression"])
+    }
+    # Then each service metric is shown, for the service
+    assert plain | searched == SERVICE_METRICS
+    assert all(metric[2:4] == ["service", service] for metric in dashboard_metrics(template) if metric[0] == namespace)
+
+
+def test_the_dashboard_shows_failed_requests_by_problem_type(template: dict[str, Any]) -> None:
+    # Given the metric identity Powertools gives the service's metrics
+    namespace, service = service_metric_identity(template)
+    # When the dashboard's search expressions are read
+    (expression,) = [metric[0]["expression"] for metric in dashboard_metrics(template) if isinstance(metric[0], dict)]
+    # Then RequestsFailed is searched per problem_type, one line for each type that occurred
+    assert expression.startswith(f"SEARCH('{{{namespace},problem_type,service}}")
+    assert 'MetricName="RequestsFailed"' in expression
+    assert f'service="{service}"' in expression
+
+
+def test_the_dashboard_shows_signalwire_latency_at_p50_and_p99(template: dict[str, Any]) -> None:
+    # Given / When the dashboard's UpstreamLatency lines are read
+    statistics = {metric[-1]["stat"] for metric in dashboard_metrics(template) if metric[1:2] == ["UpstreamLatency"]}
+    # Then they are the median and the 99th percentile
+    assert statistics == {"p50", "p99"}

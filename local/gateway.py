@@ -2,16 +2,23 @@
 
 Each request becomes a payload format 2.0 event the way API Gateway builds it for a `$default`
 route on the `$default` stage behind the IAM authorizer, and the handler's answer is written
-back the way API Gateway reads a format 2.0 response. Explicit routes (`POST /chatops/slack`)
-can send a method and path to another function, with or without the IAM authorizer; their
-events carry that route key. Choices, where it matters:
+back the way API Gateway reads a format 2.0 response. Explicit routes (`POST /chatops/slack`,
+`ANY /scim/v2/{proxy+}`) can send a method and path, or every path under a prefix, to another
+function, with or without the IAM authorizer; their events carry that route key. Choices, where
+it matters:
 
 - Bodies are base64-encoded unless the content type is text (`text/*`, JSON, JavaScript, XML
   and their `+json`/`+xml` variants) and the bytes are valid UTF-8. API Gateway base64-encodes
   `application/x-www-form-urlencoded` bodies too, and so does this gateway, so a handler that
   forgets to decode them fails here as it would in AWS.
-- The IAM caller is a configured identity: signatures are not checked. `domainName` is the
-  host the client addressed (the Host header), as it is for a custom domain in AWS.
+- Behind the IAM authorizer, a request signed with SigV4 (service `execute-api`, region
+  `us-east-1`) is verified as API Gateway verifies it (local/sigv4.py) against the access keys
+  the gateway is given, and runs as that key's identity; a signature that does not verify, an
+  unknown key or a stale date is API Gateway's 403 with its message, and reaches no function.
+  An unsigned request runs as the gateway's configured caller, or is a 403 `Forbidden` when
+  signatures are required. Routes without the IAM authorizer are never checked.
+- `domainName` is the host the client addressed (the Host header), as it is for a custom
+  domain in AWS.
 - One invocation runs at a time, as in a single Lambda execution environment: Powertools'
   logger keys and metrics are per-process state that concurrent invocations would mix up. The
   lock can be shared with other local stand-ins that run handlers in this process.
@@ -25,6 +32,8 @@ events carry that route key. Choices, where it matters:
 import base64
 import binascii
 import functools
+import hashlib
+import json
 import logging
 import secrets
 import threading
@@ -37,11 +46,12 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from local.loopback import LoopbackServer
+from local.sigv4 import Credentials, SignatureRefused, SignedRequest, is_signed, verify
 
 _logger = logging.getLogger(__name__)
 
@@ -54,6 +64,9 @@ LOCAL_DEVELOPER_ARN = "arn:aws:iam::123456789012:user/local-developer"
 _TEXT_MEDIA_TYPES = frozenset({"application/json", "application/javascript", "application/xml"})
 _INTERNAL_ERROR_BODY = b'{"message":"Internal Server Error"}'
 _TOO_LARGE_BODY = b'{"message":"Request Entity Too Large"}'
+_FORBIDDEN_MESSAGE = "Forbidden"
+_GREEDY_SUFFIX = "/{proxy+}"
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY"})
 # Set by the HTTP layer from the connection, never passed on from the Lambda response.
 _HOP_BY_HOP_HEADERS = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
 # `time` in requestContext uses English month names whatever the process locale.
@@ -68,6 +81,26 @@ class IamCaller:
     user_id: str = "AIDALOCALDEVELOPER01"
     access_key: str = "AKIALOCALDEVELOPER01"
     principal_org_id: str | None = None
+
+    @classmethod
+    def for_arn(cls, user_arn: str, access_key: str, principal_org_id: str | None = None) -> "IamCaller":
+        """The identity API Gateway reports for `user_arn` signing with `access_key`: an IAM user's
+        id (`AIDA...`), or for an assumed role the role's id and the session (`AROA...:session`).
+        The ids are made up, stable for an ARN."""
+        account, resource = user_arn.split(":", 5)[4:]
+        kind, _, name = resource.partition("/")
+        digest = base64.b32encode(hashlib.sha256(f"{account}:{kind}/{name}".encode()).digest()).decode()
+        if kind == "assumed-role":
+            role, _, session = name.rpartition("/")
+            role_digest = base64.b32encode(hashlib.sha256(f"{account}:role/{role}".encode()).digest()).decode()
+            user_id = f"AROA{role_digest[:17]}:{session}"
+        elif kind == "role":
+            user_id = f"AROA{digest[:17]}"
+        elif resource == "root":
+            user_id = account
+        else:
+            user_id = f"AIDA{digest[:17]}"
+        return cls(user_arn=user_arn, user_id=user_id, access_key=access_key, principal_org_id=principal_org_id)
 
     @property
     def account_id(self) -> str:
@@ -85,6 +118,14 @@ class IamCaller:
                 "userId": self.user_id,
             }
         }
+
+
+@dataclass(frozen=True)
+class SigningCaller:
+    """An access key the gateway accepts SigV4 signatures from, and the identity it reports for them."""
+
+    credentials: Credentials
+    caller: IamCaller
 
 
 @dataclass(frozen=True)
@@ -153,6 +194,7 @@ def build_event(
     caller: IamCaller | None = None,
     iam_authorizer: bool = True,
     route_key: str = "$default",
+    path_parameters: Mapping[str, str] | None = None,
     source_ip: str = "127.0.0.1",
     protocol: str = "HTTP/1.1",
 ) -> LambdaEvent:
@@ -161,6 +203,7 @@ def build_event(
     `path` is the request path as sent (still percent-encoded), `query` the raw query string
     without `?`, `headers` every header line in order (a name may repeat). Without
     `iam_authorizer` the event has no authorizer context and `caller` only names the account.
+    `path_parameters` are the route's path variables (`proxy` of a greedy route).
     """
     caller = caller or IamCaller()
     now = datetime.now(UTC)
@@ -215,6 +258,8 @@ def build_event(
     if parameters:
         event["queryStringParameters"] = parameters
     event["requestContext"] = request_context
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
     if body:
         event["body"], event["isBase64Encoded"] = _encode_body(body, joined.get("content-type"))
     else:
@@ -231,6 +276,14 @@ class GatewayResponse:
 
 def _internal_error() -> GatewayResponse:
     return GatewayResponse(500, [("Content-Type", "application/json")], _INTERNAL_ERROR_BODY)
+
+
+def _forbidden(message: str = _FORBIDDEN_MESSAGE, error_type: str | None = None) -> GatewayResponse:
+    """API Gateway's 403 for a request its IAM authorizer refuses."""
+    headers = [("Content-Type", "application/json")]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    return GatewayResponse(HTTPStatus.FORBIDDEN, headers, json.dumps({"message": message}).encode())
 
 
 def _read_lambda_response(result: object) -> GatewayResponse:
@@ -259,7 +312,14 @@ def _read_lambda_response(result: object) -> GatewayResponse:
 
 @dataclass(frozen=True)
 class Route:
-    """A route of its own: the function that serves it, and whether it sits behind the IAM authorizer."""
+    """A route of its own: the function that serves it, and whether it sits behind the IAM authorizer.
+
+    Its key, as in API Gateway, is a method (or `ANY`) and a path: one path exactly
+    (`POST /chatops/slack`), or with a greedy variable every path under a prefix
+    (`ANY /scim/v2/{proxy+}`, whose events carry `pathParameters.proxy`). A request goes to the
+    most specific route: its method and path, then `ANY` and its path, then the longest matching
+    prefix (its method before `ANY`), else `$default`.
+    """
 
     handler: LambdaHandler
     function: LambdaFunction
@@ -274,9 +334,23 @@ class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
+def _parse_route_key(route_key: str) -> tuple[str, str, bool]:
+    """Method, path (a greedy route's prefix) and whether it is greedy; ValueError for another shape."""
+    method, _, path = route_key.partition(" ")
+    greedy = path.endswith(_GREEDY_SUFFIX)
+    prefix = path.removesuffix(_GREEDY_SUFFIX) if greedy else path
+    if method not in _HTTP_METHODS or not path.startswith("/") or "{" in prefix or " " in path:
+        raise ValueError(f"not a route key: {route_key!r} (like 'POST /chatops/slack' or 'ANY /scim/v2/{{proxy+}}')")
+    return method, prefix, greedy
+
+
 class LocalGateway(LoopbackServer):
     """Serves `handler` on a loopback port as API Gateway would, and each of `routes` (keyed by
-    route key, `POST /chatops/slack`) by its own function."""
+    route key, `POST /chatops/slack`, `ANY /scim/v2/{proxy+}`) by its own function.
+
+    Behind the IAM authorizer, a request signed by one of `signing_callers` (keyed by access key
+    id) runs as that caller; another signed request is refused with API Gateway's 403. An
+    unsigned one runs as `caller`, or is refused when `require_sigv4`."""
 
     thread_name = "local-gateway"
 
@@ -290,12 +364,26 @@ class LocalGateway(LoopbackServer):
         function: LambdaFunction | None = None,
         routes: Mapping[str, Route] | None = None,
         invocation_lock: AbstractContextManager[Any] | None = None,
+        signing_callers: Mapping[str, SigningCaller] | None = None,
+        require_sigv4: bool = False,
     ) -> None:
         super().__init__(host, port)
         self.caller = caller or IamCaller()
         self.function = function or LambdaFunction(account_id=self.caller.account_id)
+        self.signing_callers = dict(signing_callers or {})
+        for access_key_id, signing in self.signing_callers.items():
+            if access_key_id != signing.credentials.access_key_id:
+                raise ValueError(f"signing caller {access_key_id!r} holds the credentials of another access key")
+        self.require_sigv4 = require_sigv4
+        self._credentials = {key: signing.credentials for key, signing in self.signing_callers.items()}
         self._default_route = Route(handler, self.function)
         self._routes = dict(routes or {})
+        self._greedy_routes: list[tuple[str, str, str, Route]] = []
+        for route_key, route in self._routes.items():
+            method, prefix, greedy = _parse_route_key(route_key)
+            if greedy:
+                self._greedy_routes.append((route_key, method, prefix, route))
+        self._greedy_routes.sort(key=lambda entry: (-len(entry[2]), entry[1] == "ANY"))
         self._invocation_lock = invocation_lock or threading.Lock()
 
     def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
@@ -303,10 +391,28 @@ class LocalGateway(LoopbackServer):
 
     def route_for(self, method: str, path: str) -> tuple[str, Route]:
         """The route key and route a request goes to: its own route, else `$default`."""
-        route_key = f"{method.upper()} {path}"
-        if route_key in self._routes:
-            return route_key, self._routes[route_key]
-        return "$default", self._default_route
+        route_key, route, _ = self.match(method, path)
+        return route_key, route
+
+    def match(self, method: str, path: str) -> tuple[str, Route, dict[str, str]]:
+        """The route key, route and path parameters of a request (`path` as sent)."""
+        method = method.upper()
+        for route_key in (f"{method} {path}", f"ANY {path}"):
+            if route_key in self._routes:
+                return route_key, self._routes[route_key], {}
+        for route_key, route_method, prefix, route in self._greedy_routes:
+            if route_method in (method, "ANY") and path.startswith(f"{prefix}/") and len(path) > len(prefix) + 1:
+                return route_key, route, {"proxy": unquote(path[len(prefix) + 1 :])}
+        return "$default", self._default_route, {}
+
+    def authenticate(self, request: SignedRequest) -> IamCaller:
+        """The IAM caller a request behind the IAM authorizer runs as; SignatureRefused when refused."""
+        if not is_signed(request.headers, request.query):
+            if self.require_sigv4:
+                raise SignatureRefused(_FORBIDDEN_MESSAGE, "")
+            return self.caller
+        credentials = verify(request, self._credentials)
+        return self.signing_callers[credentials.access_key_id].caller
 
     def invoke(self, event: LambdaEvent, route: Route | None = None) -> GatewayResponse:
         """Run the route's handler (the default one's without `route`) on one event, as API
@@ -368,16 +474,29 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             )
             return
         target = urlsplit(self.path)
-        route_key, route = self._gateway.route_for(self.command, target.path or "/")
+        path = target.path or "/"
+        route_key, route, path_parameters = self._gateway.match(self.command, path)
+        caller = self._gateway.caller
+        if route.iam_authorizer:
+            request = SignedRequest(self.command, path, target.query, tuple(self.headers.items()), body)
+            try:
+                caller = self._gateway.authenticate(request)
+            except SignatureRefused as refusal:
+                _logger.info("%s %s refused by the IAM authorizer: %s", self.command, path, refusal.message)
+                response = _forbidden(refusal.message, refusal.error_type or None)
+                response.headers.append(("apigw-requestid", _request_id()))
+                self._send(response)
+                return
         event = build_event(
             self.command,
-            target.path or "/",
+            path,
             target.query,
             self.headers.items(),
             body,
-            caller=self._gateway.caller,
+            caller=caller,
             iam_authorizer=route.iam_authorizer,
             route_key=route_key,
+            path_parameters=path_parameters,
             source_ip=str(self.client_address[0]),
             protocol=self.request_version,
         )

@@ -12,17 +12,34 @@ What it starts, all in this process, and stops on Ctrl-C or SIGTERM:
   (comma-separated), or a generated throwaway secret and the team T0LOCAL,
 - a local Lambda Invoke API (local/lambda_invoke.py) for the Slack function's asynchronous
   invocations of itself, which the AWS SDK reaches through AWS_ENDPOINT_URL_LAMBDA,
+- SECRETS_PREFIX=sip-provisioning/local/endpoints/ for the functions (CONTRACT.md section 5), so
+  the secrets they write land in moto's Secrets Manager,
+- the deployment's policy `<prefix>/policy` from the JSON file $POLICY_FILE, when it is set
+  (it must hold a JSON object; the function validates the rest); unset, the parameter does not
+  exist and every caller is an admin,
 - the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT: `POST /chatops/slack` to the Slack
   function without the IAM authorizer (the function checks Slack's signature), every other
-  request to the HTTP API function.
+  request to the HTTP API function behind the IAM authorizer.
 
-Optional: LOCAL_CALLER_ARN sets the IAM identity the gateway reports for every request.
+Who a request behind the IAM authorizer runs as:
+- LOCAL_CALLERS: a JSON object of access key id -> {"secret_access_key": ..., "arn": ...}
+  (optional "session_token" for temporary credentials, which must then be sent and signed as
+  X-Amz-Security-Token; optional "user_id" and "principal_org_id" for the authorizer context).
+  A request signed with SigV4 (service execute-api, region us-east-1) by one of these keys is
+  verified as API Gateway does and runs as its "arn"; a signature that does not verify, a key
+  not listed, a date more than 5 minutes off or a tampered body is a 403 that reaches no function.
+- LOCAL_CALLER_ARN (default arn:aws:iam::123456789012:user/local-developer): the identity of
+  an unsigned request.
+- LOCAL_REQUIRE_SIGV4=1: an unsigned request is a 403 `{"message":"Forbidden"}` instead
+  (0 or unset: it runs as LOCAL_CALLER_ARN).
+The access key ids and ARNs are printed at start, never the secrets.
 """
 
 import contextlib
 import http.client
 import importlib
 import io
+import json
 import logging
 import os
 import re
@@ -35,12 +52,27 @@ from pathlib import Path
 from types import FrameType
 
 import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from local.gateway import LOCAL_DEVELOPER_ARN, IamCaller, LambdaFunction, LambdaHandler, LocalGateway, Route
+from local.gateway import (
+    LOCAL_DEVELOPER_ARN,
+    IamCaller,
+    LambdaFunction,
+    LambdaHandler,
+    LocalGateway,
+    Route,
+    SigningCaller,
+)
 from local.lambda_invoke import LocalLambdaService
-from local.seed import SignalWireAccount, SlackApp, create_idempotency_table, seed_slack, seed_ssm
+from local.seed import SignalWireAccount, SlackApp, create_idempotency_table, seed_policy, seed_slack, seed_ssm
 from local.signalwire_emulator import SignalWireEmulator
+from local.sigv4 import REGION as SIGV4_REGION
+from local.sigv4 import SERVICE as SIGV4_SERVICE
+from local.sigv4 import Credentials
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # Where the Lambda runtime finds the code: the layer's package and the function's module.
@@ -51,6 +83,7 @@ LAMBDA_CODE_PATHS = (
 )
 PARAMETERS_PATH = "/sip-provisioning/local"
 IDEMPOTENCY_TABLE = "sip-provisioning-local-idempotency"
+SECRETS_PREFIX = "sip-provisioning/local/endpoints/"  # CONTRACT.md section 5, as template.yaml sets it per stage
 REGION = "us-east-1"
 DEFAULT_PORT = 3000
 EMULATOR_PROJECT_ID = "local-project"
@@ -70,6 +103,8 @@ FUNCTION_ENVIRONMENT = {
     "PARAMETERS_MAX_AGE": "300",
 }
 IAM_ARN_PATTERN = re.compile(r"arn:aws:(iam|sts)::\d{12}:[\w+=,.@/-]+")
+ACCESS_KEY_ID_PATTERN = re.compile(r"[A-Z0-9]{16,128}")
+LOCAL_CALLER_FIELDS = {"secret_access_key", "arn", "session_token", "user_id", "principal_org_id"}
 
 
 class StartupError(Exception):
@@ -122,6 +157,70 @@ def caller_from_environment(environ: Mapping[str, str]) -> IamCaller:
     return IamCaller(user_arn=user_arn)
 
 
+def signing_callers_from_environment(environ: Mapping[str, str]) -> dict[str, SigningCaller]:
+    """The access keys of LOCAL_CALLERS and who each signs as. Errors name the key, never a secret."""
+    text = environ.get("LOCAL_CALLERS", "").strip()
+    if not text:
+        return {}
+    usage = 'LOCAL_CALLERS must be a JSON object like {"AKIA...": {"secret_access_key": "...", "arn": "arn:aws:..."}}'
+    try:
+        listed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise StartupError(f"{usage}; it is not JSON ({error.msg} at character {error.pos}).") from None
+    if not isinstance(listed, dict):
+        raise StartupError(f"{usage}.")
+    callers: dict[str, SigningCaller] = {}
+    for access_key_id, entry in listed.items():
+        if not ACCESS_KEY_ID_PATTERN.fullmatch(access_key_id):
+            raise StartupError(
+                f"LOCAL_CALLERS: {access_key_id!r} is not an access key id (16 to 128 capital letters and digits)."
+            )
+        if not isinstance(entry, dict) or not {"secret_access_key", "arn"} <= entry.keys():
+            raise StartupError(f"LOCAL_CALLERS: {access_key_id} needs a secret_access_key and an arn.")
+        if unknown := sorted(entry.keys() - LOCAL_CALLER_FIELDS):
+            raise StartupError(
+                f"LOCAL_CALLERS: {access_key_id} has unknown fields {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(LOCAL_CALLER_FIELDS))})."
+            )
+        if not all(isinstance(value, str) and value for value in entry.values()):
+            raise StartupError(f"LOCAL_CALLERS: every field of {access_key_id} must be a non-empty string.")
+        if not IAM_ARN_PATTERN.fullmatch(entry["arn"]):
+            raise StartupError(
+                f"LOCAL_CALLERS: the arn of {access_key_id} must be an IAM or STS ARN, not {entry['arn']!r}."
+            )
+        caller = IamCaller.for_arn(entry["arn"], access_key_id, entry.get("principal_org_id"))
+        if "user_id" in entry:
+            caller = IamCaller(entry["arn"], entry["user_id"], access_key_id, caller.principal_org_id)
+        credentials = Credentials(access_key_id, entry["secret_access_key"], entry.get("session_token"))
+        callers[access_key_id] = SigningCaller(credentials, caller)
+    return callers
+
+
+def require_sigv4_from_environment(environ: Mapping[str, str]) -> bool:
+    text = environ.get("LOCAL_REQUIRE_SIGV4", "").strip()
+    if text not in {"", "0", "1"}:
+        raise StartupError(f"LOCAL_REQUIRE_SIGV4 must be 1 (unsigned requests are refused) or 0, not {text!r}.")
+    return text == "1"
+
+
+def policy_file_from_environment(environ: Mapping[str, str]) -> Path | None:
+    return Path(environ["POLICY_FILE"]) if environ.get("POLICY_FILE") else None
+
+
+def describe_callers(caller: IamCaller, signing_callers: Mapping[str, SigningCaller], require_sigv4: bool) -> list[str]:
+    """The startup lines that say who requests run as: access key ids and ARNs, never a secret."""
+    listed = "; ".join(
+        f"{key} as {signing.caller.user_arn}{' (session token)' if signing.credentials.session_token else ''}"
+        for key, signing in signing_callers.items()
+    )
+    unsigned = "none: unsigned requests are 403 (LOCAL_REQUIRE_SIGV4=1)" if require_sigv4 else caller.user_arn
+    return [
+        f"IAM caller: {unsigned}",
+        f"SigV4 callers ({SIGV4_SERVICE}, {SIGV4_REGION}): {listed or 'none (set LOCAL_CALLERS)'}; "
+        f"signature {'required' if require_sigv4 else 'optional'}",
+    ]
+
+
 def point_aws_sdk_at(endpoint_url: str, environ: MutableMapping[str, str]) -> None:
     """Send every AWS SDK call of this process to `endpoint_url` with throwaway credentials.
 
@@ -160,12 +259,21 @@ def serve_swagger_ui() -> None:
     importlib.import_module("http_api").app.enable_swagger(path="/swagger")
 
 
-def first_answer_status(base_url: str) -> int:
-    """Status of a real GET /profiles: it proves the gateway, the handler and SSM all answer."""
+def first_answer_status(base_url: str, signer: Credentials | None = None) -> int:
+    """Status of a real GET /profiles: it proves the gateway, the handler and SSM all answer.
+
+    Signed with `signer` when given (unsigned requests may be refused).
+    """
     host, _, port = base_url.removeprefix("http://").partition(":")
+    headers: dict[str, str] = {}
+    if signer is not None:
+        request = botocore.awsrequest.AWSRequest("GET", f"{base_url}/profiles")
+        keys = botocore.credentials.Credentials(signer.access_key_id, signer.secret_access_key, signer.session_token)
+        botocore.auth.SigV4Auth(keys, SIGV4_SERVICE, SIGV4_REGION).add_auth(request)
+        headers = dict(request.headers.items())
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
-        connection.request("GET", "/profiles")
+        connection.request("GET", "/profiles", headers=headers)
         return connection.getresponse().status
     finally:
         connection.close()
@@ -186,6 +294,9 @@ def serve(stop_requested: threading.Event) -> None:
     environ = os.environ
     port = port_from_environment(environ)
     caller = caller_from_environment(environ)
+    signing_callers = signing_callers_from_environment(environ)
+    require_sigv4 = require_sigv4_from_environment(environ)
+    policy_file = policy_file_from_environment(environ)
     real_signalwire = signalwire_from_environment(environ)
     slack, slack_secret_generated = slack_from_environment(environ)
     profiles_dir = Path(environ.get("PROFILES_DIR") or REPOSITORY_ROOT / "config" / "profiles")
@@ -197,6 +308,7 @@ def serve(stop_requested: threading.Event) -> None:
             "PARAMETERS_PATH": PARAMETERS_PATH,
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
             "SLACK_RESPONSE_URL_PREFIXES": LOCAL_RESPONSE_URL_PREFIXES,
+            "SECRETS_PREFIX": SECRETS_PREFIX,
         }
     )
     put_lambda_code_on_path()  # profiles are validated with the function's own models
@@ -230,6 +342,16 @@ def serve(stop_requested: threading.Event) -> None:
         except ValueError as error:  # a broken or missing profile; profiles hold no secrets
             raise StartupError(f"the profiles in {profiles_dir} cannot be used: {error}") from None
         names += seed_slack(boto3.client("ssm"), PARAMETERS_PATH, slack)
+        if policy_file is not None:
+            try:
+                names.append(seed_policy(boto3.client("ssm"), PARAMETERS_PATH, policy_file))
+            except ValueError as error:
+                raise StartupError(f"POLICY_FILE: {error}") from None
+            except ClientError as error:  # SSM's own limits, a String parameter's 4 KB
+                raise StartupError(f"POLICY_FILE: SSM refused {policy_file}: {error}") from None
+            print(f"Deployment policy: {policy_file} as {PARAMETERS_PATH}/policy")
+        else:
+            print(f"Deployment policy: none ({PARAMETERS_PATH}/policy does not exist; set POLICY_FILE)")
         create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
         print(
             f"AWS (moto): http://{moto_host}:{moto_port}; SSM has {len(names)} parameters under {PARAMETERS_PATH}; "
@@ -253,16 +375,23 @@ def serve(stop_requested: threading.Event) -> None:
                     caller=caller,
                     routes={SLACK_ROUTE_KEY: slack_route},
                     invocation_lock=invocation_lock,
+                    signing_callers=signing_callers,
+                    require_sigv4=require_sigv4,
                 )
             )
         except OSError as error:
             raise StartupError(
                 f"cannot listen on 127.0.0.1:{port} ({error.strerror}); set PORT (0: any free port)"
             ) from None
-        status = first_answer_status(gateway.base_url)
-        if status != 200:
-            print(f"warning: GET /profiles answered {status}; see the log above", file=sys.stderr)
-        print(f"IAM caller: {caller.user_arn}")
+        if require_sigv4 and not signing_callers:
+            print("warning: LOCAL_REQUIRE_SIGV4=1 and no LOCAL_CALLERS: every IAM route answers 403", file=sys.stderr)
+        else:
+            signer = next(iter(signing_callers.values())).credentials if require_sigv4 else None
+            status = first_answer_status(gateway.base_url, signer)
+            if status != 200:
+                print(f"warning: GET /profiles answered {status}; see the log above", file=sys.stderr)
+        for line in describe_callers(caller, signing_callers, require_sigv4):
+            print(line)
         # A generated secret is a throwaway of this run, printed so that a user can sign requests
         # with it; a secret the user gave is theirs and stays masked.
         shown_secret = slack.signing_secret if slack_secret_generated else f"{mask(slack.signing_secret)} (yours)"

@@ -2,9 +2,10 @@
 
 Shared by `local.run` and the integration tests so both run the function against the same
 state: SSM parameters (CONTRACT.md section 2: every profile in a directory, the SignalWire
-settings and the Slack command's) and the idempotency table.
+settings, the Slack command's and the deployment's policy) and the idempotency table.
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ API_TOKEN = "signalwire/api_token"  # noqa: S105 - a parameter name
 SIP_DOMAIN = "signalwire/sip_domain"
 SLACK_SIGNING_SECRET = "slack/signing_secret"  # noqa: S105 - a parameter name
 SLACK_ALLOWED_TEAM_IDS = "slack/allowed_team_ids"
+POLICY = "policy"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,29 @@ def seed_slack(ssm_client: Any, prefix: str, slack: SlackApp) -> list[str]:
     for name, value, parameter_type in settings:
         ssm_client.put_parameter(Name=f"{prefix}/{name}", Value=value, Type=parameter_type, Overwrite=True)
     return [f"{prefix}/{name}" for name, _, _ in settings]
+
+
+def seed_policy(ssm_client: Any, prefix: str, policy_file: Path) -> str:
+    """Write the deployment's policy (CONTRACT.md section 5) from `policy_file` as `<prefix>/policy`,
+    a String holding the file's text as an operator puts it; return the parameter's name.
+
+    Only its shape is checked here, a JSON object (ValueError otherwise): the function validates
+    the rest when it reads the parameter, as it does in AWS.
+    """
+    try:
+        text = policy_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {policy_file}: {error}") from None
+    try:
+        policy = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{policy_file} is not JSON: {error}") from None
+    if not isinstance(policy, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(policy), "a number")
+        raise ValueError(f"{policy_file} must hold a JSON object, not {kind}")
+    name = f"{prefix.rstrip('/')}/{POLICY}"
+    ssm_client.put_parameter(Name=name, Value=text, Type="String", Overwrite=True)
+    return name
 
 
 def create_idempotency_table(dynamodb_client: Any, table_name: str) -> None:

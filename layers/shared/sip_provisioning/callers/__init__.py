@@ -1,0 +1,1 @@
+"""Each caller's language, both ways: what it sends becomes a request of ours, what we answer becomes its words."""

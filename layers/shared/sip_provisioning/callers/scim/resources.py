@@ -1,0 +1,207 @@
+"""The SCIM documents, both ways: a User as an identity provider sends it (POST, PUT) and as the
+service returns it, the ListResponse, the Error, and the discovery documents
+(ServiceProviderConfig, ResourceTypes, Schemas).
+
+A user is scim2-models' core User with the enterprise extension (which identity providers send)
+and the service's SIP extension (which only the service writes). Every attribute a client sends
+is kept and returned as sent, except `password`: the service generates every SIP password, so one
+sent is dropped on arrival and never stored; so is the SIP extension, which clients may echo back
+in a PUT. Read-only attributes a POST or PUT carries (`id`, `meta`) are ignored, as RFC 7643 §2.2
+has it."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import ValidationError
+from scim2_models import (
+    URN,
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    Context,
+    EnterpriseUser,
+    ETag,
+    Extension,
+    Filter,
+    ListResponse,
+    Meta,
+    Mutability,
+    Patch,
+    ResourceType,
+    SCIMException,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+from scim2_models import Error as ErrorDocument
+from scim2_models import Schema as SchemaDocument
+
+from sip_provisioning.callers.scim.errors import ResourceNotFound, ScimError, scim_error_from, status_and_scim_type
+
+SCIM_CONTENT_TYPE = "application/scim+json"
+SIP_EXTENSION_URN = "urn:sip-provisioning:scim:schemas:extension:sip:2.0:User"
+USER_RESOURCE_TYPE = "User"
+MAX_RESULTS = 100
+"""The most users one list answers with (`count` is capped to it), as ServiceProviderConfig says."""
+
+
+class SipUser(Extension):
+    """The SIP endpoint the service keeps for a user; the service alone writes it."""
+
+    __schema__ = URN(SIP_EXTENSION_URN)
+
+    sip_username: Annotated[str | None, Mutability.read_only] = None
+    """The SIP username the user's userName maps to."""
+
+    sip_uri: Annotated[str | None, Mutability.read_only] = None
+    """`sip:<sipUsername>@<space domain>`."""
+
+    sip_endpoint_id: Annotated[str | None, Mutability.read_only] = None
+    """SignalWire's id of the endpoint; absent while the user has no endpoint."""
+
+    profile: Annotated[str | None, Mutability.read_only] = None
+    """The profile the endpoint is built from."""
+
+    password_secret_arn: Annotated[str | None, Mutability.read_only] = None
+    """The Secrets Manager secret that holds the endpoint's password."""
+
+
+ScimUser = User[EnterpriseUser | SipUser]
+"""A user: the core User schema with the enterprise and the SIP extensions."""
+
+_UserList = ListResponse[ScimUser]
+
+
+def parse_user(body: object) -> ScimUser:
+    """The user a `POST /Users` body asks for, or a `PUT /Users/{id}` body replaces one with (every
+    client attribute, so one it leaves out is cleared)."""
+    try:
+        user = ScimUser.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    except (SCIMException, ValidationError) as refusal:
+        raise scim_error_from(refusal) from None
+    user.password = None
+    user[SipUser] = None
+    return user
+
+
+def client_attributes(user: ScimUser) -> dict[str, Any]:
+    """What the client owns of `user`, as JSON to store: no `id`, `meta` or SIP extension."""
+    attributes = user.model_copy(update={"id": None, "meta": None})
+    attributes[SipUser] = None
+    return attributes.model_dump(mode="json")
+
+
+def user_from_client_attributes(attributes: dict[str, Any]) -> ScimUser:
+    """The user `client_attributes` stored."""
+    return ScimUser.model_validate(attributes)
+
+
+def returned_user(
+    user: ScimUser,
+    *,
+    user_id: str,
+    created: datetime,
+    last_modified: datetime,
+    location: str,
+    sip: SipUser,
+) -> ScimUser:
+    """`user` as the service returns it: with its `id`, its `meta` and its SIP extension."""
+    returned = user.model_copy(
+        update={
+            "id": user_id,
+            "meta": Meta(
+                resource_type=USER_RESOURCE_TYPE, created=created, last_modified=last_modified, location=location
+            ),
+        }
+    )
+    returned[SipUser] = sip
+    return returned
+
+
+def user_document(user: ScimUser) -> dict[str, Any]:
+    """The JSON of a `returned_user` (never a password)."""
+    return user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+
+
+def list_document(users: Sequence[ScimUser], *, total_results: int, start_index: int) -> dict[str, Any]:
+    """A ListResponse of one page of `returned_user`s: `start_index` is 1-based, as in the request."""
+    page = _UserList(
+        total_results=total_results, start_index=start_index, items_per_page=len(users), resources=list(users)
+    )
+    return page.model_dump(scim_ctx=Context.SEARCH_RESPONSE)
+
+
+def error_document(error: ScimError) -> dict[str, Any]:
+    """The Error message (`status` as a string) of `error`."""
+    status, scim_type = status_and_scim_type(error)
+    return ErrorDocument(status=status, scim_type=scim_type, detail=error.detail).model_dump()
+
+
+def service_provider_config_document() -> dict[str, Any]:
+    """What the service supports: PATCH and filters, not bulk, sort, ETags or changePassword;
+    a bearer token authenticates."""
+    config = ServiceProviderConfig(
+        patch=Patch(supported=True),
+        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        filter=Filter(supported=True, max_results=MAX_RESULTS),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=False),
+        etag=ETag(supported=False),
+        authentication_schemes=[
+            AuthenticationScheme(
+                type=AuthenticationScheme.Type.oauthbearertoken,
+                name="OAuth Bearer Token",
+                description="The token configured for the service, as `Authorization: Bearer <token>`.",
+                primary=True,
+            )
+        ],
+    )
+    return config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+
+
+def _resource_types(base_url: str) -> list[ResourceType]:
+    user_type = ResourceType.from_resource(ScimUser)
+    user_type.description = "A person whose SIP endpoint follows their identity provider account."
+    user_type.meta = Meta(resource_type="ResourceType", location=f"{base_url}/ResourceTypes/{user_type.id}")
+    return [user_type]
+
+
+def _schemas(base_url: str) -> list[SchemaDocument]:
+    schemas = [User.to_schema(), EnterpriseUser.to_schema(), SipUser.to_schema()]
+    for schema in schemas:
+        schema.meta = Meta(resource_type="Schema", location=f"{base_url}/Schemas/{schema.id}")
+    return schemas
+
+
+def _discovery_list(documents: list[ResourceType] | list[SchemaDocument]) -> dict[str, Any]:
+    page = ListResponse[ResourceType | SchemaDocument](
+        total_results=len(documents), start_index=1, items_per_page=len(documents), resources=list(documents)
+    )
+    return page.model_dump(scim_ctx=Context.SEARCH_RESPONSE)
+
+
+def resource_types_document(base_url: str) -> dict[str, Any]:
+    """`GET /ResourceTypes`: a ListResponse of the one resource type, User; `base_url` ends in `/scim/v2`."""
+    return _discovery_list(_resource_types(base_url))
+
+
+def resource_type_document(name: str, base_url: str) -> dict[str, Any]:
+    """`GET /ResourceTypes/{name}`; a name that is not one is `ResourceNotFound`."""
+    for resource_type in _resource_types(base_url):
+        if resource_type.id == name:
+            return resource_type.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    raise ResourceNotFound(f"No resource type {name!r}.")
+
+
+def schemas_document(base_url: str) -> dict[str, Any]:
+    """`GET /Schemas`: a ListResponse of the core User schema and its two extensions."""
+    return _discovery_list(_schemas(base_url))
+
+
+def schema_document(schema_id: str, base_url: str) -> dict[str, Any]:
+    """`GET /Schemas/{id}` (a URN: matched case-insensitively); an id that is not one is `ResourceNotFound`."""
+    for schema in _schemas(base_url):
+        if (schema.id or "").lower() == schema_id.lower():
+            return schema.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    raise ResourceNotFound(f"No schema {schema_id!r}.")

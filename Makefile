@@ -48,9 +48,11 @@ check: test lint sam-build cfn-lint
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-# Cold start and per-request cost of the service against a bare handler; writes bench/results.json.
+# Cold start (Lambda's CPU modeled), per-request cost and memory size against a bare handler, then
+# the tracing options; writes bench/results.json and bench/tracing_results.json.
 bench: sam-build
 	$(VENV)/bin/python -m bench.run_bench
+	$(VENV)/bin/python -m bench.tracing_options
 
 # Every fault scenario and the fault, SSM, concurrency and fuzz suites, as one table (reliability/README.md).
 reliability: $(VENV)/.installed

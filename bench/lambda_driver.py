@@ -7,16 +7,20 @@ log and metric lines go there, as they go to the log service in Lambda) and writ
 results as JSON lines on the original stdout. Jobs (`mode`):
 
 - `cold`: time the import of the handler module (the INIT phase) and the first invocation,
-  then exit: one line `{"init_ms", "first_invocation_ms"}`.
+  then exit: one line `{"init_ms", "init_cpu_ms", "first_invocation_ms", "first_invocation_cpu_ms"}`.
 - `warm`: import, invoke once, write `{"phase": "primed"}`, then one timed invocation per line
-  on stdin (the invocation's number), answering `{"ms"}` each, until a `stop` line; last
+  on stdin (the invocation's number), answering `{"ms", "cpu_ms"}` each, until a `stop` line; last
   `{"peak_rss_mb"}`. The parent steps the warm processes in turns, so a change in the machine's
   speed touches them alike, and reads its counters between steps.
 - `upstream`: the same steps around bare SignalWire creates, the upstream round trip alone,
   two ways per step: `requests.post` (a new connection each time, as the baseline does) and a
   kept-alive `requests.Session` (as the service's client does): `{"new_connection_ms",
-  "kept_alive_ms"}`. A separate process, because the service's X-Ray patches would time
-  themselves on any call made in its process.
+  "new_connection_cpu_ms", "kept_alive_ms", "kept_alive_cpu_ms"}`. A separate process, because
+  a handler's tracing patches would time themselves on any call made in its process.
+
+Every phase is timed twice: wall time (perf_counter) and this process's CPU time (process_time:
+user + system, all threads). Lambda gives a function CPU in proportion to its memory, so the
+parent scales the CPU part to a memory size; the rest (waiting on the upstreams) stays as it is.
 
 Before the timed import it loads only what the Lambda Python runtime's bootstrap (awslambdaric)
 has loaded when it imports a handler, so the INIT figure holds what the function itself costs.
@@ -84,8 +88,16 @@ def expect_created(result: dict[str, Any]) -> None:
         raise SystemExit(f"the handler answered {result.get('statusCode')}: {str(result.get('body'))[:500]}")
 
 
-def elapsed_ms(started_ns: int) -> float:
-    return (time.perf_counter_ns() - started_ns) / 1e6
+class Stopwatch:
+    """Wall and CPU time since it was made."""
+
+    def __init__(self) -> None:
+        self._wall_ns = time.perf_counter_ns()
+        self._cpu_ns = time.process_time_ns()
+
+    def read(self) -> tuple[float, float]:
+        """(wall ms, CPU ms)."""
+        return (time.perf_counter_ns() - self._wall_ns) / 1e6, (time.process_time_ns() - self._cpu_ns) / 1e6
 
 
 def peak_rss_mb() -> float:
@@ -103,15 +115,23 @@ def import_handler(module: str) -> Handler:
 
 
 def run_cold(job: dict[str, Any], results: TextIO) -> None:
-    started = time.perf_counter_ns()
+    watch = Stopwatch()
     handler = import_handler(job["module"])
-    init_ms = elapsed_ms(started)
+    init_ms, init_cpu_ms = watch.read()
     event, context = next_invocation(job, 0)
-    started = time.perf_counter_ns()
+    watch = Stopwatch()
     result = handler(event, context)
-    first_invocation_ms = elapsed_ms(started)
+    first_invocation_ms, first_invocation_cpu_ms = watch.read()
     expect_created(result)
-    report(results, {"init_ms": init_ms, "first_invocation_ms": first_invocation_ms})
+    report(
+        results,
+        {
+            "init_ms": init_ms,
+            "init_cpu_ms": init_cpu_ms,
+            "first_invocation_ms": first_invocation_ms,
+            "first_invocation_cpu_ms": first_invocation_cpu_ms,
+        },
+    )
 
 
 def run_warm(job: dict[str, Any], results: TextIO) -> None:
@@ -120,11 +140,11 @@ def run_warm(job: dict[str, Any], results: TextIO) -> None:
 
     def invoke(number: int) -> dict[str, Any]:
         event, context = next_invocation(job, number)
-        started = time.perf_counter_ns()
+        watch = Stopwatch()
         result = handler(event, context)
-        took_ms = elapsed_ms(started)
+        took_ms, cpu_ms = watch.read()
         expect_created(result)
-        return {"ms": took_ms}
+        return {"ms": took_ms, "cpu_ms": cpu_ms}
 
     run_steps(invoke, results)
 
@@ -143,21 +163,25 @@ def run_upstream(job: dict[str, Any], results: TextIO) -> None:
     def on_kept_alive_connection(payload: dict[str, Any]) -> requests.Response:
         return session.post(upstream["url"], json=payload, timeout=UPSTREAM_TIMEOUTS)
 
-    def create(post: Callable[[dict[str, Any]], requests.Response], username: str) -> float:
+    def create(post: Callable[[dict[str, Any]], requests.Response], username: str) -> tuple[float, float]:
         payload = {**upstream["payload"], "username": username}
-        started = time.perf_counter_ns()
+        watch = Stopwatch()
         answer = post(payload)
-        took_ms = elapsed_ms(started)
+        took = watch.read()
         if answer.status_code != 201:
             raise SystemExit(f"SignalWire answered {answer.status_code}")
-        return took_ms
+        return took
 
     prefix = job["username_prefix"]
 
     def both_ways(number: int) -> dict[str, Any]:
+        new_connection_ms, new_connection_cpu_ms = create(on_new_connection, f"{prefix}-new-{number}")
+        kept_alive_ms, kept_alive_cpu_ms = create(on_kept_alive_connection, f"{prefix}-kept-{number}")
         return {
-            "new_connection_ms": create(on_new_connection, f"{prefix}-new-{number}"),
-            "kept_alive_ms": create(on_kept_alive_connection, f"{prefix}-kept-{number}"),
+            "new_connection_ms": new_connection_ms,
+            "new_connection_cpu_ms": new_connection_cpu_ms,
+            "kept_alive_ms": kept_alive_ms,
+            "kept_alive_cpu_ms": kept_alive_cpu_ms,
         }
 
     both_ways(0)

@@ -68,8 +68,10 @@ from local.gateway import (
     SigningCaller,
 )
 from local.lambda_invoke import LocalLambdaService
+from local.inventory_table import create_inventory_table
 from local.seed import SignalWireAccount, SlackApp, create_idempotency_table, seed_policy, seed_slack, seed_ssm
 from local.signalwire_emulator import SignalWireEmulator
+from local.step_functions import LambdaBridge, create_local_role, create_state_machines, enable_execution
 from local.sigv4 import REGION as SIGV4_REGION
 from local.sigv4 import SERVICE as SIGV4_SERVICE
 from local.sigv4 import Credentials
@@ -80,9 +82,12 @@ LAMBDA_CODE_PATHS = (
     REPOSITORY_ROOT / "layers" / "shared",
     REPOSITORY_ROOT / "functions" / "http_api",
     REPOSITORY_ROOT / "functions" / "slack_command",
+    REPOSITORY_ROOT / "functions" / "workflow",
 )
 PARAMETERS_PATH = "/sip-provisioning/local"
 IDEMPOTENCY_TABLE = "sip-provisioning-local-idempotency"
+INVENTORY_TABLE = "sip-provisioning-local-inventory"
+WORKFLOW_FUNCTION = LambdaFunction(name="sip-provisioner-local-workflow", timeout_seconds=25)
 SECRETS_PREFIX = "sip-provisioning/local/endpoints/"  # CONTRACT.md section 5, as template.yaml sets it per stage
 REGION = "us-east-1"
 DEFAULT_PORT = 3000
@@ -282,12 +287,14 @@ def first_answer_status(base_url: str, signer: Credentials | None = None) -> int
 def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("local.gateway", "local.lambda_invoke", "local.signalwire_emulator"):
+    for name in ("local.gateway", "local.lambda_invoke", "local.signalwire_emulator", "local.step_functions"):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     # moto's server logs every AWS call the function makes; only its problems matter here.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # moto logs every failed task at ERROR, quoting the state's input: never shown.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
 def serve(stop_requested: threading.Event) -> None:
@@ -307,6 +314,7 @@ def serve(stop_requested: threading.Event) -> None:
         {
             "PARAMETERS_PATH": PARAMETERS_PATH,
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            "INVENTORY_TABLE": INVENTORY_TABLE,
             "SLACK_RESPONSE_URL_PREFIXES": LOCAL_RESPONSE_URL_PREFIXES,
             "SECRETS_PREFIX": SECRETS_PREFIX,
         }
@@ -318,7 +326,9 @@ def serve(stop_requested: threading.Event) -> None:
         moto_server.start()
         running.callback(moto_server.stop)
         moto_host, moto_port = moto_server.get_host_and_port()
-        point_aws_sdk_at(f"http://{moto_host}:{moto_port}", environ)
+        moto_url = f"http://{moto_host}:{moto_port}"
+        point_aws_sdk_at(moto_url, environ)
+        enable_execution(moto_url)  # before any function or state machine is created in moto
 
         if real_signalwire is None:
             emulator = running.enter_context(
@@ -353,12 +363,25 @@ def serve(stop_requested: threading.Event) -> None:
         else:
             print(f"Deployment policy: none ({PARAMETERS_PATH}/policy does not exist; set POLICY_FILE)")
         create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
+        create_inventory_table(boto3.client("dynamodb"), INVENTORY_TABLE)
         print(
-            f"AWS (moto): http://{moto_host}:{moto_port}; SSM has {len(names)} parameters under {PARAMETERS_PATH}; "
-            f"DynamoDB table {IDEMPOTENCY_TABLE}"
+            f"AWS (moto): {moto_url}; SSM has {len(names)} parameters under {PARAMETERS_PATH}; "
+            f"DynamoDB tables {IDEMPOTENCY_TABLE}, {INVENTORY_TABLE}"
         )
 
-        invocation_lock = threading.Lock()  # one Lambda execution environment for both functions
+        invocation_lock = threading.Lock()  # one Lambda execution environment for every function
+        # The state machines of template.yaml, their Lambda tasks bridged to the local functions.
+        bridge = LambdaBridge(invocation_lock=invocation_lock)
+        bridge.register("WorkflowFunction", WORKFLOW_FUNCTION, load_lambda_handler("workflow_entry"))
+        running.enter_context(bridge.installed())
+        role_arn = create_local_role(boto3.client("iam"))
+        # An explicit endpoint: AWS_ENDPOINT_URL_LAMBDA is pointed at LocalLambdaService below.
+        function_arns = bridge.create_functions(boto3.client("lambda", endpoint_url=moto_url), role_arn)
+        state_machines = create_state_machines(
+            boto3.client("stepfunctions"), REPOSITORY_ROOT / "template.yaml", REPOSITORY_ROOT, function_arns, role_arn
+        )
+        for logical_id, arn in state_machines.items():
+            print(f"State machine {logical_id}: {arn}")
         slack_handler = load_lambda_handler("slack_command")
         lambda_service = running.enter_context(
             LocalLambdaService([(SLACK_FUNCTION, slack_handler)], invocation_lock=invocation_lock)

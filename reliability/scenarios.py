@@ -13,7 +13,7 @@ from local.gateway import LambdaFunction
 from local.signalwire_emulator import Fault
 from reliability.harness import Stack, refusing_port, wait_until
 from reliability.runner import Outcome, Request, Scenario, Step
-from sip_provisioning.provisioning import MAX_CREATE_ATTEMPTS
+from sip_provisioning.use_cases.create import MAX_CREATE_ATTEMPTS
 
 IDA = {"username": "ida"}
 KEY = "onboarding-run-1-ida"

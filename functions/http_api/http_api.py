@@ -7,19 +7,27 @@ Everything below the routes (profiles, payload, SignalWire) lives in the shared 
 import binascii
 import json
 import os
+from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponseContentModel, OpenAPIResponseContentSchema
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseContentModel,
+    OpenAPIResponseContentSchema,
+)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from sip_provisioning.deadline import Deadline
+from sip_provisioning.deadline import ANSWER_MARGIN_SECONDS, Deadline
+from sip_provisioning.domain.records import CreatedVia, EndpointStatus
 from sip_provisioning.errors import (
     FieldError,
     MalformedRequest,
@@ -29,15 +37,40 @@ from sip_provisioning.errors import (
     RouteNotFound,
     UnsupportedMediaType,
 )
-from sip_provisioning.observability import logger, metrics, record_failure, tracer
+from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for
-from sip_provisioning.responses import DryRunResult, EndpointCreated, Problem, ProfileList
-from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.service import Service, build_service
+from sip_provisioning.responses import (
+    ChangePreview,
+    DeletePreview,
+    DryRunResult,
+    EndpointChanged,
+    EndpointCreated,
+    EndpointDeleted,
+    EndpointDisabled,
+    EndpointList,
+    EndpointView,
+    PasswordReset,
+    Problem,
+    ProfileList,
+)
+from sip_provisioning.self_service import EndpointChanges, EndpointRequest, PasswordResetRequest, holds_invalid_text
 from sip_provisioning.settings import RuntimeSettings
+from sip_provisioning.use_cases import create
+from sip_provisioning.use_cases.change import change_endpoint
+from sip_provisioning.use_cases.delete import delete_endpoint
+from sip_provisioning.use_cases.disable import disable_endpoint
+from sip_provisioning.use_cases.list_endpoints import list_endpoints
+from sip_provisioning.use_cases.list_profiles import list_profiles
+from sip_provisioning.use_cases.look_up import look_up_endpoint
+from sip_provisioning.use_cases.once import Attempt, run_keyed
+from sip_provisioning.use_cases.ports import Caller, Ports
+from sip_provisioning.use_cases.reset_password import reset_password
+from sip_provisioning.use_cases.reset_password import restore_password as restore_reset_password
+from sip_provisioning.wiring import Wiring
 
 MAX_BODY_BYTES = 16 * 1024
 JSON_CONTENT_TYPE = "application/json"
+ListedStatus = Literal["active", "disabled", "deleted"]
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -48,6 +81,8 @@ def _is_json(content_type: str | None) -> bool:
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for key, value in pairs:
+        if holds_invalid_text(key):  # never echoed: it cannot be written back as text
+            raise MalformedRequest("The body holds a key that is not valid Unicode text (a lone surrogate).")
         if key in document:
             raise MalformedRequest(f"The JSON body repeats the key '{key[:64]}'.")
         document[key] = value
@@ -66,7 +101,22 @@ def parse_json_object_body(body: str) -> dict[str, Any]:
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(document, dict):
         raise MalformedRequest("The body must be a JSON object.")
+    invalid = [FieldError(field=field, message=NOT_UNICODE) for field in _fields_holding_invalid_text(document)]
+    if invalid:
+        raise RequestInvalid(invalid)
     return document
+
+
+NOT_UNICODE = "not valid Unicode text (it holds a lone surrogate)"
+
+
+def _fields_holding_invalid_text(document: Any, path: str = "") -> list[str]:
+    """The dotted names of every string value that holds a lone surrogate."""
+    if isinstance(document, dict):
+        return [f for key, value in document.items() for f in _fields_holding_invalid_text(value, f"{path}{key}.")]
+    if isinstance(document, list):
+        return [f for i, item in enumerate(document) for f in _fields_holding_invalid_text(item, f"{path}{i}.")]
+    return [path.rstrip(".")] if holds_invalid_text(document) else []
 
 
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_object_body)
@@ -82,73 +132,120 @@ _PROBLEM_CONTENT: dict[str, OpenAPIResponseContentModel | OpenAPIResponseContent
 
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="1 to 255 visible ASCII characters. A repeat within 24 h gets the first answer again.",
+    ),
+]
+DryRun = Annotated[bool, Query(description="Show what would change; change nothing.")]
+# `{username}` is one path segment, percent-encoded where the username holds `/`, `?`, `#`, `%`...
+ENDPOINT_PATH = "/endpoints/<username>"
 
 
 @cache
-def service() -> Service:
+def wiring() -> Wiring:
     """Built on first use, then reused by every warm invocation of this container."""
-    return build_service(RuntimeSettings.from_environ(os.environ))
+    return Wiring(RuntimeSettings.from_environ(os.environ))
+
+
+def _ports() -> Ports:
+    return wiring().ports
 
 
 def _deadline() -> Deadline:
     return Deadline.before_timeout(app.lambda_context.get_remaining_time_in_millis())
 
 
-def _caller() -> str:
+def _caller() -> Caller:
     iam = app.current_event.request_context.authorizer.iam
-    return iam.user_arn or iam.caller_id or "anonymous"
+    return Caller(identity=iam.user_arn or iam.caller_id or "anonymous", via=CreatedVia.HTTP)
+
+
+def _username(segment: str) -> str:
+    return unquote(segment, errors="strict")
+
+
+def _keyed[T: BaseModel](
+    key: str | None,
+    operation: str,
+    username: str,
+    body: BaseModel | None,
+    answer_model: type[T],
+    work: Callable[[Attempt], T],
+    restore: Callable[[T, Attempt], T] = lambda answer, _attempt: answer,
+) -> T:
+    deadline = _deadline()
+    return run_keyed(
+        _ports().once,
+        caller_identity=_caller().identity,
+        key=key,
+        operation=operation,
+        username=username,
+        body=body,
+        busy_seconds=deadline.remaining() + ANSWER_MARGIN_SECONDS,
+        answer_model=answer_model,
+        work=work,
+        restore=restore,
+    )
 
 
 def _json_response(status: int, model: BaseModel, **dump_options: Any) -> Response[str]:
-    return Response(
-        status_code=status,
-        content_type=JSON_CONTENT_TYPE,
-        body=model.model_dump_json(**dump_options),
-    )
+    return Response(status_code=status, content_type=JSON_CONTENT_TYPE, body=model.model_dump_json(**dump_options))
+
+
+def _problems(*statuses: int) -> dict[int, OpenAPIResponse]:
+    return {status: {"description": STATUS_DESCRIPTIONS[status], "content": _PROBLEM_CONTENT} for status in statuses}
+
+
+def _ok(status: int, description: str, model: type[BaseModel]) -> dict[int, OpenAPIResponse]:
+    return {status: {"description": description, "content": {JSON_CONTENT_TYPE: {"model": model}}}}
+
+
+STATUS_DESCRIPTIONS = {
+    400: "Malformed request",
+    403: "Forbidden by a policy",
+    404: "Endpoint not found",
+    409: "Username taken, endpoint not managed, or idempotent request in progress",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Validation error, or idempotency key reused",
+    500: "Configuration or internal error",
+    502: "SignalWire error",
+    503: "SignalWire unavailable",
+    504: "SignalWire timeout",
+}
+UPSTREAM = (502, 503, 504)
+BODY = (400, 413, 415, 422)
 
 
 @app.post(
     "/endpoints",
     summary="Create a SIP endpoint from a self-service request",
     responses={
-        201: {"description": "Created", "content": {JSON_CONTENT_TYPE: {"model": EndpointCreated}}},
-        200: {
-            "description": "Dry run: nothing created",
-            "content": {JSON_CONTENT_TYPE: {"model": DryRunResult}},
-        },
-        400: {"description": "Malformed request", "content": _PROBLEM_CONTENT},
-        409: {"description": "Username taken, or idempotent request in progress", "content": _PROBLEM_CONTENT},
-        413: {"description": "Payload too large", "content": _PROBLEM_CONTENT},
-        415: {"description": "Unsupported media type", "content": _PROBLEM_CONTENT},
-        422: {"description": "Validation error, or idempotency key reused", "content": _PROBLEM_CONTENT},
-        500: {"description": "Configuration or internal error", "content": _PROBLEM_CONTENT},
-        502: {"description": "SignalWire error", "content": _PROBLEM_CONTENT},
-        503: {"description": "SignalWire unavailable", "content": _PROBLEM_CONTENT},
-        504: {"description": "SignalWire timeout", "content": _PROBLEM_CONTENT},
+        **_ok(201, "Created", EndpointCreated),
+        **_ok(200, "Dry run: nothing created", DryRunResult),
+        **_problems(*BODY, 403, 409, 500, *UPSTREAM),
     },
 )
 def create_endpoint(
-    request: Annotated[EndpointRequest, Body()],
-    dry_run: Annotated[bool, Query(description="Build and show the payload; create nothing.")] = False,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="idempotency-key",
-            pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="1 to 255 visible ASCII characters. A repeat within 24 h gets the first answer again.",
-        ),
-    ] = None,
+    request: Annotated[EndpointRequest, Body()], dry_run: DryRun = False, idempotency_key: IdempotencyKey = None
 ) -> Response[str]:
+    ports = _ports()
     if dry_run:  # never stored: a dry run creates nothing worth replaying
-        return _json_response(200, service().provisioner.preview_endpoint(request))
-    if idempotency_key is None:
-        created = service().provisioner.create_endpoint(request, _deadline())
-    else:
-        # A record left by a function that dies mid-request then expires with this invocation.
-        service().idempotency_config.register_lambda_context(app.lambda_context)
-        created = service().idempotent.create_endpoint(
-            request, _deadline(), caller=_caller(), idempotency_key=idempotency_key
-        )
+        return _json_response(200, create.preview_endpoint(ports, request))
+    deadline = _deadline()
+    created = _keyed(
+        idempotency_key,
+        "create",
+        request.username,
+        request,
+        EndpointCreated,
+        lambda attempt: create.create_endpoint(ports, _caller(), request, deadline, attempt),
+        lambda answer, attempt: create.restore_password(ports, request, answer, attempt),
+    )
     # `password` appears only when generated; the endpoint object keeps SignalWire's nulls.
     return _json_response(201, created, exclude={"password"} if created.password is None else None)
 
@@ -156,16 +253,164 @@ def create_endpoint(
 @app.get(
     "/profiles",
     summary="List the profiles a self-service request can name",
+    responses={**_ok(200, "Profiles, sorted by name", ProfileList), **_problems(500)},
+)
+def get_profiles() -> Response[str]:
+    return _json_response(200, list_profiles(_ports()))
+
+
+@app.get(
+    "/endpoints",
+    summary="List the inventory of endpoints this service created, by username",
+    responses={**_ok(200, "A page of inventory records", EndpointList), **_problems(422, 500)},
+)
+def get_endpoints(
+    profile: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    owner: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    status: Annotated[ListedStatus | None, Query(description="Default: every status but deleted.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+) -> Response[str]:
+    page = list_endpoints(
+        _ports(),
+        profile=profile,
+        owner=owner,
+        status=EndpointStatus(status) if status else None,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _json_response(200, page)
+
+
+@app.get(
+    ENDPOINT_PATH,
+    summary="Look an endpoint up in SignalWire, with its inventory record and drift",
+    responses={**_ok(200, "The endpoint", EndpointView), **_problems(404, 500, *UPSTREAM)},
+)
+def get_endpoint(username: str) -> Response[str]:
+    return _json_response(200, look_up_endpoint(_ports(), _username(username), _deadline()))
+
+
+@app.patch(
+    ENDPOINT_PATH,
+    summary="Change a managed endpoint; null removes a key (back to the profile's value)",
     responses={
-        200: {
-            "description": "Profiles, sorted by name",
-            "content": {JSON_CONTENT_TYPE: {"model": ProfileList}},
-        },
-        500: {"description": "Configuration or internal error", "content": _PROBLEM_CONTENT},
+        **_ok(200, "Changed, or (dry run) what would change", EndpointChanged),
+        **_problems(*BODY, 403, 404, 409, 500, *UPSTREAM),
     },
 )
-def list_profiles() -> Response[str]:
-    return _json_response(200, service().provisioner.list_profiles())
+def patch_endpoint(
+    username: str,
+    changes: Annotated[EndpointChanges, Body()],
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[str]:
+    ports, name, deadline = _ports(), _username(username), _deadline()
+    if dry_run:
+        return _json_response(200, change_endpoint(ports, _caller(), name, changes, deadline, dry_run=True))
+    changed = _keyed(
+        idempotency_key,
+        "change",
+        name,
+        changes,
+        EndpointChanged,
+        lambda _attempt: _changed(change_endpoint(ports, _caller(), name, changes, deadline, dry_run=False)),
+    )
+    return _json_response(200, changed)
+
+
+@app.post(
+    ENDPOINT_PATH + "/password",
+    summary="Give a managed endpoint a new password (generated, or given); enables a disabled one",
+    responses={**_ok(200, "The new password", PasswordReset), **_problems(*BODY, 403, 404, 409, 500, *UPSTREAM)},
+)
+def post_password(
+    username: str, request: Annotated[PasswordResetRequest, Body()], idempotency_key: IdempotencyKey = None
+) -> Response[str]:
+    ports, name, deadline = _ports(), _username(username), _deadline()
+    reset = _keyed(
+        idempotency_key,
+        "reset-password",
+        name,
+        request,
+        PasswordReset,
+        lambda attempt: reset_password(ports, _caller(), name, request, deadline, attempt),
+        lambda answer, attempt: restore_reset_password(ports, request, answer, attempt),
+    )
+    return _json_response(200, reset, exclude={"password"} if reset.password is None else None)
+
+
+@app.post(
+    ENDPOINT_PATH + "/disable",
+    summary="Disable a managed endpoint: a password nobody is given; a reset enables it again",
+    responses={**_ok(200, "Disabled", EndpointDisabled), **_problems(403, 404, 409, 500, *UPSTREAM)},
+)
+def post_disable(username: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
+    ports, name, deadline = _ports(), _username(username), _deadline()
+    disabled = _keyed(
+        idempotency_key,
+        "disable",
+        name,
+        None,
+        EndpointDisabled,
+        lambda _attempt: disable_endpoint(ports, _caller(), name, deadline),
+    )
+    return _json_response(200, disabled)
+
+
+@app.delete(
+    ENDPOINT_PATH,
+    summary="Delete a managed endpoint; its record stays as the audit trail",
+    responses={
+        204: {"description": "Deleted (also when this service had already deleted it)"},
+        **_ok(200, "Dry run: what would be deleted", DeletePreview),
+        **_problems(403, 404, 409, 500, *UPSTREAM),
+    },
+)
+def delete_endpoint_route(
+    username: str, dry_run: DryRun = False, idempotency_key: IdempotencyKey = None
+) -> Response[str]:
+    ports, name, deadline = _ports(), _username(username), _deadline()
+    if dry_run:
+        return _json_response(200, delete_endpoint(ports, _caller(), name, deadline, dry_run=True))
+    _keyed(
+        idempotency_key,
+        "delete",
+        name,
+        None,
+        EndpointDeleted,
+        lambda _attempt: _deleted(delete_endpoint(ports, _caller(), name, deadline, dry_run=False)),
+    )
+    return Response(status_code=204, body="")
+
+
+def _changed(result: EndpointChanged | ChangePreview) -> EndpointChanged:
+    assert isinstance(result, EndpointChanged)  # not a dry run
+    return result
+
+
+def _deleted(result: EndpointDeleted | DeletePreview) -> EndpointDeleted:
+    assert isinstance(result, EndpointDeleted)  # not a dry run
+    return result
+
+
+def refuse_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
+    """Any query parameter a route does not take is a 422 naming it: a misspelled `dryRun` must
+    never create."""
+    route = app.context.get("_route")
+    known = {field.alias for field in route.dependant.query_params} if route is not None else set()
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - known)
+    if unknown:
+        return problem_response(
+            RequestInvalid(
+                [FieldError(field=name[:64], message="unknown query parameter") for name in unknown],
+                detail="The request names query parameters this route does not take.",
+            )
+        )
+    return next_middleware(app)
+
+
+app.use(middlewares=[refuse_unknown_query_parameters])
 
 
 def problem_response(error: Exception) -> Response[str]:
@@ -226,7 +471,6 @@ def answer_not_found(_: Exception) -> Response[str]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # a 201 holds the generated password
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     iam = APIGatewayProxyEventV2(event).request_context.authorizer.iam

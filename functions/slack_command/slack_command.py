@@ -26,9 +26,10 @@ from botocore.config import Config
 from sip_provisioning.configuration import SLACK_SIGNING_SECRET, SlackSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.errors import ConfigurationError
-from sip_provisioning.observability import count_by, logger, metrics, record_failure, tracer
+from sip_provisioning.observability import count_by, logger, metrics, record_failure
 from sip_provisioning.problems import problem_type_of
-from sip_provisioning.service import Service, build_service
+from sip_provisioning.domain.records import CreatedVia
+from sip_provisioning.responses import EndpointCreated
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.slack.commands import (
     CommandNotUnderstood,
@@ -49,6 +50,11 @@ from sip_provisioning.slack.messages import (
 )
 from sip_provisioning.slack.payloads import CREATE_JOB_KIND, CreateJob, MalformedSlashCommand, SlashCommandPayload
 from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
+from sip_provisioning.use_cases import create
+from sip_provisioning.use_cases.list_profiles import list_profiles
+from sip_provisioning.use_cases.once import run_keyed
+from sip_provisioning.use_cases.ports import Caller
+from sip_provisioning.wiring import Wiring
 
 # Of the create job's time, what posting the answer (with its retries) may take after the create.
 DELIVERY_SECONDS = 6.0
@@ -65,9 +71,9 @@ def settings() -> RuntimeSettings:
 
 
 @cache
-def service() -> Service:
+def wiring() -> Wiring:
     """Built on first use, then reused by every warm invocation of this container."""
-    return build_service(settings())
+    return Wiring(settings())
 
 
 @cache
@@ -76,7 +82,6 @@ def lambda_client() -> Any:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # a created message holds the generated password
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     if event.get("kind") == CREATE_JOB_KIND:
@@ -127,7 +132,7 @@ def _answer_slack_request(event: APIGatewayProxyEventV2, context: LambdaContext)
 
 
 def _slack_settings() -> SlackSettings:
-    slack = service().config.load().slack
+    slack = wiring().ports.config.load().slack
     if slack is None:
         raise ConfigurationError(f"{settings().parameters_path}/{SLACK_SIGNING_SECRET}", "is missing")
     return slack
@@ -151,7 +156,7 @@ def _answer_command(payload: SlashCommandPayload, context: LambdaContext) -> Sla
             case HelpCommand():
                 return usage_message(payload.command)
             case ProfilesCommand():
-                return profiles_message(service().provisioner.list_profiles(), payload.command)
+                return profiles_message(list_profiles(wiring().ports), payload.command)
             case CreateCommand():
                 return _start_create(payload, command, context)
     except Exception as error:
@@ -161,7 +166,7 @@ def _answer_command(payload: SlashCommandPayload, context: LambdaContext) -> Sla
 def _start_create(payload: SlashCommandPayload, command: CreateCommand, context: LambdaContext) -> SlackMessage:
     """Check every rule now (SSM only, SignalWire untouched), then hand the create to a job."""
     request = command.to_endpoint_request()
-    service().provisioner.preview_endpoint(request)
+    create.preview_endpoint(wiring().ports, request)
     if not is_allowed_response_url(payload.response_url, settings().slack_response_url_prefixes):
         logger.error("Create not started: the response_url is not under an allowed prefix")
         return response_url_refused_message()
@@ -196,15 +201,24 @@ def _run_create_job(job: CreateJob, context: LambdaContext) -> None:
     if not is_allowed_response_url(job.response_url, prefixes):
         logger.error("Create job refused: its response_url is not under an allowed prefix")
         return
-    # A record left by a function that dies mid-create then expires with this invocation.
-    service().idempotency_config.register_lambda_context(context)
     delivery_deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
+    create_deadline = delivery_deadline.earlier_by(DELIVERY_SECONDS)
+    ports = wiring().ports
+    caller = Caller(identity=job.caller, via=CreatedVia.SLACK)
+    request = job.command.to_endpoint_request()
     try:
-        created = service().idempotent.create_endpoint(
-            job.command.to_endpoint_request(),
-            delivery_deadline.earlier_by(DELIVERY_SECONDS),
-            caller=job.caller,
-            idempotency_key=job.trigger_id,
+        created = run_keyed(
+            ports.once,
+            caller_identity=caller.identity,
+            key=job.trigger_id,
+            operation="create",
+            username=request.username,
+            body=request,
+            # A record left by a function that dies mid-create is taken over after this invocation.
+            busy_seconds=context.get_remaining_time_in_millis() / 1000,
+            answer_model=EndpointCreated,
+            work=lambda attempt: create.create_endpoint(ports, caller, request, create_deadline, attempt),
+            restore=lambda answer, attempt: create.restore_password(ports, request, answer, attempt),
         )
         message = created_message(created)
     except Exception as error:

@@ -14,29 +14,32 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sip_provisioning import workflow
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.observability import logger, metrics, record_failure, tracer
+from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.responses import EndpointCreated
-from sip_provisioning.service import Service, build_service
+from sip_provisioning.domain.records import CreatedVia
 from sip_provisioning.settings import RuntimeSettings
+from sip_provisioning.use_cases import create
+from sip_provisioning.use_cases.once import run_keyed
+from sip_provisioning.use_cases.ports import Caller
+from sip_provisioning.wiring import Wiring
 
-# The idempotency scope of every workflow invocation. Only state machine roles may invoke this
-# function and a direct invoke carries no caller identity, so there is no caller to tell apart;
-# what keeps executions apart is the key (the example uses the execution's ARN). Being no IAM
-# ARN, the scope also keeps workflow keys apart from every HTTP caller's.
-WORKFLOW_CALLER = "stepfunctions"
+# The caller of every workflow invocation (contract section 5). Only state machine roles may
+# invoke this function and a direct invoke carries no caller identity, so there is no caller to
+# tell apart; what keeps executions apart is the key (the example uses the execution's ARN).
+# Being no IAM ARN, the identity also keeps workflow keys apart from every HTTP caller's.
+WORKFLOW_CALLER = Caller(identity="workflow", via=CreatedVia.WORKFLOW)
 
 
 @cache
-def service() -> Service:
+def wiring() -> Wiring:
     """Built on first use, then reused by every warm invocation of this container."""
-    return build_service(RuntimeSettings.from_environ(os.environ))
+    return Wiring(RuntimeSettings.from_environ(os.environ))
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)  # the answer may hold a generated password
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(caller=WORKFLOW_CALLER)
+    logger.append_keys(caller=WORKFLOW_CALLER.identity)
     try:
         created = _create_endpoint(event, context)
     except Exception as error:
@@ -49,11 +52,20 @@ def _create_endpoint(event: object, context: LambdaContext) -> EndpointCreated:
     invocation = workflow.WorkflowInvocation.from_event(event)
     # The key names the execution, so its every log line can be found from the execution.
     logger.set_correlation_id(invocation.idempotency_key)
-    # A record left by a function that dies mid-request then expires with this invocation.
-    service().idempotency_config.register_lambda_context(context)
     deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
-    return service().idempotent.create_endpoint(
-        invocation.request, deadline, caller=WORKFLOW_CALLER, idempotency_key=invocation.idempotency_key
+    ports, request = wiring().ports, invocation.request
+    return run_keyed(
+        ports.once,
+        caller_identity=WORKFLOW_CALLER.identity,
+        key=invocation.idempotency_key,
+        operation="create",
+        username=request.username,
+        body=request,
+        # A record left by a function that dies mid-request is taken over after this invocation.
+        busy_seconds=context.get_remaining_time_in_millis() / 1000,
+        answer_model=EndpointCreated,
+        work=lambda attempt: create.create_endpoint(ports, WORKFLOW_CALLER, request, deadline, attempt),
+        restore=lambda answer, attempt: create.restore_password(ports, request, answer, attempt),
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext, build_event
+from local.inventory_table import create_inventory_table
 from local.seed import SignalWireAccount, create_idempotency_table, seed_ssm
 from local.signalwire_emulator import SignalWireEmulator
 
@@ -21,6 +22,7 @@ PROFILES_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
 PARAMETERS_PATH = "/sip-provisioning/test"
 SIP_DOMAIN = "test.sip.signalwire.com"
 IDEMPOTENCY_TABLE = "sip-provisioning-test-idempotency"
+INVENTORY_TABLE = "sip-provisioning-test-inventory"
 CALLER = IamCaller(user_arn="arn:aws:iam::123456789012:user/alice.admin")
 
 
@@ -75,6 +77,7 @@ def api(monkeypatch: pytest.MonkeyPatch, emulator: SignalWireEmulator) -> Iterat
     monkeypatch.setenv("PARAMETERS_PATH", PARAMETERS_PATH)
     monkeypatch.setenv("PARAMETERS_MAX_AGE", "0")  # tests change parameters and expect to see it
     monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
+    monkeypatch.setenv("INVENTORY_TABLE", INVENTORY_TABLE)
     monkeypatch.setenv("SIGNALWIRE_READ_TIMEOUT", "0.5")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sip-provisioner")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SipProvisioning")
@@ -83,7 +86,8 @@ def api(monkeypatch: pytest.MonkeyPatch, emulator: SignalWireEmulator) -> Iterat
         signalwire = SignalWireAccount(emulator.base_url, emulator.project_id, emulator.api_token, SIP_DOMAIN)
         seed_ssm(ssm, PARAMETERS_PATH, PROFILES_DIR, signalwire)
         create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
+        create_inventory_table(boto3.client("dynamodb"), INVENTORY_TABLE)
         module = importlib.import_module("http_api")
-        module.service.cache_clear()  # compose against this test's moto and settings
+        module.wiring.cache_clear()  # compose against this test's moto and settings
         yield ProvisionerApi(module, ssm, emulator)
-        module.service.cache_clear()
+        module.wiring.cache_clear()

@@ -175,7 +175,7 @@ def test_a_charset_parameter_on_the_json_content_type_is_fine(api: ProvisionerAp
 
 def test_an_unknown_route_is_a_404_problem(api: ProvisionerApi) -> None:
     # Given / When a path the API does not have
-    answer = api.request("GET", "/endpoints/unknown")
+    answer = api.request("GET", "/nothing/here")
     # Then it is a problem+json 404
     assert (answer.status, answer.body["type"]) == (404, "not-found")
     assert answer.headers["Content-Type"] == PROBLEM
@@ -189,15 +189,39 @@ def test_every_problem_carries_the_api_gateway_request_id(api: ProvisionerApi) -
     assert set(answer.body) == {"type", "title", "status", "detail", "request_id", "errors"}
 
 
-def test_a_broken_profile_in_ssm_is_a_500_configuration_error_naming_the_parameter(api: ProvisionerApi) -> None:
+def test_a_request_naming_a_broken_profile_is_a_500_configuration_error_naming_the_parameter(
+    api: ProvisionerApi,
+) -> None:
     # Given a profile that is not JSON
     api.put_parameter("profiles/office", "{broken: value-42")
-    # When any profile is used
-    answer = api.create({"username": "leo"})
-    # Then the parameter is named and its value is not shown
+    # When a request names it
+    answer = api.create({"username": "leo", "profile": "office"})
+    # Then the parameter is named, its value is not shown, and nothing was created
     assert (answer.status, answer.body["type"]) == (500, "configuration-error")
     assert f"{PARAMETERS_PATH}/profiles/office" in answer.body["detail"]
     assert "value-42" not in json.dumps(answer.body)
+    assert api.emulator.create_requests_received() == 0
+
+
+def test_a_broken_profile_leaves_requests_naming_other_profiles_working(api: ProvisionerApi) -> None:
+    # Given one broken profile
+    api.put_parameter("profiles/office", "{broken: value-42")
+    # When a request names another profile
+    answer = api.create({"username": "leo", "profile": "support"})
+    # Then it is created as usual
+    assert answer.status == 201
+
+
+def test_a_broken_profile_is_left_out_of_the_profile_list(api: ProvisionerApi) -> None:
+    # Given one broken profile
+    api.put_parameter("profiles/office", json.dumps({"codecs": ["NOT-A-CODEC"]}))
+    # When the profiles are listed
+    answer = api.request("GET", "/profiles")
+    # Then the valid ones are there and the broken one is not
+    names = [profile["name"] for profile in answer.body["profiles"]]
+    assert answer.status == 200
+    assert "office" not in names
+    assert {"default", "support"} <= set(names)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from local.signalwire_emulator import COLLECTION_PATH, Fault
 from reliability.aws_faults import SSM_GET_PARAMETERS_BY_PATH, FailingCalls, in_every_new_session
 from reliability.harness import CALLER as WORKFLOW_CALLER
 from reliability.harness import Container, Reply, create_event, environment, refusing_port, wait_until
-from tests.integration.conftest import IDEMPOTENCY_TABLE, Answer, ProvisionerApi
+from tests.integration.conftest import IDEMPOTENCY_TABLE, INVENTORY_TABLE, Answer, ProvisionerApi
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -37,7 +37,7 @@ HELD_KEY = "secrets-onboarding-2"
 class Run:
     answers: list[Answer]
     generated_passwords: list[str]  # from every 201 that showed one
-    stored_passwords: list[str]  # from the idempotency records
+    stored_items: str  # every item of the idempotency and inventory tables, as text
 
 
 def keyed(key: str) -> dict[str, str]:
@@ -71,13 +71,13 @@ def answers_during_an_ssm_outage(api: ProvisionerApi) -> list[Answer]:
     """SSM refusing reads: the last good settings serve; with none yet, a configuration error."""
     outage = FailingCalls("AccessDeniedException", 400)
     with in_every_new_session(SSM_GET_PARAMETERS_BY_PATH, outage):
-        api.module.service.cache_clear()
+        api.module.wiring.cache_clear()
         answers = [api.create({"username": "s.ssm.before"})]
         outage.fail_always()
         answers.append(api.create({"username": "s.ssm.stale"}))
-        api.module.service.cache_clear()
+        api.module.wiring.cache_clear()
         answers.append(api.create({"username": "s.ssm.cold"}))
-    api.module.service.cache_clear()
+    api.module.wiring.cache_clear()
     return answers
 
 
@@ -141,9 +141,9 @@ def run_every_scenario(api: ProvisionerApi) -> Run:
     api.put_parameter("profiles/default", json.dumps({"caller_id": "x", "password": CALLER_PASSWORD}))
     answers.append(api.create({"username": "s.badprofile"}))
     generated = [a.body["password"] for a in answers if a.status == 201 and "password" in a.body]
-    records = boto3.client("dynamodb").scan(TableName=IDEMPOTENCY_TABLE)["Items"]
-    stored = [json.loads(r["data"]["S"])["password"] for r in records if "data" in r]
-    return Run(answers, generated, [password for password in stored if password is not None])
+    dynamodb = boto3.client("dynamodb")
+    items = [item for table in (IDEMPOTENCY_TABLE, INVENTORY_TABLE) for item in dynamodb.scan(TableName=table)["Items"]]
+    return Run(answers, generated, json.dumps(items, default=str))
 
 
 def secrets_of(api: ProvisionerApi, run: Run) -> dict[str, str]:
@@ -156,7 +156,6 @@ def secrets_of(api: ProvisionerApi, run: Run) -> dict[str, str]:
         "short password": SHORT_PASSWORD,
         "another endpoint's password": OTHER_ENDPOINTS_PASSWORD,
         **{f"generated password {index}": password for index, password in enumerate(run.generated_passwords)},
-        **{f"idempotency-stored password {index}": password for index, password in enumerate(run.stored_passwords)},
     }
 
 
@@ -172,8 +171,8 @@ def test_no_secret_reaches_a_log_line_or_a_metric(
     # When the log lines, other loggers' records and everything else written (EMF metrics) are searched
     captured = capfd.readouterr()
     written = json.dumps(service_log()) + caplog.text + captured.out + captured.err
-    # Then no secret appears, and the search had secrets from the idempotency store to look for
-    assert run.stored_passwords
+    # Then no secret appears, and the search had generated passwords to look for
+    assert run.generated_passwords
     assert [name for name, secret in secrets_of(api, run).items() if secret in written] == []
 
 
@@ -185,3 +184,12 @@ def test_no_secret_reaches_an_error_body_and_a_201_shows_only_its_own_generated_
     # Then no secret appears, across every kind of answer
     assert [name for name, secret in secrets_of(api, run).items() if secret in bodies] == []
     assert {answer.status for answer in run.answers} >= {201, 409, 422, 400, 502, 503, 504, 500}
+
+
+def test_no_secret_reaches_a_record_of_the_idempotency_or_inventory_tables(api: ProvisionerApi) -> None:
+    # Given every scenario the service answers, keyed replays of generated passwords among them
+    run = run_every_scenario(api)
+    # When every item of both tables is searched
+    # Then no password (generated or given), token or credential is stored, yet there were records to search
+    assert "s.keyed" in run.stored_items
+    assert [name for name, secret in secrets_of(api, run).items() if secret in run.stored_items] == []

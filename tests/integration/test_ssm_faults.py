@@ -61,7 +61,7 @@ def throttled_ssm(api: ProvisionerApi) -> Iterator[FailingCalls]:
     """Throttling for the service's own SSM client, built after the switch is in place."""
     throttling = FailingCalls("ThrottlingException", 400)
     with in_every_new_session(SSM_GET_PARAMETERS_BY_PATH, throttling):
-        api.module.service.cache_clear()
+        api.module.wiring.cache_clear()
         yield throttling
 
 

@@ -15,7 +15,7 @@ import requests
 from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext, build_event
 from local.signalwire_emulator import COLLECTION_PATH, Fault
 from reliability.harness import refusing_port, wait_until
-from sip_provisioning.provisioning import MAX_CREATE_ATTEMPTS
+from sip_provisioning.use_cases.create import MAX_CREATE_ATTEMPTS
 from tests.integration.conftest import CALLER, Answer, ProvisionerApi
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -38,7 +38,7 @@ def invoke(api: ProvisionerApi, body: object, function: LambdaFunction) -> tuple
 
 def use_read_timeout(api: ProvisionerApi, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     monkeypatch.setenv("SIGNALWIRE_READ_TIMEOUT", str(seconds))
-    api.module.service.cache_clear()  # the next invocation builds the service with it
+    api.module.wiring.cache_clear()  # the next invocation builds the service with it
 
 
 def test_a_signalwire_500_is_a_502_once_the_lookup_finds_nothing(api: ProvisionerApi) -> None:

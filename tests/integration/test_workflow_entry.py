@@ -59,9 +59,9 @@ class WorkflowEntry:
 @pytest.fixture
 def entry(api: ProvisionerApi) -> Iterator[WorkflowEntry]:
     module = importlib.import_module("functions.workflow.workflow_entry")
-    module.service.cache_clear()  # compose against this test's moto and settings
+    module.wiring.cache_clear()  # compose against this test's moto and settings
     yield WorkflowEntry(module, api)
-    module.service.cache_clear()
+    module.wiring.cache_clear()
 
 
 def error_name(failure: Exception) -> str:
@@ -241,8 +241,8 @@ def test_a_signalwire_server_error_raises_upstream_error(entry: WorkflowEntry) -
 def test_a_broken_profile_in_ssm_raises_configuration_error_naming_the_parameter(entry: WorkflowEntry) -> None:
     # Given a profile in SSM that is not JSON
     entry.api.put_parameter("profiles/office", "{broken: value-42")
-    # When any endpoint is requested
-    failure = entry.failure_creating({"username": "ada.lovelace"})
+    # When an endpoint is requested from it
+    failure = entry.failure_creating({"username": "ada.lovelace", "profile": "office"})
     # Then it is ConfigurationError naming the parameter, not its value
     assert error_name(failure) == "ConfigurationError"
     assert f"{PARAMETERS_PATH}/profiles/office" in str(failure)
@@ -287,7 +287,7 @@ def test_every_log_line_names_the_execution_and_the_workflow_caller(
     # Then every structured line of both carries the execution's key as correlation id and the caller scope
     lines = service_log()
     assert len(lines) >= 4
-    assert all((line["correlation_id"], line["caller"]) == (EXECUTION_ARN, "stepfunctions") for line in lines)
+    assert all((line["correlation_id"], line["caller"]) == (EXECUTION_ARN, "workflow") for line in lines)
 
 
 def test_a_failure_leaves_a_warning_with_its_error_name(

@@ -197,7 +197,17 @@ def test_the_api_exposes_exactly_the_contract_routes(template: dict[str, Any]) -
     route_keys = {f"{route['Method']} {route['Path']}" for route in routes}
 
     # Then
-    assert route_keys == {"POST /endpoints", "GET /profiles", SLACK_ROUTE}
+    assert route_keys == {
+        "POST /endpoints",
+        "GET /profiles",
+        "GET /endpoints",
+        "GET /endpoints/{username}",
+        "PATCH /endpoints/{username}",
+        "DELETE /endpoints/{username}",
+        "POST /endpoints/{username}/password",
+        "POST /endpoints/{username}/disable",
+        SLACK_ROUTE,
+    }
 
 
 @every_function
@@ -390,6 +400,15 @@ def test_the_idempotency_table_is_on_demand_expiring_recoverable_and_encrypted(t
     assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
 
 
+ITEM_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+}
+
+
 @every_function
 def test_the_function_may_touch_only_the_stacks_own_tables_and_only_item_by_item(
     template: dict[str, Any], function_name: str
@@ -397,20 +416,63 @@ def test_the_function_may_touch_only_the_stacks_own_tables_and_only_item_by_item
     # Given the function's DynamoDB permissions, and the stack's tables
     statements = statements_granting(template, function_name, "dynamodb")
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
-    # When their actions and resources are read
-    actions = {action for statement in statements for action in as_list(statement["Action"])}
-    resources = [resource for statement in statements for resource in as_list(statement["Resource"])]
+    # When the item-level statements are read
+    item_statements = [s for s in statements if set(as_list(s["Action"])) & ITEM_ACTIONS]
+    actions = {action for statement in item_statements for action in as_list(statement["Action"])}
+    resources = [resource for statement in item_statements for resource in as_list(statement["Resource"])]
     # Then they are single-item operations on those tables, each by its exact ARN
-    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    assert actions == ITEM_ACTIONS
     assert sorted(resources, key=str) == sorted(({"Fn::GetAtt": [name, "Arn"]} for name in tables), key=str)
+
+
+@every_function
+def test_the_function_queries_only_the_inventory_indexes_and_never_scans(
+    template: dict[str, Any], function_name: str
+) -> None:
+    # Given the function's DynamoDB permissions
+    statements = statements_granting(template, function_name, "dynamodb")
+    # When the statements beyond single items are read
+    others = [s for s in statements if not set(as_list(s["Action"])) & ITEM_ACTIONS]
+    # Then they are a transaction on the inventory table and queries of its three indexes, nothing else
+    granted = {
+        (action, str(resource))
+        for s in others
+        for action in as_list(s["Action"])
+        for resource in as_list(s["Resource"])
+    }
+    assert granted == {
+        ("dynamodb:TransactWriteItems", str({"Fn::GetAtt": ["InventoryTable", "Arn"]})),
+        *(
+            ("dynamodb:Query", str({"Fn::Sub": f"${{InventoryTable.Arn}}/index/{index}"}))
+            for index in ("by_profile", "by_owner", "by_username")
+        ),
+    }
+
+
+def test_the_inventory_is_kept_for_good_and_listed_through_indexes(template: dict[str, Any]) -> None:
+    # Given / When the inventory table is read
+    table = template["Resources"]["InventoryTable"]
+    properties = table["Properties"]
+    # Then it never expires, resists deletion, can be restored, is encrypted, and has the three indexes
+    assert "TimeToLiveSpecification" not in properties
+    assert (table["DeletionPolicy"], properties["DeletionProtectionEnabled"]) == ("Retain", True)
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert {index["IndexName"] for index in properties["GlobalSecondaryIndexes"]} == {
+        "by_profile",
+        "by_owner",
+        "by_username",
+    }
 
 
 @every_function
 def test_the_function_is_told_its_idempotency_table(template: dict[str, Any], function_name: str) -> None:
     # Given / When the function's environment is read
     variables = function_properties(template, function_name)["Environment"]["Variables"]
-    # Then it names the table the template creates
+    # Then it names the tables the template creates
     assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    assert variables["INVENTORY_TABLE"] == {"Ref": "InventoryTable"}
 
 
 # The workflow entry and the example state machine: the state machine's role alone may invoke it.

@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from sip_provisioning.domain.policy import ProfilePolicy
 from sip_provisioning.errors import ConfigurationError
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.signalwire.models import SipEndpointSettings
@@ -39,10 +40,11 @@ class Profile(SipEndpointSettings):
     """A named set of defaults a self-service request starts from."""
 
     description: str | None = Field(default=None, max_length=512)
+    policy: ProfilePolicy | None = None
 
     def create_fields(self) -> dict[str, Any]:
-        """The SignalWire create fields this profile sets (never `description`)."""
-        return self.model_dump(exclude_unset=True, exclude={"description"})
+        """The SignalWire create fields this profile sets (never `description` or `policy`)."""
+        return self.model_dump(exclude_unset=True, exclude={"description", "policy"})
 
 
 class SignalWireSettings(BaseModel):
@@ -62,12 +64,22 @@ class SlackSettings(BaseModel):
 
 
 class ServiceConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     profiles: dict[str, Profile]
+    # A profile that breaks the rules fails only the requests that name it (or, for `default`,
+    # that build on it); the rest of the service keeps working.
+    broken_profiles: dict[str, ConfigurationError] = Field(default_factory=dict)
     signalwire: SignalWireSettings
     # None where the Slack route is not set up: the parameters are optional.
     slack: SlackSettings | None = None
+
+    def profiles_for(self, name: str) -> dict[str, Profile]:
+        """The profiles a request naming `name` builds on, unless it or `default` is broken."""
+        for needed in (name, DEFAULT_PROFILE):
+            if needed in self.broken_profiles:
+                raise self.broken_profiles[needed]
+        return self.profiles
 
 
 def _is_loopback(host: str) -> bool:
@@ -125,18 +137,26 @@ def _slack(prefix: str, values: Mapping[str, str]) -> SlackSettings | None:
 
 def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfig:
     """Validate the parameters read under `prefix` (names relative to it) into a ServiceConfig."""
-    profiles = {
-        name.removeprefix(PROFILES): _profile(prefix, name.removeprefix(PROFILES), raw)
-        for name, raw in values.items()
-        if name.startswith(PROFILES)
-    }
-    if DEFAULT_PROFILE not in profiles:
+    profiles: dict[str, Profile] = {}
+    broken: dict[str, ConfigurationError] = {}
+    for name, raw in values.items():
+        if not name.startswith(PROFILES):
+            continue
+        profile_name = name.removeprefix(PROFILES)
+        try:
+            profiles[profile_name] = _profile(prefix, profile_name, raw)
+        except ConfigurationError as error:
+            broken[profile_name] = error
+            metrics.add_metric(name="BrokenProfiles", unit=MetricUnit.Count, value=1)
+            logger.error("A profile breaks the rules; requests naming it fail", extra={"parameter": error.parameter})
+    if DEFAULT_PROFILE not in profiles and DEFAULT_PROFILE not in broken:
         raise ConfigurationError(f"{prefix}/{PROFILES}{DEFAULT_PROFILE}", "is missing")
     space_url = _space_url(prefix, _required(prefix, values, SPACE_URL))
     space = (urlsplit(space_url).hostname or "").split(".")[0]
     sip_domain = values.get(SIP_DOMAIN, "").strip() or f"{space}.sip.signalwire.com"
     return ServiceConfig(
         profiles=profiles,
+        broken_profiles=broken,
         signalwire=SignalWireSettings(
             space_url=space_url,
             project_id=_required(prefix, values, PROJECT_ID),

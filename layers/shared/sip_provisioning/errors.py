@@ -95,3 +95,26 @@ class IdempotencyKeyReused(ProvisioningError):
 
 class IdempotencyInProgress(ProvisioningError):
     """A request with the same Idempotency-Key is still running."""
+
+
+class EndpointNotFound(ProvisioningError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"No endpoint with the username '{username}' exists in the SignalWire project.")
+        self.username = username
+
+
+class EndpointNotManaged(ProvisioningError):
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"The endpoint '{username}' exists in SignalWire but this service did not create it; "
+            "it will not change or delete it."
+        )
+        self.username = username
+
+
+class Forbidden(ProvisioningError):
+    """A policy does not let this caller do this. Names the rule, never another caller's data."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule

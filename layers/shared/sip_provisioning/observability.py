@@ -1,19 +1,26 @@
-"""The one place that owns Powertools' Logger, Metrics and Tracer.
+"""The one place that owns Powertools' Logger and Metrics.
 
-Every module logs, counts and traces through these instances so that keys appended at the edge
+Every module logs and counts through these instances so that keys appended at the edge
 (request id, caller identity) appear on every line, whatever module writes it.
+
+Tracing is Lambda's own (`Tracing: Active` in template.yaml), with no tracing SDK in the
+function: Lambda records every invocation (its Init, Invocation and Overhead) in X-Ray and
+passes the trace on in `_X_AMZN_TRACE_ID`, which the Logger writes on every line as
+`xray_trace_id`, so a trace and its log lines find each other. No AWS X-Ray SDK, which reaches
+end of support on 2027-02-25 (Powertools' Tracer is built on it), and so no trace document that
+records a request's full URL: a Slack `response_url`, whose path is a credential, would be one.
+`make bench` measured the choice (bench/tracing_options.py).
 """
 
 import warnings
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 # Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE.
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 INTERNAL_ERROR = "internal-error"
 

@@ -4,6 +4,9 @@ from enum import StrEnum
 
 from sip_provisioning.errors import (
     ConfigurationError,
+    EndpointNotFound,
+    EndpointNotManaged,
+    Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     MalformedRequest,
@@ -36,6 +39,9 @@ class ProblemType(StrEnum):
     UPSTREAM_TIMEOUT = "upstream-timeout"
     CONFIGURATION_ERROR = "configuration-error"
     INTERNAL_ERROR = "internal-error"
+    FORBIDDEN = "forbidden"
+    ENDPOINT_NOT_FOUND = "endpoint-not-found"
+    ENDPOINT_NOT_MANAGED = "endpoint-not-managed"
 
 
 STATUS_AND_TITLE: dict[ProblemType, tuple[int, str]] = {
@@ -52,6 +58,9 @@ STATUS_AND_TITLE: dict[ProblemType, tuple[int, str]] = {
     ProblemType.UPSTREAM_TIMEOUT: (504, "SignalWire timeout"),
     ProblemType.CONFIGURATION_ERROR: (500, "Configuration error"),
     ProblemType.INTERNAL_ERROR: (500, "Internal error"),
+    ProblemType.FORBIDDEN: (403, "Forbidden"),
+    ProblemType.ENDPOINT_NOT_FOUND: (404, "Endpoint not found"),
+    ProblemType.ENDPOINT_NOT_MANAGED: (409, "Endpoint not managed"),
 }
 
 _TYPE_OF_ERROR: dict[type[ProvisioningError], ProblemType] = {
@@ -67,6 +76,9 @@ _TYPE_OF_ERROR: dict[type[ProvisioningError], ProblemType] = {
     UpstreamUnavailable: ProblemType.UPSTREAM_UNAVAILABLE,
     UpstreamTimeout: ProblemType.UPSTREAM_TIMEOUT,
     ConfigurationError: ProblemType.CONFIGURATION_ERROR,
+    Forbidden: ProblemType.FORBIDDEN,
+    EndpointNotFound: ProblemType.ENDPOINT_NOT_FOUND,
+    EndpointNotManaged: ProblemType.ENDPOINT_NOT_MANAGED,
 }
 
 INTERNAL_ERROR_DETAIL = "The service failed unexpectedly. Quote the request_id when reporting it."

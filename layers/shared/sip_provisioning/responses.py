@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sip_provisioning.domain.drift import Change, Drift
+from sip_provisioning.domain.records import InventoryRecord, RecordSummary
 from sip_provisioning.errors import FieldError
 from sip_provisioning.signalwire.models import SipEndpoint
 
@@ -57,3 +59,69 @@ class Problem(BaseModel):
     detail: str
     request_id: str | None = None
     errors: list[FieldError] | None = None
+
+
+class EndpointView(BaseModel):
+    """200 for `GET /endpoints/{username}`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: SipEndpoint
+    sip_uri: str
+    managed: bool
+    record: InventoryRecord | None
+    drift: list[Drift]
+
+
+class EndpointList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    endpoints: list[RecordSummary]
+    next_cursor: str | None
+
+
+class EndpointChanged(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: SipEndpoint
+    sip_uri: str
+    profile: str
+    changed: list[str]
+
+
+class ChangePreview(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    dry_run: Literal[True] = True
+    changes: list[Change]
+
+
+class PasswordReset(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    sip_uri: str
+    password: str | None = Field(default=None, description="Present only when the service generated it; shown once.")
+
+
+class EndpointDisabled(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    status: Literal["disabled"] = "disabled"
+
+
+class DeletePreview(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    dry_run: Literal[True] = True
+    would_delete: InventoryRecord
+
+
+class EndpointDeleted(BaseModel):
+    """What a workflow gets for a delete (HTTP answers 204 with no body)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    status: Literal["deleted"] = "deleted"

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from sip_provisioning.signalwire.models import (
     AbsoluteUrl,
@@ -14,6 +14,7 @@ from sip_provisioning.signalwire.models import (
     SendAs,
     Username,
     UuidString,
+    refuse_control_characters,
 )
 
 
@@ -25,6 +26,30 @@ def _upper_case(value: Any) -> Any:
 AnyCaseHttpMethod = Annotated[HttpMethod, BeforeValidator(_upper_case)]
 ProfileName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Password = Annotated[SecretStr, Field(min_length=12, max_length=128)]
+Owner = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(refuse_control_characters)]
+
+
+def holds_invalid_text(document: Any) -> bool:
+    """Whether any string in `document` (keys included) holds a lone surrogate: not Unicode text,
+    so it can be neither sent on nor echoed back in an error."""
+    if isinstance(document, str):
+        return any("\ud800" <= character <= "\udfff" for character in document)
+    if isinstance(document, dict):
+        return any(holds_invalid_text(key) or holds_invalid_text(value) for key, value in document.items())
+    if isinstance(document, list | tuple):
+        return any(holds_invalid_text(item) for item in document)
+    return False
+
+
+class TextOnly(BaseModel):
+    """Refuses, before any field is validated, input holding text that is not valid Unicode."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_lone_surrogates(cls, data: Any) -> Any:
+        if holds_invalid_text(data):
+            raise ValueError("holds text that is not valid Unicode (a lone surrogate)")
+        return data
 
 
 class HandlerRequest(BaseModel):
@@ -168,7 +193,7 @@ def request_key_for(call_handler: CallHandler, field: str) -> str | None:
     return None
 
 
-class EndpointRequest(BaseModel):
+class EndpointRequest(TextOnly):
     """`POST /endpoints`: give <username> a SIP endpoint, optionally from <profile>."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -179,3 +204,30 @@ class EndpointRequest(BaseModel):
     send_as: SendAs | None = None
     password: Password | None = None
     handler: Handler | None = None
+    owner: Owner | None = None
+
+
+class EndpointChanges(TextOnly):
+    """`PATCH /endpoints/{username}`: a given key replaces the stored request's, null removes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: ProfileName | None = None
+    caller_id: CallerId | None = None
+    send_as: SendAs | None = None
+    handler: Handler | None = None
+    owner: Owner | None = None
+
+    def applied_to(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """The stored request with these changes laid over it."""
+        changed = self.model_dump(mode="json", include=self.model_fields_set)
+        merged = {**stored, **changed}
+        return {key: value for key, value in merged.items() if value is not None}
+
+
+class PasswordResetRequest(TextOnly):
+    """`POST /endpoints/{username}/password`: `{}` for a generated password, or one to set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    password: Password | None = None

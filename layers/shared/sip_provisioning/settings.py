@@ -12,6 +12,7 @@ _ENVIRONMENT_NAMES = {
     "parameters_max_age": "PARAMETERS_MAX_AGE",
     "parameters_grace_period": "PARAMETERS_GRACE_PERIOD",
     "idempotency_table": "IDEMPOTENCY_TABLE",
+    "inventory_table": "INVENTORY_TABLE",
     "signalwire_connect_timeout": "SIGNALWIRE_CONNECT_TIMEOUT",
     "signalwire_read_timeout": "SIGNALWIRE_READ_TIMEOUT",
     "slack_response_url_prefixes": "SLACK_RESPONSE_URL_PREFIXES",
@@ -36,6 +37,7 @@ class RuntimeSettings(BaseModel):
     # How long the last good parameters keep serving while SSM fails after the cache expired.
     parameters_grace_period: int = Field(default=900, ge=0)
     idempotency_table: str = Field(min_length=3, max_length=255)
+    inventory_table: str = Field(min_length=3, max_length=255)
     signalwire_connect_timeout: float = Field(default=3.05, gt=0)
     signalwire_read_timeout: float = Field(default=10.0, gt=0)
     # Where the Slack command may post its answers: Slack's own response URLs, never any URL a
@@ -46,7 +48,7 @@ class RuntimeSettings(BaseModel):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "RuntimeSettings":
-        """PARAMETERS_PATH and IDEMPOTENCY_TABLE are required; the rest have defaults."""
+        """PARAMETERS_PATH, IDEMPOTENCY_TABLE and INVENTORY_TABLE are required; the rest have defaults."""
         given = {field: environ[name] for field, name in _ENVIRONMENT_NAMES.items() if name in environ}
         try:
             return cls.model_validate(given)

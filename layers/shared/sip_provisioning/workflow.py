@@ -99,6 +99,18 @@ class InternalError(WorkflowFailure):
     problem_type = ProblemType.INTERNAL_ERROR
 
 
+class Forbidden(WorkflowFailure):
+    problem_type = ProblemType.FORBIDDEN
+
+
+class EndpointNotFound(WorkflowFailure):
+    problem_type = ProblemType.ENDPOINT_NOT_FOUND
+
+
+class EndpointNotManaged(WorkflowFailure):
+    problem_type = ProblemType.ENDPOINT_NOT_MANAGED
+
+
 FAILURE_FOR_PROBLEM: dict[ProblemType, type[WorkflowFailure]] = {
     failure.problem_type: failure
     for failure in (
@@ -112,6 +124,9 @@ FAILURE_FOR_PROBLEM: dict[ProblemType, type[WorkflowFailure]] = {
         UpstreamTimeout,
         ConfigurationError,
         InternalError,
+        Forbidden,
+        EndpointNotFound,
+        EndpointNotManaged,
     )
 }
 
@@ -123,9 +138,9 @@ HTTP_ONLY_PROBLEM_TYPES = frozenset(
 ERROR_NAMES = frozenset(failure.__name__ for failure in FAILURE_FOR_PROBLEM.values())
 
 # What the same invocation may get past by itself, later. Repeating it under its idempotency key
-# never creates twice: a create that failed is not recorded, and one whose answer was lost is
-# looked up by username before anything is answered. (A create SignalWire commits only after
-# that lookup is the known gap: the retry then meets UsernameTaken.) `UpstreamError` is among
+# never creates twice: the key stays bound to its request, a lost answer is looked up by username
+# before anything is answered, and a retry that meets the endpoint its own earlier attempt created
+# late answers it as created. `UpstreamError` is among
 # them because its usual cause is a SignalWire 5xx; the rarer cause, rejected credentials, then
 # costs a few bounded retries before the workflow fails with the same error.
 TRANSIENT_ERROR_NAMES = frozenset(

@@ -1,7 +1,12 @@
-"""A narrow client for SignalWire's legacy SIP endpoint API: create, and list by username.
+"""A narrow client for SignalWire's legacy SIP endpoint API: create, list by username, retrieve,
+update and delete.
 
 It speaks HTTP and says precisely what happened (`SignalWireFault` subclasses); what that means
 for the caller (retry? look the endpoint up? which problem?) is the use case's decision.
+
+The project credentials go to the configured space and nowhere else: redirects are never
+followed (a 307 would resend the body, an endpoint's password with it), and a pagination link
+is followed only when it points back at the same origin.
 """
 
 import math
@@ -10,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from aws_lambda_powertools.metrics import MetricUnit
@@ -69,6 +74,10 @@ class CredentialsRejected(SignalWireFault):
     """SignalWire refused the project id and API token (401/403)."""
 
 
+class EndpointMissing(SignalWireFault):
+    """SignalWire answered 404: no endpoint with that id."""
+
+
 class PayloadRejected(SignalWireFault):
     """SignalWire answered 422: the payload broke one of its rules (a taken username among them)."""
 
@@ -88,23 +97,58 @@ class SignalWireClient:
         self._session.headers.update({"Accept": "application/json", "User-Agent": "sip-endpoint-provisioner"})
 
     def create_endpoint(self, payload: CreateSipEndpointPayload, deadline: Deadline) -> SipEndpoint:
-        url = f"{self._base_url}{ENDPOINTS_PATH}"
-        response = self._send("POST", url, deadline, json=payload.to_request_body())
+        response = self._send("POST", self._endpoints_url, deadline, json=payload.to_request_body())
         if response.status_code == 422:
             raise PayloadRejected(_error_details(response))
         return _parse(SipEndpoint, response)
 
+    def retrieve_endpoint(self, endpoint_id: str, deadline: Deadline) -> SipEndpoint:
+        response = self._send("GET", self._endpoint_url(endpoint_id), deadline)
+        if response.status_code == 404:
+            raise EndpointMissing("SignalWire has no endpoint with that id")
+        return _parse(SipEndpoint, response)
+
+    def update_endpoint(self, endpoint_id: str, changes: dict[str, Any], deadline: Deadline) -> SipEndpoint:
+        """PUT only `changes`: SignalWire changes the fields sent and clears those sent as null."""
+        response = self._send("PUT", self._endpoint_url(endpoint_id), deadline, json=changes)
+        if response.status_code == 404:
+            raise EndpointMissing("SignalWire has no endpoint with that id")
+        if response.status_code == 422:
+            raise PayloadRejected(_error_details(response))
+        return _parse(SipEndpoint, response)
+
+    def delete_endpoint(self, endpoint_id: str, deadline: Deadline) -> None:
+        response = self._send("DELETE", self._endpoint_url(endpoint_id), deadline)
+        if response.status_code == 404:
+            raise EndpointMissing("SignalWire has no endpoint with that id")
+        if not 200 <= response.status_code < 300:
+            raise UnreadableAnswer(f"SignalWire answered an unexpected {response.status_code}")
+
     def find_endpoints_by_username(self, username: str, deadline: Deadline) -> list[SipEndpoint]:
         """Endpoints whose username is exactly `username` (SignalWire filters by substring)."""
-        url: str | None = f"{self._base_url}{ENDPOINTS_PATH}"
+        url: str | None = self._endpoints_url
         params: dict[str, str] | None = {"filter_username": username, "page_size": "1000"}
         found: list[SipEndpoint] = []
         while url:
             page = _parse(SipEndpointPage, self._send("GET", url, deadline, params=params))
             found.extend(endpoint for endpoint in page.data if endpoint.username == username)
             next_link = page.links.get("next")
-            url, params = (urljoin(self._base_url + "/", next_link), None) if next_link else (None, None)
+            url, params = (self._same_origin(next_link), None) if next_link else (None, None)
         return found
+
+    @property
+    def _endpoints_url(self) -> str:
+        return f"{self._base_url}{ENDPOINTS_PATH}"
+
+    def _endpoint_url(self, endpoint_id: str) -> str:
+        return f"{self._base_url}{ENDPOINTS_PATH}/{quote(endpoint_id, safe='')}"
+
+    def _same_origin(self, link: str) -> str:
+        """A pagination link resolved against the space, refused unless it stays on the space."""
+        url = urljoin(self._base_url + "/", link)
+        if _origin(url) != _origin(self._base_url):
+            raise UnreadableAnswer("SignalWire answered a pagination link to another origin")
+        return url
 
     def _send(self, method: str, url: str, deadline: Deadline, **kwargs: Any) -> requests.Response:
         remaining = deadline.remaining()
@@ -113,7 +157,7 @@ class SignalWireClient:
         timeout = (min(self._timeouts.connect, remaining), min(self._timeouts.read, remaining))
         started = time.perf_counter()
         try:
-            response = self._session.request(method, url, timeout=timeout, **kwargs)
+            response = self._session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
         except requests.ConnectTimeout:
             raise NotSent("SignalWire did not accept the connection in time") from None
         except requests.ReadTimeout:
@@ -136,6 +180,8 @@ class SignalWireClient:
                 "upstream_ms": round(elapsed_ms, 1),
             },
         )
+        if 300 <= response.status_code < 400:
+            raise UnreadableAnswer(f"SignalWire answered a redirect ({response.status_code}); not followed")
         if response.status_code in (401, 403):
             raise CredentialsRejected("SignalWire rejected the project credentials")
         retry_after = _retry_after(response)
@@ -144,6 +190,11 @@ class SignalWireClient:
         if response.status_code >= 500:
             raise ServerFailed(response.status_code)
         return response
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
 def _never_connected(error: requests.ConnectionError) -> bool:

@@ -90,7 +90,7 @@ def _check_username(value: str) -> str:
     return value
 
 
-def _check_no_control_characters(value: str) -> str:
+def refuse_control_characters(value: str) -> str:
     for char in value:
         if unicodedata.category(char) in {"Cc", "Cs"}:
             raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
@@ -114,7 +114,7 @@ def _canonical_uuid(value: str) -> str:
 
 
 Username = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_check_username)]
-CallerId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_check_no_control_characters)]
+CallerId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(refuse_control_characters)]
 # E.164: "+", then 2 to 15 digits, the first 1-9; or "random" (any number of the project).
 SendAs = Annotated[str, Field(pattern=re.compile(r"^(\+[1-9][0-9]{1,14}|random)$").pattern)]
 AbsoluteUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_check_absolute_http_url)]
@@ -142,7 +142,7 @@ Codec = Literal[
     "OPUS@16000H@20I",
     "OPUS@8000H@20I",
 ]
-NonEmptyText = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_check_no_control_characters)]
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(refuse_control_characters)]
 
 
 class SipEndpointSettings(BaseModel):
@@ -251,3 +251,10 @@ class SipEndpointPage(BaseModel):
 
     data: list[SipEndpoint]
     links: dict[str, str | None] = Field(default_factory=dict)
+
+
+def matches_payload(endpoint: SipEndpoint, payload: CreateSipEndpointPayload) -> bool:
+    """Whether SignalWire's endpoint holds every setting of `payload` but the password."""
+    sent = payload.model_dump(mode="json", exclude_none=True, exclude={"password"})
+    held = endpoint.model_dump(mode="json")
+    return all(held.get(field) == value for field, value in sent.items())

@@ -1,0 +1,1 @@
+"""The handlers `bench/tracing_options.py` compares: the baseline's create, traced three ways."""

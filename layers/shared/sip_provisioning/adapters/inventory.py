@@ -1,0 +1,208 @@
+"""The inventory in DynamoDB: one current record per username, and the deleted ones kept.
+
+Table layout (template.yaml `InventoryTable`, local/inventory_table.py):
+  key        username (hash), record (range): "current", or "archived#<created_at>" for a
+             deleted record that a re-created username moved aside
+  by_profile profile (hash), username (range)     `GET /endpoints?profile=`
+  by_owner   owner (hash), username (range)       `GET /endpoints?owner=` (sparse)
+  by_username listing (hash, always "endpoint"), username (range)   the unfiltered list
+Every write is conditional on what the caller last saw, so two requests never both win.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, RecordChanged, RecordPage
+from sip_provisioning.errors import FieldError, RequestInvalid
+
+CURRENT = "current"
+LISTING = "endpoint"
+INDEX_FOR_FILTER = {"profile": "by_profile", "owner": "by_owner"}
+UNFILTERED_INDEX = "by_username"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class DynamoDBInventory:
+    def __init__(self, dynamodb_client: Callable[[], Any], table_name: str) -> None:
+        self._dynamodb = dynamodb_client
+        self._table = table_name
+
+    def current(self, username: str) -> InventoryRecord | None:
+        item = (
+            self._dynamodb()
+            .get_item(TableName=self._table, Key=_key(username, CURRENT), ConsistentRead=True)
+            .get("Item")
+        )
+        return _record(item) if item else None
+
+    def put_new(self, record: InventoryRecord, *, replacing: InventoryRecord | None) -> None:
+        """Make `record` the username's current record. `replacing` is the current record the
+        caller saw (None: there was none); a deleted one is archived beside it, never erased."""
+        item = _item(record, CURRENT)
+        if replacing is None:
+            self._write(
+                [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(username)"}}]
+            )
+            return
+        writes: list[dict[str, Any]] = []
+        if replacing.status is EndpointStatus.DELETED:
+            archived = _item(replacing, f"archived#{replacing.created_at}")
+            writes.append({"Put": {"TableName": self._table, "Item": archived}})
+        condition, values = _unchanged(replacing)
+        writes.append(
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": item,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        )
+        self._write(writes)
+
+    def replace(self, seen: InventoryRecord, updated: InventoryRecord) -> None:
+        """Write `updated` over the current record, if it is still `seen`."""
+        condition, values = _unchanged(seen)
+        self._write(
+            [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _item(updated, CURRENT),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": values,
+                    }
+                }
+            ]
+        )
+
+    def release(self, pending: InventoryRecord) -> None:
+        """Remove a reservation whose create certainly did not happen (it never was an endpoint)."""
+        condition, values = _unchanged(pending)
+        try:
+            self._dynamodb().delete_item(
+                TableName=self._table,
+                Key=_key(pending.username, CURRENT),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def list_records(
+        self, *, profile: str | None, owner: str | None, statuses: frozenset[EndpointStatus], limit: int, cursor: str | None
+    ) -> RecordPage:
+        """Records by username, read through the index of the filter given (never a scan)."""
+        if profile is not None:
+            index, partition = INDEX_FOR_FILTER["profile"], ("profile", profile)
+        elif owner is not None:
+            index, partition = INDEX_FOR_FILTER["owner"], ("owner", owner)
+        else:
+            index, partition = UNFILTERED_INDEX, ("listing", LISTING)
+        names = {"#p": partition[0], "#status": "status"}
+        values: dict[str, Any] = {":p": {"S": partition[1]}}
+        filters = []
+        for position, status in enumerate(sorted(statuses)):
+            values[f":s{position}"] = {"S": status.value}
+            filters.append(f":s{position}")
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#p = :p",
+            "FilterExpression": f"#status IN ({', '.join(filters)})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if profile is not None and owner is not None:
+            names["#owner"] = "owner"
+            values[":owner"] = {"S": owner}
+            query["FilterExpression"] += " AND #owner = :owner"
+        start = _decode_cursor(cursor, index)
+        records: list[InventoryRecord] = []
+        while len(records) < limit:
+            page_query = {**query, "Limit": limit - len(records)}
+            if start is not None:
+                page_query["ExclusiveStartKey"] = start
+            page = self._dynamodb().query(**page_query)
+            records.extend(_record(item) for item in page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if start is None:
+                break
+        return RecordPage(records=records, next_cursor=_encode_cursor(start, index) if start else None)
+
+    def _write(self, writes: list[dict[str, Any]]) -> None:
+        try:
+            if len(writes) == 1:
+                put = writes[0]["Put"]
+                self._dynamodb().put_item(**put)
+            else:
+                self._dynamodb().transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
+                raise RecordChanged from None
+            raise
+
+
+def _key(username: str, record: str) -> dict[str, Any]:
+    return {"username": {"S": username}, "record": {"S": record}}
+
+
+def _unchanged(seen: InventoryRecord) -> tuple[str, dict[str, Any]]:
+    """A condition that holds while the current record is still the one `seen`."""
+    return "#status = :seen_status AND updated_at = :seen_updated", {
+        ":seen_status": {"S": seen.status.value},
+        ":seen_updated": {"S": seen.updated_at},
+    }
+
+
+def _item(record: InventoryRecord, sort_key: str) -> dict[str, Any]:
+    document = record.model_dump(mode="json", exclude_none=True)
+    for internal in ("attempt_id", "pending_until"):
+        value = getattr(record, internal)
+        if value is not None:
+            document[internal] = value
+    document["request"] = json.dumps(record.request, sort_keys=True)
+    document["record"] = sort_key
+    document["listing"] = LISTING
+    return {name: _serializer.serialize(value) for name, value in document.items()}
+
+
+def _record(item: dict[str, Any]) -> InventoryRecord:
+    document = {name: _deserializer.deserialize(value) for name, value in item.items()}
+    for storage_only in ("record", "listing"):
+        document.pop(storage_only, None)
+    document["request"] = json.loads(document["request"])
+    if "pending_until" in document:
+        document["pending_until"] = int(document["pending_until"])
+    return InventoryRecord.model_validate(document)
+
+
+def _encode_cursor(key: dict[str, Any], index: str) -> str:
+    plain = {name: _deserializer.deserialize(value) for name, value in key.items()}
+    return base64.urlsafe_b64encode(json.dumps([index, plain], sort_keys=True).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, index: str) -> dict[str, Any] | None:
+    if cursor is None:
+        return None
+    invalid = RequestInvalid([FieldError(field="cursor", message="not a cursor this list answered")])
+    try:
+        cursor_index, plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error):
+        raise invalid from None
+    if cursor_index != index or not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
+        raise invalid
+    return {name: _serializer.serialize(value) for name, value in plain.items()}

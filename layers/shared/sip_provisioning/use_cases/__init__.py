@@ -1,0 +1,1 @@
+"""One verb per module, each over the ports in `ports.py`."""

@@ -1,0 +1,241 @@
+"""Create: build the payload from profiles, reserve the username, create at most once, record.
+
+A create is a POST and SignalWire takes no idempotency key, so a blind retry can create a
+duplicate. It is retried only where it cannot have happened (the connection never opened) or
+where SignalWire said to come back; when the answer is lost after the request left, the
+endpoint is looked up by username before anything is answered.
+
+The inventory record is written (pending) before the create is sent and completed after, so no
+endpoint this service creates is ever without its record; a pending record left by a crash is
+settled by the next request that meets it. The reservation is also what proves whose an
+endpoint is: recovery claims an endpoint only under this request's own reservation.
+"""
+
+import random
+import time
+
+from aws_lambda_powertools.metrics import MetricUnit
+from sip_provisioning.configuration import SignalWireSettings
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.passwords import derive_password, generate_password
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
+from sip_provisioning.errors import (
+    FieldError,
+    RequestInvalid,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UsernameTaken,
+)
+from sip_provisioning.observability import logger, metrics
+from sip_provisioning.payload_builder import build_create_payload
+from sip_provisioning.responses import DryRunResult, EndpointCreated
+from sip_provisioning.self_service import EndpointRequest
+from sip_provisioning.signalwire.client import (
+    AnswerLost,
+    CredentialsRejected,
+    NotSent,
+    PayloadRejected,
+    RateLimited,
+    ServerFailed,
+    SignalWireFault,
+    UnreadableAnswer,
+)
+from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, matches_payload
+from sip_provisioning.use_cases.once import Attempt
+from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
+from sip_provisioning.use_cases.reservations import Reservation, reserve, settle_pending
+
+MAX_CREATE_ATTEMPTS = 3
+FIRST_BACKOFF_SECONDS = 0.2
+# What one more SignalWire call needs at least, so a retry never starts just to time out.
+MIN_CALL_SECONDS = 1.0
+PASSWORD_PURPOSE = "create"
+
+
+def stored_request(request: EndpointRequest) -> dict[str, object]:
+    """The request as the inventory keeps it: every field given, never the password."""
+    return request.model_dump(mode="json", exclude_none=True, exclude={"password"})
+
+
+def create_endpoint(
+    ports: Ports, caller: Caller, request: EndpointRequest, deadline: Deadline, attempt: Attempt
+) -> EndpointCreated:
+    """Create the endpoint; `attempt` tells whether an earlier attempt under the same key ran."""
+    config = ports.config.load()
+    password = request.password or derive_password(config.signalwire.api_token, attempt.nonce, PASSWORD_PURPOSE)
+    payload = build_create_payload(request, config.profiles_for(request.profile), password)
+    client = ports.signalwire(config.signalwire)
+    reservation = _reserve(ports, client, caller, request, deadline, attempt)
+    try:
+        endpoint = _create_at_most_once(client, payload, deadline, reservation)
+    except UpstreamTimeout:
+        raise  # the outcome is unknown: the reservation stays, for a retry or the next request to settle
+    except Exception:
+        ports.inventory.release(reservation.record)
+        raise
+    _complete(ports, reservation.record, endpoint)
+    metrics.add_metric(name="EndpointsCreated", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "SIP endpoint created",
+        extra={
+            "audit": "endpoint-created",
+            "endpoint_id": endpoint.id,
+            "username": endpoint.username,
+            "profile": request.profile,
+            "call_handler": payload.call_handler,
+            "password_generated": request.password is None,
+        },
+    )
+    return EndpointCreated(
+        endpoint=endpoint,
+        sip_uri=sip_uri(request.username, config.signalwire),
+        profile=request.profile,
+        password=password.get_secret_value() if request.password is None else None,
+    )
+
+
+def preview_endpoint(ports: Ports, request: EndpointRequest) -> DryRunResult:
+    """What a create would send, password masked; nothing is created or stored."""
+    config = ports.config.load()
+    payload = build_create_payload(request, config.profiles_for(request.profile), request.password or generate_password())
+    return DryRunResult(
+        profile=request.profile, sip_uri=sip_uri(request.username, config.signalwire), payload=payload.to_masked_body()
+    )
+
+
+def restore_password(
+    ports: Ports, request: EndpointRequest, created: EndpointCreated, attempt: Attempt
+) -> EndpointCreated:
+    """A replayed 201 gets its generated password back, derived again from the key's nonce."""
+    if request.password is not None:
+        return created
+    token = ports.config.load().signalwire.api_token
+    password = derive_password(token, attempt.nonce, PASSWORD_PURPOSE)
+    return created.model_copy(update={"password": password.get_secret_value()})
+
+
+def sip_uri(username: str, settings: SignalWireSettings) -> str:
+    return f"sip:{username}@{settings.sip_domain}"
+
+
+def _reserve(
+    ports: Ports, client: SignalWire, caller: Caller, request: EndpointRequest, deadline: Deadline, attempt: Attempt
+) -> Reservation:
+    timestamp = now_iso()
+    pending = InventoryRecord(
+        username=request.username,
+        request=stored_request(request),
+        profile=request.profile,
+        owner=request.owner,
+        created_by=caller.identity,
+        created_via=caller.via,
+        created_at=timestamp,
+        updated_at=timestamp,
+        status=EndpointStatus.PENDING,
+        attempt_id=attempt.attempt_id,
+        pending_until=int(time.time() + deadline.remaining()) + 1,
+    )
+    return reserve(ports.inventory, pending, lambda seen: settle_pending(ports.inventory, client, seen, deadline))
+
+
+def _complete(ports: Ports, pending: InventoryRecord, endpoint: SipEndpoint) -> None:
+    """The endpoint exists: its record says so. If this write fails the pending record stays,
+    and the next request that meets it settles it from SignalWire; the caller still gets the
+    password, which nobody could give it later."""
+    active = pending.model_copy(
+        update={"endpoint_id": endpoint.id, "status": EndpointStatus.ACTIVE, "updated_at": now_iso()}
+    )
+    try:
+        ports.inventory.replace(pending, active.model_copy(update={"attempt_id": None, "pending_until": None}))
+    except Exception:
+        metrics.add_metric(name="InventoryWritesFailed", unit=MetricUnit.Count, value=1)
+        logger.exception("The endpoint was created but its record could not be completed; it stays pending")
+
+
+def _create_at_most_once(
+    client: SignalWire, payload: CreateSipEndpointPayload, deadline: Deadline, reservation: Reservation
+) -> SipEndpoint:
+    for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
+        try:
+            return client.create_endpoint(payload, deadline)
+        except NotSent:
+            wait = _backoff(attempt)
+            if attempt == MAX_CREATE_ATTEMPTS or not deadline.allows(wait + MIN_CALL_SECONDS):
+                raise UpstreamUnavailable("SignalWire could not be reached.", retry_after=1) from None
+        except RateLimited as limited:
+            wait = limited.retry_after
+            if attempt == MAX_CREATE_ATTEMPTS or not deadline.allows(wait + MIN_CALL_SECONDS):
+                raise UpstreamUnavailable("SignalWire asked us to slow down.", retry_after=limited.retry_after) from None
+        except PayloadRejected as rejection:
+            return _earlier_attempts_endpoint(client, payload, rejection, deadline, reservation)
+        except CredentialsRejected:
+            raise UpstreamError("SignalWire rejected the service's credentials.") from None
+        except (AnswerLost, ServerFailed, UnreadableAnswer) as lost:
+            return _recover(client, payload, lost, deadline)
+        metrics.add_metric(name="UpstreamRetries", unit=MetricUnit.Count, value=1)
+        logger.warning("Retrying the create: SignalWire cannot have acted on it", extra={"wait_s": wait})
+        time.sleep(wait)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _earlier_attempts_endpoint(
+    client: SignalWire,
+    payload: CreateSipEndpointPayload,
+    rejection: PayloadRejected,
+    deadline: Deadline,
+    reservation: Reservation,
+) -> SipEndpoint:
+    """SignalWire refused the payload: a taken username, perhaps taken by an earlier attempt of
+    this very request (committed after its answer was lost). A filtered list tells which, as
+    SignalWire words a taken username as just another 422."""
+    try:
+        found = client.find_endpoints_by_username(payload.username, deadline)
+    except SignalWireFault:
+        # Taken, invalid, or (after an earlier attempt) our own late commit: unconfirmed is
+        # transient, never a validation error.
+        if reservation.held_before:
+            raise UpstreamTimeout("SignalWire refused the create and the endpoint could not be looked up.") from None
+        raise UpstreamUnavailable(
+            "SignalWire refused the create and the username could not be checked.", retry_after=1
+        ) from None
+    if not found:
+        raise RequestInvalid(
+            [FieldError(field="payload", message=detail) for detail in rejection.details],
+            detail="SignalWire rejected the endpoint settings.",
+        )
+    if reservation.held_before and matches_payload(found[0], payload):
+        # An earlier attempt under this key reserved the username and sent this create, with the
+        # password derived for the key: its answer was lost, its create committed late.
+        return _recovered(found[0])
+    raise UsernameTaken(payload.username)
+
+
+def _recover(client: SignalWire, payload: CreateSipEndpointPayload, lost: SignalWireFault, deadline: Deadline) -> SipEndpoint:
+    """The create may or may not have happened: the username says which, before we answer. The
+    username was reserved for this request before the create left, so an endpoint found now can
+    only be the one it created (or one made outside the service with the very same settings)."""
+    logger.warning("Create outcome unknown; looking the username up", extra={"fault": type(lost).__name__})
+    try:
+        found = client.find_endpoints_by_username(payload.username, deadline)
+    except SignalWireFault:
+        raise UpstreamTimeout("SignalWire did not confirm the create and the endpoint could not be looked up.") from None
+    if not found:
+        if isinstance(lost, AnswerLost):
+            raise UpstreamTimeout("SignalWire did not answer in time and has no such endpoint.")
+        raise UpstreamError(f"SignalWire failed the create: {lost}.")
+    if not matches_payload(found[0], payload):
+        raise UsernameTaken(payload.username)
+    return _recovered(found[0])
+
+
+def _recovered(endpoint: SipEndpoint) -> SipEndpoint:
+    metrics.add_metric(name="CreatesRecovered", unit=MetricUnit.Count, value=1)
+    logger.info("The create had happened: the endpoint matches what was sent", extra={"endpoint_id": endpoint.id})
+    return endpoint
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential with full jitter: 0-0.2 s, 0-0.4 s, ..."""
+    return random.uniform(0, FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))  # noqa: S311 - jitter, not crypto
+

@@ -1,0 +1,77 @@
+"""Delete: the endpoint goes from SignalWire; its record stays, as `deleted`, the audit trail."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.records import EndpointStatus
+from sip_provisioning.errors import EndpointNotFound, EndpointNotManaged, UpstreamError, UpstreamTimeout
+from sip_provisioning.observability import logger, metrics
+from sip_provisioning.responses import DeletePreview, EndpointDeleted
+from sip_provisioning.signalwire.client import (
+    AnswerLost,
+    EndpointMissing,
+    ServerFailed,
+    SignalWireFault,
+    UnreadableAnswer,
+)
+from sip_provisioning.use_cases.managed import find
+from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
+from sip_provisioning.use_cases.upstream import problem_for_fault, signalwire_faults_as_problems
+
+
+def delete_endpoint(
+    ports: Ports, caller: Caller, username: str, deadline: Deadline, *, dry_run: bool
+) -> EndpointDeleted | DeletePreview:
+    config = ports.config.load()
+    client = ports.signalwire(config.signalwire)
+    with signalwire_faults_as_problems():
+        found = find(ports.inventory, client, username, deadline)
+    record = found.record
+    if record is not None and record.status is EndpointStatus.DELETED and found.endpoint is None:
+        return EndpointDeleted(username=username)  # deleted already: the same answer again
+    if found.endpoint is None and record is None:
+        raise EndpointNotFound(username)
+    if record is None or record.status is EndpointStatus.DELETED:
+        raise EndpointNotManaged(username)
+    if dry_run:
+        return DeletePreview(would_delete=record)
+    if found.endpoint is not None:
+        _delete_confirmed(client, found.endpoint.id, deadline)
+    timestamp = now_iso()
+    ports.inventory.replace(
+        record,
+        record.model_copy(
+            update={
+                "status": EndpointStatus.DELETED,
+                "deleted_by": caller.identity,
+                "deleted_at": timestamp,
+                "updated_at": timestamp,
+            }
+        ),
+    )
+    metrics.add_metric(name="EndpointsDeleted", unit=MetricUnit.Count, value=1)
+    logger.info("SIP endpoint deleted", extra={"audit": "endpoint-deleted", "username": username, "by": caller.identity})
+    return EndpointDeleted(username=username)
+
+
+def _delete_confirmed(client: SignalWire, endpoint_id: str, deadline: Deadline) -> None:
+    """DELETE, and on a lost answer look the endpoint up: gone means deleted."""
+    try:
+        client.delete_endpoint(endpoint_id, deadline)
+    except EndpointMissing:
+        return
+    except (AnswerLost, ServerFailed, UnreadableAnswer) as lost:
+        logger.warning("Delete outcome unknown; confirming", extra={"fault": type(lost).__name__})
+        try:
+            client.retrieve_endpoint(endpoint_id, deadline)
+        except EndpointMissing:
+            return
+        except SignalWireFault:
+            pass
+        if isinstance(lost, AnswerLost):
+            raise UpstreamTimeout("SignalWire did not confirm the delete.") from None
+        raise UpstreamError(f"SignalWire failed the delete: {lost}.") from None
+    except SignalWireFault as fault:
+        raise problem_for_fault(fault) from None
+
+

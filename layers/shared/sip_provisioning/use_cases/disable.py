@@ -1,0 +1,30 @@
+"""Disable: a random password nobody is ever given, so no device can register; a reset enables."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.passwords import generate_password
+from sip_provisioning.domain.records import EndpointStatus
+from sip_provisioning.observability import logger, metrics
+from sip_provisioning.responses import EndpointDisabled
+from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
+from sip_provisioning.use_cases.updates import put_confirmed
+from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+
+
+def disable_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDisabled:
+    config = ports.config.load()
+    client = ports.signalwire(config.signalwire)
+    with signalwire_faults_as_problems():
+        record, endpoint = managed(ports.inventory, client, username, deadline)
+    # Any unknown password locks devices out: resending another on a lost answer is as good.
+    locked = {"password": generate_password().get_secret_value()}
+    put_confirmed(client, username, endpoint.id, locked, deadline, holds_changes=None)
+    if record.status is not EndpointStatus.DISABLED:
+        ports.inventory.replace(
+            record, record.model_copy(update={"status": EndpointStatus.DISABLED, "updated_at": now_iso()})
+        )
+    metrics.add_metric(name="EndpointsDisabled", unit=MetricUnit.Count, value=1)
+    logger.info("SIP endpoint disabled", extra={"audit": "endpoint-disabled", "username": username, "by": caller.identity})
+    return EndpointDisabled(username=username)

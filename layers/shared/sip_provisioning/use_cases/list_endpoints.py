@@ -1,0 +1,26 @@
+"""List: the inventory by username, filtered through an index, paged by an opaque cursor."""
+
+from sip_provisioning.domain.records import EndpointStatus, RecordSummary
+from sip_provisioning.responses import EndpointList
+from sip_provisioning.use_cases.ports import Ports
+
+LISTED_BY_DEFAULT = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
+
+
+def list_endpoints(
+    ports: Ports,
+    *,
+    profile: str | None,
+    owner: str | None,
+    status: EndpointStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> EndpointList:
+    page = ports.inventory.list_records(
+        profile=profile,
+        owner=owner,
+        statuses=frozenset({status}) if status else LISTED_BY_DEFAULT,
+        limit=limit,
+        cursor=cursor,
+    )
+    return EndpointList(endpoints=[RecordSummary.of(record) for record in page.records], next_cursor=page.next_cursor)

@@ -1,0 +1,18 @@
+"""The profiles a self-service request can name."""
+
+from sip_provisioning.responses import ProfileList, ProfileSummary
+from sip_provisioning.use_cases.ports import Ports
+
+
+def list_profiles(ports: Ports) -> ProfileList:
+    profiles = ports.config.load().profiles
+    return ProfileList(
+        profiles=[
+            ProfileSummary(
+                name=name,
+                description=profile.description,
+                call_handler=profile.call_handler.value if profile.call_handler else None,
+            )
+            for name, profile in sorted(profiles.items())
+        ]
+    )

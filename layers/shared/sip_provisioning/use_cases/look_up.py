@@ -1,0 +1,41 @@
+"""Look up: the endpoint as SignalWire holds it, whether the service manages it, and its drift."""
+
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.drift import Drift, drift_of
+from sip_provisioning.domain.passwords import generate_password
+from sip_provisioning.domain.records import EndpointStatus
+from sip_provisioning.errors import ConfigurationError, EndpointNotFound, RequestInvalid
+from sip_provisioning.payload_builder import build_create_payload
+from sip_provisioning.responses import EndpointView
+from sip_provisioning.self_service import EndpointRequest
+from sip_provisioning.use_cases.create import sip_uri
+from sip_provisioning.use_cases.managed import find
+from sip_provisioning.use_cases.ports import Ports
+from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+
+
+def look_up_endpoint(ports: Ports, username: str, deadline: Deadline) -> EndpointView:
+    config = ports.config.load()
+    client = ports.signalwire(config.signalwire)
+    with signalwire_faults_as_problems():
+        found = find(ports.inventory, client, username, deadline)
+    if found.endpoint is None:
+        raise EndpointNotFound(username)
+    record = found.record
+    managed = record is not None and record.status is not EndpointStatus.DELETED
+    drift: list[Drift] = []
+    if managed and record is not None:
+        request = EndpointRequest.model_validate(record.request)
+        try:
+            payload = build_create_payload(request, config.profiles_for(request.profile), generate_password())
+        except (RequestInvalid, ConfigurationError):
+            payload = None  # its request no longer builds over today's profiles: nothing to compare
+        if payload is not None:
+            drift = drift_of(found.endpoint, payload)
+    return EndpointView(
+        endpoint=found.endpoint,
+        sip_uri=sip_uri(username, config.signalwire),
+        managed=managed,
+        record=record if managed else None,
+        drift=drift,
+    )

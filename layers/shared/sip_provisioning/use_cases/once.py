@@ -1,0 +1,202 @@
+"""At most one operation per (caller, Idempotency-Key) for 24 hours, around any use case.
+
+The key is bound to its first request (operation, username and body) for the whole window,
+whatever that first attempt's outcome: the same key with anything else is refused, never run.
+A repeat of a completed operation gets its answer again; a repeat of one that failed or whose
+function died runs again as a retry of the same attempt, with the same attempt id and nonce, so
+it can recognise what the earlier attempt may have done and derive the same password.
+
+The record never holds a password: a generated password is derived from the record's random
+nonce (see `domain.passwords`), so a replay re-derives it and the store alone reveals nothing.
+"""
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, SecretStr
+
+from sip_provisioning.errors import IdempotencyInProgress, IdempotencyKeyReused
+
+WINDOW_SECONDS = 24 * 60 * 60
+NONCE_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run of an operation: who it is for, and what earlier runs under the same key did.
+
+    `attempt_id` is the same for every retry under one key (random for an unkeyed request), so
+    a record written by an earlier retry is recognised as this request's own.
+    """
+
+    attempt_id: str
+    nonce: bytes
+    is_retry: bool
+
+    @classmethod
+    def unkeyed(cls) -> "Attempt":
+        return cls(attempt_id=secrets.token_hex(16), nonce=secrets.token_bytes(NONCE_BYTES), is_retry=False)
+
+
+def fingerprint(operation: str, username: str, body: BaseModel | None) -> str:
+    """What "the same request" compares: the operation, the username and the parsed body, any
+    password in it reduced to a hash first (the record must not hold it)."""
+    document = body.model_dump(mode="json", exclude_unset=True) if body is not None else {}
+    password = getattr(body, "password", None)
+    if isinstance(password, SecretStr):
+        document["password"] = hashlib.sha256(password.get_secret_value().encode("utf-8", "surrogatepass")).hexdigest()
+    canonical = json.dumps([operation, username, document], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class OnceStore:
+    """The idempotency records in DynamoDB, one item per (caller, key)."""
+
+    def __init__(self, dynamodb_client: Callable[[], Any], table_name: str, clock: Callable[[], float] = time.time):
+        self._dynamodb = dynamodb_client  # built on first use: unkeyed requests never need it
+        self._table = table_name
+        self._clock = clock
+
+    def run[T: BaseModel](
+        self,
+        *,
+        scope: str,
+        request_fingerprint: str,
+        busy_seconds: float,
+        answer_model: type[T],
+        work: Callable[[Attempt], T],
+        restore: Callable[[T, Attempt], T],
+    ) -> T:
+        """Run `work` once for `scope`; `restore` puts back what the record does not keep (the
+        password) into a replayed answer. `busy_seconds` is how long this run may take before
+        another attempt may take over (the invocation's remaining time)."""
+        record_id = "once#" + hashlib.sha256(scope.encode("utf-8", "surrogatepass")).hexdigest()
+        attempt, replay = self._claim(record_id, request_fingerprint, busy_seconds)
+        if replay is not None:
+            return restore(answer_model.model_validate_json(replay), attempt)
+        try:
+            answer = work(attempt)
+        except BaseException:
+            self._finish(record_id, status="failed")
+            raise
+        self._finish(record_id, status="completed", answer=answer.model_dump_json(exclude={"password"}))
+        return answer
+
+    def _claim(self, record_id: str, request_fingerprint: str, busy_seconds: float) -> tuple[Attempt, str | None]:
+        now = self._clock()
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        try:
+            self._dynamodb().put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": record_id},
+                    "fingerprint": {"S": request_fingerprint},
+                    "nonce": {"B": nonce},
+                    "status": {"S": "in_progress"},
+                    "busy_until": {"N": str(int(now + busy_seconds) + 1)},
+                    "expiration": {"N": str(int(now) + WINDOW_SECONDS)},
+                },
+                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        else:
+            return Attempt(attempt_id=_attempt_id(record_id), nonce=nonce, is_retry=False), None
+        return self._claim_existing(record_id, request_fingerprint, busy_seconds, now)
+
+    def _claim_existing(
+        self, record_id: str, request_fingerprint: str, busy_seconds: float, now: float
+    ) -> tuple[Attempt, str | None]:
+        item = self._dynamodb().get_item(TableName=self._table, Key={"id": {"S": record_id}}, ConsistentRead=True)[
+            "Item"
+        ]
+        if item["fingerprint"]["S"] != request_fingerprint:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used before for another request; use a new key for a new request."
+            )
+        attempt = Attempt(attempt_id=_attempt_id(record_id), nonce=bytes(item["nonce"]["B"]), is_retry=True)
+        status = item["status"]["S"]
+        if status == "completed":
+            return attempt, item["answer"]["S"]
+        if status == "in_progress" and int(item["busy_until"]["N"]) > now:
+            raise IdempotencyInProgress(
+                "A request with this Idempotency-Key is still running; retry shortly to get its answer."
+            )
+        # The earlier attempt failed or its function died: take over, unless another retry just did.
+        try:
+            self._dynamodb().update_item(
+                TableName=self._table,
+                Key={"id": {"S": record_id}},
+                UpdateExpression="SET #status = :running, busy_until = :until",
+                ConditionExpression="#status = :seen AND busy_until = :seen_until",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":running": {"S": "in_progress"},
+                    ":until": {"N": str(int(now + busy_seconds) + 1)},
+                    ":seen": {"S": status},
+                    ":seen_until": item["busy_until"],
+                },
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise IdempotencyInProgress(
+                "A request with this Idempotency-Key is still running; retry shortly to get its answer."
+            ) from None
+        return attempt, None
+
+    def _finish(self, record_id: str, *, status: str, answer: str | None = None) -> None:
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":status": {"S": status}, ":done": {"N": "0"}}
+        update = "SET #status = :status, busy_until = :done"
+        if answer is not None:
+            update += ", answer = :answer"
+            values[":answer"] = {"S": answer}
+        self._dynamodb().update_item(
+            TableName=self._table,
+            Key={"id": {"S": record_id}},
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+
+def _attempt_id(record_id: str) -> str:
+    """Stable for every retry under one key, and no copy of the key or the caller."""
+    digest = hashlib.sha256(("attempt\0" + record_id).encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
+def run_keyed[T: BaseModel](
+    store: OnceStore,
+    *,
+    caller_identity: str,
+    key: str | None,
+    operation: str,
+    username: str,
+    body: BaseModel | None,
+    busy_seconds: float,
+    answer_model: type[T],
+    work: Callable[[Attempt], T],
+    restore: Callable[[T, Attempt], T] = lambda answer, _attempt: answer,
+) -> T:
+    """Run `work` at most once per (caller, key); without a key, once, as a fresh attempt."""
+    if key is None:
+        return work(Attempt.unkeyed())
+    return store.run(
+        scope=f"{caller_identity}\n{key}",
+        request_fingerprint=fingerprint(operation, username, body),
+        busy_seconds=busy_seconds,
+        answer_model=answer_model,
+        work=work,
+        restore=restore,
+    )

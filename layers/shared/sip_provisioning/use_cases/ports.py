@@ -1,0 +1,61 @@
+"""What the use cases need from the outside world, as small protocols, and who is asking."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sip_provisioning.configuration import ServiceConfig, SignalWireSettings
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord, RecordPage
+from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
+from sip_provisioning.use_cases.once import OnceStore
+
+
+class ConfigSource(Protocol):
+    def load(self) -> ServiceConfig: ...
+
+
+class SignalWire(Protocol):
+    def create_endpoint(self, payload: CreateSipEndpointPayload, deadline: Deadline) -> SipEndpoint: ...
+    def retrieve_endpoint(self, endpoint_id: str, deadline: Deadline) -> SipEndpoint: ...
+    def update_endpoint(self, endpoint_id: str, changes: dict[str, Any], deadline: Deadline) -> SipEndpoint: ...
+    def delete_endpoint(self, endpoint_id: str, deadline: Deadline) -> None: ...
+    def find_endpoints_by_username(self, username: str, deadline: Deadline) -> list[SipEndpoint]: ...
+
+
+class Inventory(Protocol):
+    def current(self, username: str) -> InventoryRecord | None: ...
+    def put_new(self, record: InventoryRecord, *, replacing: InventoryRecord | None) -> None: ...
+    def replace(self, seen: InventoryRecord, updated: InventoryRecord) -> None: ...
+    def release(self, pending: InventoryRecord) -> None: ...
+    def list_records(
+        self,
+        *,
+        profile: str | None,
+        owner: str | None,
+        statuses: frozenset[EndpointStatus],
+        limit: int,
+        cursor: str | None,
+    ) -> RecordPage: ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    config: ConfigSource
+    signalwire: Callable[[SignalWireSettings], SignalWire]
+    inventory: Inventory
+    once: OnceStore
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks (an IAM ARN, `slack:<team>:<user>`, `workflow`, `scim`) and through which door."""
+
+    identity: str
+    via: CreatedVia
+
+
+def now_iso() -> str:
+    """Timestamps of records: UTC, microseconds, so they sort and tell two writes apart."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -1,0 +1,76 @@
+"""A username's reservation in the inventory, and the settling of one a crash left pending.
+
+Before a create is sent, the username's current record becomes `pending` under the attempt's
+id. Only one attempt can hold it; a retry under the same key finds its own. A pending record
+whose attempt ran out of time is settled from SignalWire: the endpoint exists (the attempt
+created it, so the record is completed) or it does not (the reservation is released).
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, RecordChanged
+from sip_provisioning.errors import IdempotencyInProgress, UpstreamTimeout, UsernameTaken
+from sip_provisioning.observability import logger, metrics
+from sip_provisioning.signalwire.client import SignalWireFault
+from sip_provisioning.use_cases.ports import Inventory, SignalWire, now_iso
+
+
+@dataclass(frozen=True)
+class Reservation:
+    record: InventoryRecord
+    # An earlier attempt under the same key reserved the username, so it may have sent the create.
+    held_before: bool
+
+
+def reserve(
+    inventory: Inventory, pending: InventoryRecord, settle: Callable[[InventoryRecord], InventoryRecord | None]
+) -> Reservation:
+    """Make `pending` the username's current record, or say why it cannot be."""
+    seen = inventory.current(pending.username)
+    if seen is not None and seen.status is EndpointStatus.PENDING:
+        if seen.attempt_id == pending.attempt_id:
+            return Reservation(record=seen, held_before=True)
+        if (seen.pending_until or 0) > time.time():
+            raise UsernameTaken(pending.username)  # another request is creating it right now
+        seen = settle(seen)
+    if seen is not None and seen.status is not EndpointStatus.DELETED:
+        raise UsernameTaken(pending.username)
+    try:
+        inventory.put_new(pending, replacing=seen)
+    except RecordChanged:
+        raise UsernameTaken(pending.username) from None  # another request reserved it first
+    return Reservation(record=pending, held_before=False)
+
+
+def settle_pending(
+    inventory: Inventory, client: SignalWire, pending: InventoryRecord, deadline: Deadline
+) -> InventoryRecord | None:
+    """What a pending record whose attempt is over really is: the endpoint's record, or nothing."""
+    try:
+        found = client.find_endpoints_by_username(pending.username, deadline)
+    except SignalWireFault:
+        raise UpstreamTimeout("An earlier create of this username is unsettled and SignalWire could not tell.") from None
+    try:
+        if not found:
+            inventory.release(pending)
+            return None
+        settled = pending.model_copy(
+            update={
+                "endpoint_id": found[0].id,
+                "status": EndpointStatus.ACTIVE,
+                "updated_at": now_iso(),
+                "attempt_id": None,
+                "pending_until": None,
+            }
+        )
+        inventory.replace(pending, settled)
+    except RecordChanged:
+        raise IdempotencyInProgress("Another request is settling this username; retry shortly.") from None
+    metrics.add_metric(name="PendingRecordsSettled", unit=MetricUnit.Count, value=1)
+    logger.info("Settled a pending inventory record", extra={"username": pending.username, "found": bool(found)})
+    return settled

@@ -1,0 +1,53 @@
+"""Reset: a new password, generated or given; it also enables a disabled endpoint again."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.passwords import derive_password
+from sip_provisioning.domain.records import EndpointStatus
+from sip_provisioning.observability import logger, metrics
+from sip_provisioning.responses import PasswordReset
+from sip_provisioning.self_service import PasswordResetRequest
+from sip_provisioning.use_cases.create import sip_uri
+from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.once import Attempt
+from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
+from sip_provisioning.use_cases.updates import put_confirmed
+from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+
+PASSWORD_PURPOSE = "reset"
+
+
+def reset_password(
+    ports: Ports, caller: Caller, username: str, request: PasswordResetRequest, deadline: Deadline, attempt: Attempt
+) -> PasswordReset:
+    config = ports.config.load()
+    client = ports.signalwire(config.signalwire)
+    with signalwire_faults_as_problems():
+        record, endpoint = managed(ports.inventory, client, username, deadline)
+    password = request.password or derive_password(config.signalwire.api_token, attempt.nonce, PASSWORD_PURPOSE)
+    put_confirmed(
+        client, username, endpoint.id, {"password": password.get_secret_value()}, deadline, holds_changes=None
+    )
+    if record.status is not EndpointStatus.ACTIVE:
+        ports.inventory.replace(record, record.model_copy(update={"status": EndpointStatus.ACTIVE, "updated_at": now_iso()}))
+    metrics.add_metric(name="PasswordsReset", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "SIP endpoint password reset",
+        extra={"audit": "password-reset", "username": username, "generated": request.password is None, "by": caller.identity},
+    )
+    return PasswordReset(
+        username=username,
+        sip_uri=sip_uri(username, config.signalwire),
+        password=password.get_secret_value() if request.password is None else None,
+    )
+
+
+def restore_password(
+    ports: Ports, request: PasswordResetRequest, reset: PasswordReset, attempt: Attempt
+) -> PasswordReset:
+    """A replayed answer gets its generated password back, derived again from the key's nonce."""
+    if request.password is not None:
+        return reset
+    token = ports.config.load().signalwire.api_token
+    return reset.model_copy(update={"password": derive_password(token, attempt.nonce, PASSWORD_PURPOSE).get_secret_value()})

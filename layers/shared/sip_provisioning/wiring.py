@@ -1,0 +1,59 @@
+"""Composes the real adapters once per container: SSM through Powertools, DynamoDB for the
+idempotency records and the inventory, SignalWire over HTTPS."""
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from botocore.config import Config
+
+from sip_provisioning.adapters.inventory import DynamoDBInventory
+from sip_provisioning.configuration import ParameterStoreConfig, SignalWireSettings
+from sip_provisioning.settings import RuntimeSettings
+from sip_provisioning.signalwire.client import SignalWireClient, Timeouts
+from sip_provisioning.use_cases.once import OnceStore
+from sip_provisioning.use_cases.ports import Ports
+
+# Bounded AWS waits with the SDK's standard retries (throttling and transient errors, with
+# backoff). SSM is read first and throttles under bursts of cold starts: three attempts.
+# DynamoDB calls sit around the SignalWire create, whose waits are bounded by the deadline: two
+# attempts, so a stuck table cannot push the answer past the function's timeout.
+_SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 3})
+_DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
+
+
+class Wiring:
+    """The composed service of one Lambda container."""
+
+    def __init__(self, settings: RuntimeSettings) -> None:
+        self._settings = settings
+        # One session: its SDK clients share the endpoint and model data it loads once.
+        self._session = boto3.session.Session()
+        self._timeouts = Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout)
+        self._client_settings: SignalWireSettings | None = None
+        self._client: SignalWireClient | None = None
+        config = ParameterStoreConfig(
+            SSMProvider(boto3_session=self._session, boto_config=_SSM_CONFIG),
+            settings.parameters_path,
+            max_age=settings.parameters_max_age,
+            grace=settings.parameters_grace_period,
+        )
+        self.ports = Ports(
+            config=config,
+            signalwire=self._signalwire_for,
+            inventory=DynamoDBInventory(lambda: self._dynamodb, settings.inventory_table),
+            once=OnceStore(lambda: self._dynamodb, settings.idempotency_table),
+        )
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        return self._session.client("dynamodb", config=_DYNAMODB_CONFIG)
+
+    def _signalwire_for(self, settings: SignalWireSettings) -> SignalWireClient:
+        # One client per set of credentials, so a rotated token takes effect at the next SSM read
+        # and connections stay open across warm invocations otherwise.
+        if self._client is None or settings != self._client_settings:
+            self._client = SignalWireClient(settings.space_url, settings.project_id, settings.api_token, self._timeouts)
+            self._client_settings = settings
+        return self._client

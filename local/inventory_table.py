@@ -1,0 +1,26 @@
+"""The inventory table as template.yaml declares it, for moto in `make run` and the tests."""
+
+from typing import Any
+
+INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username": "listing"}
+
+
+def create_inventory_table(dynamodb_client: Any, table_name: str) -> None:
+    attributes = {"username", "record", *INDEXES.values()}
+    dynamodb_client.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)],
+        KeySchema=[{"AttributeName": "username", "KeyType": "HASH"}, {"AttributeName": "record", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": "username", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, partition in INDEXES.items()
+        ],
+    )

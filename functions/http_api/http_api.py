@@ -66,7 +66,7 @@ from sip_provisioning.use_cases.once import Attempt, run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports
 from sip_provisioning.use_cases.reset_password import reset_password
 from sip_provisioning.use_cases.reset_password import restore_password as restore_reset_password
-from sip_provisioning.wiring import Wiring
+from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 MAX_BODY_BYTES = 16 * 1024
 JSON_CONTENT_TYPE = "application/json"
@@ -485,3 +485,6 @@ def _with_lower_case_media_type(event: dict[str, Any]) -> dict[str, Any]:
     if content_type is None or content_type == content_type.lower():
         return event
     return {**event, "headers": {**headers, "content-type": content_type.lower()}}
+
+
+warm_up_during_init(wiring, os.environ)

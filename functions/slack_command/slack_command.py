@@ -25,10 +25,10 @@ from botocore.config import Config
 
 from sip_provisioning.configuration import SLACK_SIGNING_SECRET, SlackSettings
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.records import CreatedVia
 from sip_provisioning.errors import ConfigurationError
 from sip_provisioning.observability import count_by, logger, metrics, record_failure
 from sip_provisioning.problems import problem_type_of
-from sip_provisioning.domain.records import CreatedVia
 from sip_provisioning.responses import EndpointCreated
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.slack.commands import (
@@ -54,7 +54,7 @@ from sip_provisioning.use_cases import create
 from sip_provisioning.use_cases.list_profiles import list_profiles
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller
-from sip_provisioning.wiring import Wiring
+from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 # Of the create job's time, what posting the answer (with its retries) may take after the create.
 DELIVERY_SECONDS = 6.0
@@ -251,3 +251,6 @@ def _count_refusal(reason: str) -> None:
 
 def _plain(status: int, text: str) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": PLAIN_TEXT}, "body": text}
+
+
+warm_up_during_init(wiring, os.environ)

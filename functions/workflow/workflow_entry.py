@@ -14,14 +14,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sip_provisioning import workflow
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.records import CreatedVia
 from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.responses import EndpointCreated
-from sip_provisioning.domain.records import CreatedVia
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.use_cases import create
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller
-from sip_provisioning.wiring import Wiring
+from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 # The caller of every workflow invocation (contract section 5). Only state machine roles may
 # invoke this function and a direct invoke carries no caller identity, so there is no caller to
@@ -74,3 +74,6 @@ def _named_failure(error: Exception) -> workflow.WorkflowFailure:
     failure = workflow.failure_for(error)
     record_failure(failure.problem_type, str(failure), error=type(failure).__name__)
     return failure
+
+
+warm_up_during_init(wiring, os.environ)

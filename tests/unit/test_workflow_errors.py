@@ -40,9 +40,9 @@ def test_only_the_http_only_problem_types_have_no_failure() -> None:
 def test_the_error_names_are_the_failure_class_names() -> None:
     # Given / When the names a state machine can match
     names = workflow.ERROR_NAMES
-    # Then they are the ten CamelCase problem types
+    # Then they are the thirteen CamelCase problem types a workflow can meet
     assert names == {camel_case(problem) for problem in WORKFLOW_PROBLEM_TYPES}
-    assert len(names) == 10
+    assert len(names) == 13
 
 
 def test_the_transient_errors_are_the_upstream_ones_and_a_request_still_in_progress() -> None:

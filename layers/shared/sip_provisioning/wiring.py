@@ -1,6 +1,7 @@
 """Composes the real adapters once per container: SSM through Powertools, DynamoDB for the
 idempotency records and the inventory, SignalWire over HTTPS."""
 
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -10,6 +11,7 @@ from botocore.config import Config
 
 from sip_provisioning.adapters.inventory import DynamoDBInventory
 from sip_provisioning.configuration import ParameterStoreConfig, SignalWireSettings
+from sip_provisioning.observability import logger
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.signalwire.client import SignalWireClient, Timeouts
 from sip_provisioning.use_cases.once import OnceStore
@@ -46,6 +48,14 @@ class Wiring:
             once=OnceStore(lambda: self._dynamodb, settings.idempotency_table),
         )
 
+    def warm_up(self) -> None:
+        """Do in INIT what the first request would otherwise pay for at its slower share of CPU:
+        read SSM, build the SDK clients and the SignalWire session. Raises what a request would
+        answer as a problem; the caller lets the first request meet it again."""
+        config = self.ports.config.load()
+        self.ports.signalwire(config.signalwire)
+        _ = self._dynamodb
+
     @cached_property
     def _dynamodb(self) -> Any:
         return self._session.client("dynamodb", config=_DYNAMODB_CONFIG)
@@ -57,3 +67,18 @@ class Wiring:
             self._client = SignalWireClient(settings.space_url, settings.project_id, settings.api_token, self._timeouts)
             self._client_settings = settings
         return self._client
+
+
+def warm_up_during_init(compose: Callable[[], Wiring], environ: Mapping[str, str]) -> None:
+    """In Lambda's INIT (which runs at a full vCPU), compose and warm the service. Only where
+    Lambda says it is initialising (AWS_LAMBDA_INITIALIZATION_TYPE), so an import in a test or a
+    tool never reaches out. A failure never crashes INIT: the first request meets it again and
+    answers it as a problem document."""
+    if "AWS_LAMBDA_INITIALIZATION_TYPE" not in environ:
+        return
+    try:
+        compose().warm_up()
+    except Exception as error:
+        logger.warning(
+            "Warm-up during INIT failed; the first request tries again", extra={"error": type(error).__name__}
+        )

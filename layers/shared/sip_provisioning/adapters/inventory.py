@@ -49,7 +49,15 @@ class DynamoDBInventory:
         item = _item(record, CURRENT)
         if replacing is None:
             self._write(
-                [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(username)"}}]
+                [
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(username)",
+                        }
+                    }
+                ]
             )
             return
         writes: list[dict[str, Any]] = []
@@ -103,7 +111,13 @@ class DynamoDBInventory:
                 raise
 
     def list_records(
-        self, *, profile: str | None, owner: str | None, statuses: frozenset[EndpointStatus], limit: int, cursor: str | None
+        self,
+        *,
+        profile: str | None,
+        owner: str | None,
+        statuses: frozenset[EndpointStatus],
+        limit: int,
+        cursor: str | None,
     ) -> RecordPage:
         """Records by username, read through the index of the filter given (never a scan)."""
         if profile is not None:

@@ -31,7 +31,9 @@ def change_endpoint(
     body = update_body(endpoint, payload)
     if dry_run:
         held = endpoint.model_dump(mode="json")
-        return ChangePreview(changes=[Change(field=field, before=held.get(field), to=value) for field, value in body.items()])
+        return ChangePreview(
+            changes=[Change(field=field, before=held.get(field), to=value) for field, value in body.items()]
+        )
     if body:
         endpoint = put_confirmed(
             client, username, endpoint.id, body, deadline, holds_changes=lambda held: not update_body(held, payload)

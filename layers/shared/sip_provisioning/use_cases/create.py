@@ -15,6 +15,7 @@ import random
 import time
 
 from aws_lambda_powertools.metrics import MetricUnit
+
 from sip_provisioning.configuration import SignalWireSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.passwords import derive_password, generate_password
@@ -50,7 +51,7 @@ MAX_CREATE_ATTEMPTS = 3
 FIRST_BACKOFF_SECONDS = 0.2
 # What one more SignalWire call needs at least, so a retry never starts just to time out.
 MIN_CALL_SECONDS = 1.0
-PASSWORD_PURPOSE = "create"
+PASSWORD_PURPOSE = "create"  # noqa: S105 - a label mixed into the derivation, not a password
 
 
 def stored_request(request: EndpointRequest) -> dict[str, object]:
@@ -98,7 +99,9 @@ def create_endpoint(
 def preview_endpoint(ports: Ports, request: EndpointRequest) -> DryRunResult:
     """What a create would send, password masked; nothing is created or stored."""
     config = ports.config.load()
-    payload = build_create_payload(request, config.profiles_for(request.profile), request.password or generate_password())
+    payload = build_create_payload(
+        request, config.profiles_for(request.profile), request.password or generate_password()
+    )
     return DryRunResult(
         profile=request.profile, sip_uri=sip_uri(request.username, config.signalwire), payload=payload.to_masked_body()
     )
@@ -166,7 +169,9 @@ def _create_at_most_once(
         except RateLimited as limited:
             wait = limited.retry_after
             if attempt == MAX_CREATE_ATTEMPTS or not deadline.allows(wait + MIN_CALL_SECONDS):
-                raise UpstreamUnavailable("SignalWire asked us to slow down.", retry_after=limited.retry_after) from None
+                raise UpstreamUnavailable(
+                    "SignalWire asked us to slow down.", retry_after=limited.retry_after
+                ) from None
         except PayloadRejected as rejection:
             return _earlier_attempts_endpoint(client, payload, rejection, deadline, reservation)
         except CredentialsRejected:
@@ -211,7 +216,9 @@ def _earlier_attempts_endpoint(
     raise UsernameTaken(payload.username)
 
 
-def _recover(client: SignalWire, payload: CreateSipEndpointPayload, lost: SignalWireFault, deadline: Deadline) -> SipEndpoint:
+def _recover(
+    client: SignalWire, payload: CreateSipEndpointPayload, lost: SignalWireFault, deadline: Deadline
+) -> SipEndpoint:
     """The create may or may not have happened: the username says which, before we answer. The
     username was reserved for this request before the create left, so an endpoint found now can
     only be the one it created (or one made outside the service with the very same settings)."""
@@ -219,7 +226,9 @@ def _recover(client: SignalWire, payload: CreateSipEndpointPayload, lost: Signal
     try:
         found = client.find_endpoints_by_username(payload.username, deadline)
     except SignalWireFault:
-        raise UpstreamTimeout("SignalWire did not confirm the create and the endpoint could not be looked up.") from None
+        raise UpstreamTimeout(
+            "SignalWire did not confirm the create and the endpoint could not be looked up."
+        ) from None
     if not found:
         if isinstance(lost, AnswerLost):
             raise UpstreamTimeout("SignalWire did not answer in time and has no such endpoint.")
@@ -238,4 +247,3 @@ def _recovered(endpoint: SipEndpoint) -> SipEndpoint:
 def _backoff(attempt: int) -> float:
     """Exponential with full jitter: 0-0.2 s, 0-0.4 s, ..."""
     return random.uniform(0, FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))  # noqa: S311 - jitter, not crypto
-

@@ -50,7 +50,9 @@ def delete_endpoint(
         ),
     )
     metrics.add_metric(name="EndpointsDeleted", unit=MetricUnit.Count, value=1)
-    logger.info("SIP endpoint deleted", extra={"audit": "endpoint-deleted", "username": username, "by": caller.identity})
+    logger.info(
+        "SIP endpoint deleted", extra={"audit": "endpoint-deleted", "username": username, "by": caller.identity}
+    )
     return EndpointDeleted(username=username)
 
 
@@ -73,5 +75,3 @@ def _delete_confirmed(client: SignalWire, endpoint_id: str, deadline: Deadline) 
         raise UpstreamError(f"SignalWire failed the delete: {lost}.") from None
     except SignalWireFault as fault:
         raise problem_for_fault(fault) from None
-
-

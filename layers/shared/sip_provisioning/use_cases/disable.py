@@ -26,5 +26,7 @@ def disable_endpoint(ports: Ports, caller: Caller, username: str, deadline: Dead
             record, record.model_copy(update={"status": EndpointStatus.DISABLED, "updated_at": now_iso()})
         )
     metrics.add_metric(name="EndpointsDisabled", unit=MetricUnit.Count, value=1)
-    logger.info("SIP endpoint disabled", extra={"audit": "endpoint-disabled", "username": username, "by": caller.identity})
+    logger.info(
+        "SIP endpoint disabled", extra={"audit": "endpoint-disabled", "username": username, "by": caller.identity}
+    )
     return EndpointDisabled(username=username)

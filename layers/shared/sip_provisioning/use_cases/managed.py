@@ -1,5 +1,6 @@
 """The endpoint a life-cycle route acts on: managed (in the inventory) and present in SignalWire."""
 
+import time
 from dataclasses import dataclass
 
 from sip_provisioning.deadline import Deadline
@@ -9,7 +10,6 @@ from sip_provisioning.signalwire.client import EndpointMissing
 from sip_provisioning.signalwire.models import SipEndpoint
 from sip_provisioning.use_cases.ports import Inventory, SignalWire
 from sip_provisioning.use_cases.reservations import settle_pending
-import time
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ def find(inventory: Inventory, client: SignalWire, username: str, deadline: Dead
     return Found(endpoint=found[0] if found else None, record=record)
 
 
-def managed(inventory: Inventory, client: SignalWire, username: str, deadline: Deadline) -> tuple[InventoryRecord, SipEndpoint]:
+def managed(
+    inventory: Inventory, client: SignalWire, username: str, deadline: Deadline
+) -> tuple[InventoryRecord, SipEndpoint]:
     """The record and the endpoint a change acts on, or why there is none to change."""
     found = find(inventory, client, username, deadline)
     if found.endpoint is None:

@@ -54,7 +54,9 @@ def settle_pending(
     try:
         found = client.find_endpoints_by_username(pending.username, deadline)
     except SignalWireFault:
-        raise UpstreamTimeout("An earlier create of this username is unsettled and SignalWire could not tell.") from None
+        raise UpstreamTimeout(
+            "An earlier create of this username is unsettled and SignalWire could not tell."
+        ) from None
     try:
         if not found:
             inventory.release(pending)

@@ -15,7 +15,7 @@ from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
 from sip_provisioning.use_cases.updates import put_confirmed
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
 
-PASSWORD_PURPOSE = "reset"
+PASSWORD_PURPOSE = "reset"  # noqa: S105 - a label mixed into the derivation, not a password
 
 
 def reset_password(
@@ -30,11 +30,18 @@ def reset_password(
         client, username, endpoint.id, {"password": password.get_secret_value()}, deadline, holds_changes=None
     )
     if record.status is not EndpointStatus.ACTIVE:
-        ports.inventory.replace(record, record.model_copy(update={"status": EndpointStatus.ACTIVE, "updated_at": now_iso()}))
+        ports.inventory.replace(
+            record, record.model_copy(update={"status": EndpointStatus.ACTIVE, "updated_at": now_iso()})
+        )
     metrics.add_metric(name="PasswordsReset", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIP endpoint password reset",
-        extra={"audit": "password-reset", "username": username, "generated": request.password is None, "by": caller.identity},
+        extra={
+            "audit": "password-reset",
+            "username": username,
+            "generated": request.password is None,
+            "by": caller.identity,
+        },
     )
     return PasswordReset(
         username=username,
@@ -50,4 +57,6 @@ def restore_password(
     if request.password is not None:
         return reset
     token = ports.config.load().signalwire.api_token
-    return reset.model_copy(update={"password": derive_password(token, attempt.nonce, PASSWORD_PURPOSE).get_secret_value()})
+    return reset.model_copy(
+        update={"password": derive_password(token, attempt.nonce, PASSWORD_PURPOSE).get_secret_value()}
+    )

@@ -80,5 +80,3 @@ def _confirm(
     if not holds_changes(endpoint):
         raise unconfirmed
     return endpoint
-
-

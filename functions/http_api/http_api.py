@@ -164,6 +164,11 @@ def _caller() -> Caller:
     return Caller(identity=iam.user_arn or iam.caller_id or "anonymous", via=CreatedVia.HTTP)
 
 
+def _busy_seconds(deadline: Deadline) -> float:
+    """How long this invocation may hold an Idempotency-Key before a retry may take it over."""
+    return deadline.remaining() + ANSWER_MARGIN_SECONDS
+
+
 def _username(segment: str) -> str:
     return unquote(segment, errors="strict")
 
@@ -177,7 +182,6 @@ def _keyed[T: BaseModel](
     work: Callable[[Attempt], T],
     restore: Callable[[T, Attempt], T] = lambda answer, _attempt: answer,
 ) -> T:
-    deadline = _deadline()
     return run_keyed(
         _ports().once,
         caller_identity=_caller().identity,
@@ -185,7 +189,7 @@ def _keyed[T: BaseModel](
         operation=operation,
         username=username,
         body=body,
-        busy_seconds=deadline.remaining() + ANSWER_MARGIN_SECONDS,
+        busy_seconds=_busy_seconds(_deadline()),
         answer_model=answer_model,
         work=work,
         restore=restore,
@@ -237,14 +241,8 @@ def create_endpoint(
     if dry_run:  # never stored: a dry run creates nothing worth replaying
         return _json_response(200, create.preview_endpoint(ports, request))
     deadline = _deadline()
-    created = _keyed(
-        idempotency_key,
-        "create",
-        request.username,
-        request,
-        EndpointCreated,
-        lambda attempt: create.create_endpoint(ports, _caller(), request, deadline, attempt),
-        lambda answer, attempt: create.restore_password(ports, request, answer, attempt),
+    created = create.create_endpoint_once(
+        ports, _caller(), request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
     )
     # `password` appears only when generated; the endpoint object keeps SignalWire's nulls.
     return _json_response(201, created, exclude={"password"} if created.password is None else None)

@@ -29,7 +29,6 @@ from sip_provisioning.domain.records import CreatedVia
 from sip_provisioning.errors import ConfigurationError
 from sip_provisioning.observability import count_by, logger, metrics, record_failure
 from sip_provisioning.problems import problem_type_of
-from sip_provisioning.responses import EndpointCreated
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.slack.commands import (
     CommandNotUnderstood,
@@ -52,7 +51,6 @@ from sip_provisioning.slack.payloads import CREATE_JOB_KIND, CreateJob, Malforme
 from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
 from sip_provisioning.use_cases import create
 from sip_provisioning.use_cases.list_profiles import list_profiles
-from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
@@ -207,18 +205,10 @@ def _run_create_job(job: CreateJob, context: LambdaContext) -> None:
     caller = Caller(identity=job.caller, via=CreatedVia.SLACK)
     request = job.command.to_endpoint_request()
     try:
-        created = run_keyed(
-            ports.once,
-            caller_identity=caller.identity,
-            key=job.trigger_id,
-            operation="create",
-            username=request.username,
-            body=request,
-            # A record left by a function that dies mid-create is taken over after this invocation.
-            busy_seconds=context.get_remaining_time_in_millis() / 1000,
-            answer_model=EndpointCreated,
-            work=lambda attempt: create.create_endpoint(ports, caller, request, create_deadline, attempt),
-            restore=lambda answer, attempt: create.restore_password(ports, request, answer, attempt),
+        # A record left by a function that dies mid-create is taken over after this invocation.
+        busy_seconds = context.get_remaining_time_in_millis() / 1000
+        created = create.create_endpoint_once(
+            ports, caller, request, create_deadline, key=job.trigger_id, busy_seconds=busy_seconds
         )
         message = created_message(created)
     except Exception as error:

@@ -19,7 +19,6 @@ from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.responses import EndpointCreated
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.use_cases import create
-from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
@@ -54,18 +53,10 @@ def _create_endpoint(event: object, context: LambdaContext) -> EndpointCreated:
     logger.set_correlation_id(invocation.idempotency_key)
     deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
     ports, request = wiring().ports, invocation.request
-    return run_keyed(
-        ports.once,
-        caller_identity=WORKFLOW_CALLER.identity,
-        key=invocation.idempotency_key,
-        operation="create",
-        username=request.username,
-        body=request,
-        # A record left by a function that dies mid-request is taken over after this invocation.
-        busy_seconds=context.get_remaining_time_in_millis() / 1000,
-        answer_model=EndpointCreated,
-        work=lambda attempt: create.create_endpoint(ports, WORKFLOW_CALLER, request, deadline, attempt),
-        restore=lambda answer, attempt: create.restore_password(ports, request, answer, attempt),
+    # A record left by a function that dies mid-request is taken over after this invocation.
+    busy_seconds = context.get_remaining_time_in_millis() / 1000
+    return create.create_endpoint_once(
+        ports, WORKFLOW_CALLER, request, deadline, key=invocation.idempotency_key, busy_seconds=busy_seconds
     )
 
 

@@ -43,7 +43,7 @@ from sip_provisioning.signalwire.client import (
     UnreadableAnswer,
 )
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, matches_payload
-from sip_provisioning.use_cases.once import Attempt
+from sip_provisioning.use_cases.once import Attempt, run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.reservations import Reservation, reserve, settle_pending
 
@@ -93,6 +93,25 @@ def create_endpoint(
         sip_uri=sip_uri(request.username, config.signalwire),
         profile=request.profile,
         password=password.get_secret_value() if request.password is None else None,
+    )
+
+
+def create_endpoint_once(
+    ports: Ports, caller: Caller, request: EndpointRequest, deadline: Deadline, *, key: str | None, busy_seconds: float
+) -> EndpointCreated:
+    """`create_endpoint` at most once per (caller, key): a repeat gets the first 201 again, its
+    generated password derived anew. `busy_seconds`: how long before a retry may take over."""
+    return run_keyed(
+        ports.once,
+        caller_identity=caller.identity,
+        key=key,
+        operation="create",
+        username=request.username,
+        body=request,
+        busy_seconds=busy_seconds,
+        answer_model=EndpointCreated,
+        work=lambda attempt: create_endpoint(ports, caller, request, deadline, attempt),
+        restore=lambda answer, attempt: restore_password(ports, request, answer, attempt),
     )
 
 

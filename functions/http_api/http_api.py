@@ -435,9 +435,10 @@ def _field_name(location: tuple[Any, ...]) -> str:
 
 @app.exception_handler(ValidationException)
 def answer_request_validation_error(error: ValidationException) -> Response[str]:
-    if not _is_json(app.current_event.headers.get("content-type")):
-        return problem_response(UnsupportedMediaType("Send the body as application/json."))
     details = list(error.errors())
+    body_error = any(tuple(detail.get("loc", ()))[:1] == ("body",) for detail in details)
+    if body_error and not _is_json(app.current_event.headers.get("content-type")):
+        return problem_response(UnsupportedMediaType("Send the body as application/json."))
     if any(tuple(detail.get("loc", ())) == ("body",) for detail in details):
         return problem_response(MalformedRequest("The body must be a JSON object."))
     return problem_response(

@@ -30,7 +30,14 @@ class Reservation:
 def reserve(
     inventory: Inventory, pending: InventoryRecord, settle: Callable[[InventoryRecord], InventoryRecord | None]
 ) -> Reservation:
-    """Make `pending` the username's current record, or say why it cannot be."""
+    """Make `pending` the username's current record, or say why it cannot be. A username new to
+    the inventory (the usual case) costs one conditional write and no read."""
+    try:
+        inventory.put_new(pending, replacing=None)
+    except RecordChanged:
+        pass  # the username has a record: read it and decide
+    else:
+        return Reservation(record=pending, held_before=False)
     seen = inventory.current(pending.username)
     if seen is not None and seen.status is EndpointStatus.PENDING:
         if seen.attempt_id == pending.attempt_id:

@@ -67,14 +67,14 @@ from local.gateway import (
     Route,
     SigningCaller,
 )
-from local.lambda_invoke import LocalLambdaService
 from local.inventory_table import create_inventory_table
+from local.lambda_invoke import LocalLambdaService
 from local.seed import SignalWireAccount, SlackApp, create_idempotency_table, seed_policy, seed_slack, seed_ssm
 from local.signalwire_emulator import SignalWireEmulator
-from local.step_functions import LambdaBridge, create_local_role, create_state_machines, enable_execution
 from local.sigv4 import REGION as SIGV4_REGION
 from local.sigv4 import SERVICE as SIGV4_SERVICE
 from local.sigv4 import Credentials
+from local.step_functions import LambdaBridge, create_local_role, create_state_machines, enable_execution
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 # Where the Lambda runtime finds the code: the layer's package and the function's module.

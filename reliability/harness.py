@@ -1,7 +1,7 @@
 """The deployed handler with its stand-ins, for scenarios run by pytest and by the report alike.
 
-A `Stack` is one deployment: SSM and the idempotency table (moto, in-process or as a threaded
-server), the SignalWire emulator on loopback, and the function's environment. A `Container` is
+A `Stack` is one deployment: SSM, the idempotency and inventory tables (moto, in-process or as a
+threaded server), the SignalWire emulator on loopback, and the function's environment. A `Container` is
 one Lambda execution environment: its own fresh copy of the `http_api` module, so its own
 resolver and its own cached `service()`, answering one invocation at a time. Several
 containers on one stack are what Lambda does under concurrent requests.
@@ -31,6 +31,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
 from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext, build_event
+from local.inventory_table import create_inventory_table
 from local.seed import SignalWireAccount, create_idempotency_table, seed_ssm
 from local.signalwire_emulator import COLLECTION_PATH, DUPLICATE_USERNAME_DETAIL, SignalWireEmulator
 from reliability.aws_faults import SSM_GET_PARAMETERS_BY_PATH, FailingCalls, in_every_new_session
@@ -43,10 +44,13 @@ CODE_PATHS = (REPOSITORY_ROOT / "layers" / "shared", REPOSITORY_ROOT / "function
 PROFILES_DIR = REPOSITORY_ROOT / "config" / "profiles"
 PARAMETERS_PATH = "/sip-provisioning/reliability"
 IDEMPOTENCY_TABLE = "sip-provisioning-reliability-idempotency"
+INVENTORY_TABLE = "sip-provisioning-reliability-inventory"
 SIP_DOMAIN = "reliability.sip.signalwire.com"
 PROJECT_ID = "reliability-project"
 API_TOKEN = "PTreliability-api-token-5f4e3d2c1b"  # noqa: S105 - the emulator's loopback credential
 CALLER = IamCaller(user_arn="arn:aws:iam::123456789012:role/onboarding-workflow")
+# Another caller of the same deployment: the helpdesk, creating endpoints by hand.
+OTHER_CALLER = IamCaller(user_arn="arn:aws:iam::123456789012:role/helpdesk")
 JSON = "application/json"
 DEFAULT_FUNCTION = LambdaFunction()  # the template's settings: 25 s timeout
 
@@ -174,7 +178,7 @@ def environment(values: Mapping[str, str | None]) -> Iterator[None]:
 
 
 def function_environment(read_timeout: float, endpoint_url: str | None) -> dict[str, str | None]:
-    """The function's environment on a stack: AWS on moto, its parameters and table, a short read timeout."""
+    """The function's environment on a stack: AWS on moto, its parameters and tables, a short read timeout."""
     return {
         **{name: None for name in os.environ if name.startswith("AWS_ENDPOINT_URL")},
         "AWS_ENDPOINT_URL": endpoint_url,
@@ -184,6 +188,7 @@ def function_environment(read_timeout: float, endpoint_url: str | None) -> dict[
         "PARAMETERS_PATH": PARAMETERS_PATH,
         "PARAMETERS_MAX_AGE": "0",  # scenarios change parameters mid-way and expect them seen
         "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        "INVENTORY_TABLE": INVENTORY_TABLE,
         "SIGNALWIRE_READ_TIMEOUT": str(read_timeout),
     }
 
@@ -195,11 +200,12 @@ def create_event(
     raw_body: bytes | None = None,
     content_type: str = JSON,
     query: str = "",
+    caller: IamCaller = CALLER,
 ) -> dict[str, Any]:
-    """API Gateway's event for POST /endpoints from the onboarding workflow's IAM role."""
+    """API Gateway's event for POST /endpoints from `caller` (the onboarding workflow's IAM role)."""
     headers = [("Content-Type", content_type)] + ([("Idempotency-Key", key)] if key is not None else [])
     data = raw_body if raw_body is not None else json.dumps(body).encode()
-    return build_event("POST", "/endpoints", query, headers, data, caller=CALLER)
+    return build_event("POST", "/endpoints", query, headers, data, caller=caller)
 
 
 @dataclass
@@ -237,7 +243,7 @@ class Stack:
 @contextmanager
 def running_stack(*, read_timeout: float = 0.5, moto_server: bool = False) -> Iterator[Stack]:
     """A fresh deployment: moto (in-process, or a threaded server other processes can reach), the
-    emulator, SSM seeded with the repository's profiles, and the idempotency table."""
+    emulator, SSM seeded with the repository's profiles, and the idempotency and inventory tables."""
     ssm_reads = FailingCalls("ThrottlingException", 400)
     with (
         ObservedEmulator() as emulator,
@@ -250,7 +256,9 @@ def running_stack(*, read_timeout: float = 0.5, moto_server: bool = False) -> It
         ssm = boto3.client("ssm", endpoint_url=endpoint_url)
         account = SignalWireAccount(emulator.base_url, emulator.project_id, emulator.api_token, SIP_DOMAIN)
         seed_ssm(ssm, PARAMETERS_PATH, PROFILES_DIR, account)
-        create_idempotency_table(boto3.client("dynamodb", endpoint_url=endpoint_url), IDEMPOTENCY_TABLE)
+        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint_url)
+        create_idempotency_table(dynamodb, IDEMPOTENCY_TABLE)
+        create_inventory_table(dynamodb, INVENTORY_TABLE)
         yield Stack(emulator, ssm, ssm_reads, resources)
 
 

@@ -1,5 +1,5 @@
-"""`make reliability`: every fault scenario run and judged, the fault, SSM, concurrency and fuzz
-suites run, and one table of what happened.
+"""`make reliability`: every fault scenario run and judged, the fault, create-defect, SSM,
+concurrency and fuzz suites run, and one table of what happened.
 
     python -m reliability.report
 
@@ -30,6 +30,7 @@ from sip_provisioning.observability import logger
 
 SUITES = (
     "tests/integration/test_upstream_faults.py",
+    "tests/integration/test_create_defects.py",
     "tests/integration/test_ssm_faults.py",
     "tests/integration/test_concurrency.py",
     "tests/e2e/test_fuzz_openapi.py",

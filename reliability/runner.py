@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.gateway import LambdaFunction
+from local.gateway import IamCaller, LambdaFunction
 from reliability.harness import (
+    CALLER,
     DEFAULT_FUNCTION,
     JSON,
     Container,
@@ -68,6 +69,7 @@ class Request:
     function: LambdaFunction = DEFAULT_FUNCTION
     before: Step = nothing  # what changes just before it is sent (a fault cleared, a hang over)
     caller_mistake: bool = False
+    caller: IamCaller = CALLER  # who sends it (IAM): the onboarding workflow unless said otherwise
 
     @property
     def username(self) -> str | None:
@@ -146,7 +148,12 @@ def _send(stack: Stack, round_: tuple[Request, ...], containers: list[Container]
 
 def _invoke(request: Request, container: Container) -> Reply:
     event = create_event(
-        request.body, key=request.key, raw_body=request.raw_body, content_type=request.content_type, query=request.query
+        request.body,
+        key=request.key,
+        raw_body=request.raw_body,
+        content_type=request.content_type,
+        query=request.query,
+        caller=request.caller,
     )
     return container.invoke(event, request.function)[0]
 

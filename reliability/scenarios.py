@@ -11,12 +11,15 @@ from typing import Any
 
 from local.gateway import LambdaFunction
 from local.signalwire_emulator import Fault
-from reliability.harness import Stack, refusing_port, wait_until
+from reliability.harness import OTHER_CALLER, Stack, refusing_port, wait_until
 from reliability.runner import Outcome, Request, Scenario, Step
 from sip_provisioning.use_cases.create import MAX_CREATE_ATTEMPTS
 
 IDA = {"username": "ida"}
+BOB = {"username": "bob"}
+EVE = {"username": "eve"}
 KEY = "onboarding-run-1-ida"
+HELPDESK_KEY = "helpdesk-ticket-77-eve"
 CREATED = Outcome(201)
 CONCURRENT_REQUESTS = 20
 WRONG_TOKEN = "PTrevoked-token-0000"  # noqa: S105 - a token SignalWire does not accept
@@ -55,6 +58,16 @@ def seed(settings: Mapping[str, Any]) -> Step:
 def ida(*allowed: Outcome, key: str | None = KEY, **options: Any) -> Request:
     """The onboarding workflow asking for "ida" with a generated password."""
     return Request(IDA, allowed, key=key, **options)
+
+
+def reused_for_bob(**options: Any) -> Request:
+    """The same caller sending ida's key again with another body (bob): the key is ida's for 24 hours."""
+    return Request(BOB, (problem(422, "idempotency-key-reused"),), key=KEY, caller_mistake=True, **options)
+
+
+def eve(*allowed: Outcome, **options: Any) -> Request:
+    """A request for "eve", the onboarding workflow's unless `caller` says otherwise."""
+    return Request(EVE, allowed, **options)
 
 
 def mistake(body: Mapping[str, Any], outcome: Outcome, **options: Any) -> Request:
@@ -97,6 +110,8 @@ def fail_every_ssm_read(stack: Stack) -> None:
 
 
 OVER_16_KIB = b'{"username": "ida", "caller_id": "' + b"x" * (16 * 1024) + b'"}'
+MADE_OUTSIDE_THE_SERVICE = {"username": "ida", "password": "made-by-hand-password-1", "call_handler": "relay_connector"}
+UNCONFIRMED = (problem(503, "upstream-unavailable", "1"), problem(504, "upstream-timeout"))
 HELD_WITH_OTHER_SETTINGS = {
     "username": "ida",
     "password": "someone-elses-password",
@@ -202,7 +217,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "username created earlier under another key",
         one_by_one(ida(CREATED), ida(problem(409, "username-taken"), key="onboarding-run-2-ida")),
-        upstream_creates=2,
+        upstream_creates=1,  # the inventory knows the username is taken: the second is never sent
     ),
     Scenario(
         "wrong API token",
@@ -235,5 +250,50 @@ SCENARIOS: tuple[Scenario, ...] = (
         upstream_creates=1,
         setup=inject(Fault.HANG, delay_seconds=1.5),  # the first create is slow, so all 20 overlap it
         read_timeout=5.0,
+    ),
+    # Issue 8, defect 1: a key is bound to its first body for 24 hours, whatever that attempt's outcome.
+    Scenario(
+        "late commit, then the same key for another username",
+        one_by_one(
+            ida(problem(504, "upstream-timeout")),
+            reused_for_bob(before=wait_for_the_late_commit),
+            ida(CREATED),
+        ),
+        upstream_creates=2,  # the held create, then the retry's (refused as taken, its own found)
+        setup=inject(Fault.HANG, delay_seconds=1.0),
+    ),
+    Scenario(
+        "409, then the same key for another username",
+        one_by_one(ida(problem(409, "username-taken")), reused_for_bob()),
+        upstream_creates=1,
+        setup=seed(MADE_OUTSIDE_THE_SERVICE),
+    ),
+    # Defect 2: recovery never claims an endpoint another caller created through the service.
+    Scenario(
+        "answer lost for a username another caller created",
+        one_by_one(
+            eve(CREATED, key=None),
+            eve(
+                problem(409, "username-taken"),
+                key=HELPDESK_KEY,
+                caller=OTHER_CALLER,
+                before=inject(Fault.CLOSE_CONNECTION),
+            ),
+            eve(problem(409, "username-taken"), key=HELPDESK_KEY, caller=OTHER_CALLER),
+        ),
+        upstream_creates=1,  # the other caller's creates are refused before they are sent
+    ),
+    # Defect 3: a 422 that the lookup cannot confirm is transient, never a validation error.
+    Scenario(
+        "answer lost, then the retry's 422 unconfirmed too",
+        one_by_one(ida(problem(504, "upstream-timeout")), ida(*UNCONFIRMED), ida(CREATED)),
+        upstream_creates=3,  # the lost one, then one per retry (SignalWire takes no idempotency key)
+        setup=then(inject(Fault.COMMIT_THEN_CLOSE), inject(Fault.SERVER_ERROR, operation="list", times=2)),
+    ),
+    Scenario(
+        "422 for a username made elsewhere, lookup fails",
+        one_by_one(ida(*UNCONFIRMED), ida(problem(409, "username-taken"))),
+        upstream_creates=2,
+        setup=then(seed(MADE_OUTSIDE_THE_SERVICE), inject(Fault.SERVER_ERROR, operation="list")),
     ),
 )

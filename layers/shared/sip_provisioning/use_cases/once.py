@@ -100,7 +100,7 @@ class OnceStore:
                     "fingerprint": {"S": request_fingerprint},
                     "nonce": {"B": nonce},
                     "status": {"S": "in_progress"},
-                    "busy_until": {"N": str(int(now + busy_seconds) + 1)},
+                    "busy_until": {"N": _milliseconds(now + busy_seconds)},
                     "expiration": {"N": str(int(now) + WINDOW_SECONDS)},
                 },
                 ConditionExpression="attribute_not_exists(id) OR expiration < :now",
@@ -127,7 +127,7 @@ class OnceStore:
         status = item["status"]["S"]
         if status == "completed":
             return attempt, item["answer"]["S"]
-        if status == "in_progress" and int(item["busy_until"]["N"]) > now:
+        if status == "in_progress" and int(item["busy_until"]["N"]) > now * 1000:
             raise IdempotencyInProgress(
                 "A request with this Idempotency-Key is still running; retry shortly to get its answer."
             )
@@ -141,7 +141,7 @@ class OnceStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":running": {"S": "in_progress"},
-                    ":until": {"N": str(int(now + busy_seconds) + 1)},
+                    ":until": {"N": _milliseconds(now + busy_seconds)},
                     ":seen": {"S": status},
                     ":seen_until": item["busy_until"],
                 },
@@ -168,6 +168,11 @@ class OnceStore:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+
+def _milliseconds(epoch_seconds: float) -> str:
+    """`busy_until` in epoch milliseconds: a dead invocation's key frees as soon as its time is up."""
+    return str(int(epoch_seconds * 1000))
 
 
 def _attempt_id(record_id: str) -> str:

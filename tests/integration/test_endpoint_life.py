@@ -124,7 +124,8 @@ def test_the_record_holds_the_request_without_its_password_and_who_created_it_th
     assert record["request"] == {"username": "alice", "profile": "office", "owner": "E1001"}
     assert (record["created_by"], record["created_via"]) == (CALLER.user_arn, "http")
     assert (record["owner"], record["profile"]) == ("E1001", "office")
-    assert record["created_at"] and record["updated_at"]
+    assert record["created_at"]
+    assert record["updated_at"]
     items = boto3.client("dynamodb").scan(TableName=INVENTORY_TABLE)["Items"]
     assert CALLERS_PASSWORD not in str(items)
     assert "password" not in str(items)
@@ -580,7 +581,8 @@ def test_disabling_sets_a_password_nobody_was_given_and_the_status_disabled(api:
     # Then the answer says disabled, carries no password, and SignalWire holds one nobody was given
     assert (answer.status, answer.body) == (200, {"username": "alice", "status": "disabled"})
     held = api.emulator.stored_password("alice")
-    assert held is not None and held != given
+    assert held is not None
+    assert held != given
     assert held not in str(answer.body)
     view = look_up(api, "alice").body
     assert (view["record"]["status"], view["managed"]) == ("disabled", True)

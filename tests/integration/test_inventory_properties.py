@@ -115,7 +115,7 @@ def listed(api: ProvisionerApi, owner: str, status: str) -> list[str]:
 
 
 def assert_agree(api: ProvisionerApi, owner: str, model: Model) -> None:
-    upstream = {e["username"]: e for e in api.emulator.endpoints if str(e["username"]).startswith(f"{owner}/")}
+    upstream = {str(e["username"]): e for e in api.emulator.endpoints if str(e["username"]).startswith(f"{owner}/")}
     by_status = {status: listed(api, owner, status) for status in ("active", "disabled", "deleted")}
     for name in USERNAMES:
         username = f"{owner}/{name}"
@@ -168,7 +168,7 @@ ANSWERS_UNDER_FAULTS = {200, 201, 204, 404, 409, 502, 503, 504}
 def assert_agree_whatever_failed(api: ProvisionerApi, owner: str) -> None:
     """No model: whatever SignalWire did, each endpoint has exactly one live record with its id,
     and no live record lacks its endpoint."""
-    upstream = {e["username"]: e for e in api.emulator.endpoints if str(e["username"]).startswith(f"{owner}/")}
+    upstream = {str(e["username"]): e for e in api.emulator.endpoints if str(e["username"]).startswith(f"{owner}/")}
     live = listed(api, owner, "active") + listed(api, owner, "disabled")
     for name in USERNAMES:
         username = f"{owner}/{name}"

@@ -282,7 +282,8 @@ def test_a_reset_of_a_disabled_endpoint_committed_whose_answer_was_lost_enables_
     assert answer.status == 200
     assert api.emulator.stored_password(USERNAME) == answer.body["password"]
     record = current_record()
-    assert record is not None and record["status"] == "active"
+    assert record is not None
+    assert record["status"] == "active"
 
 
 def test_a_failed_reset_of_a_disabled_endpoint_leaves_it_disabled(api: ProvisionerApi) -> None:
@@ -296,7 +297,8 @@ def test_a_failed_reset_of_a_disabled_endpoint_leaves_it_disabled(api: Provision
     # Then it fails and the endpoint stays disabled, with the password nobody knows
     assert problem(answer) == (502, "upstream-error")
     record = current_record()
-    assert record is not None and record["status"] == "disabled"
+    assert record is not None
+    assert record["status"] == "disabled"
     assert api.emulator.stored_password(USERNAME) == locked
 
 
@@ -323,7 +325,8 @@ def test_a_lost_disable_put_is_sent_again_and_the_endpoint_is_disabled(
         wait_until(lambda: api.emulator.updates_committed() == 2, timeout=5, what="the hung update to commit")
     assert api.emulator.stored_password(USERNAME) not in (given, None)
     record = current_record()
-    assert record is not None and record["status"] == "disabled"
+    assert record is not None
+    assert record["status"] == "disabled"
     assert_inventory_and_signalwire_agree(api)
 
 
@@ -336,7 +339,8 @@ def test_a_disable_failing_twice_is_a_502_and_the_endpoint_stays_active(api: Pro
     # Then it fails and nothing pretends otherwise: the record is active, the password the one given
     assert problem(answer) == (502, "upstream-error")
     record = current_record()
-    assert record is not None and record["status"] == "active"
+    assert record is not None
+    assert record["status"] == "active"
     assert api.emulator.stored_password(USERNAME) == given
 
 
@@ -365,7 +369,8 @@ def test_a_delete_signalwire_did_not_perform_is_answered_as_failed_and_the_recor
     assert api.emulator.deletes_committed() == 0
     assert len(api.emulator.endpoints) == 1
     record = current_record()
-    assert record is not None and record["status"] == "active"
+    assert record is not None
+    assert record["status"] == "active"
     assert_inventory_and_signalwire_agree(api)
 
 
@@ -393,7 +398,8 @@ def test_a_delete_committed_whose_answer_was_lost_is_confirmed_and_answered_204(
     assert api.emulator.requests_received("delete") == api.emulator.deletes_committed() == 1
     assert api.emulator.endpoints == []
     record = current_record()
-    assert record is not None and record["status"] == "deleted"
+    assert record is not None
+    assert record["status"] == "deleted"
 
 
 def test_a_delete_that_hangs_past_the_read_timeout_is_a_504_and_a_retry_records_the_delete(
@@ -411,7 +417,8 @@ def test_a_delete_that_hangs_past_the_read_timeout_is_a_504_and_a_retry_records_
     assert retried.status == 204
     assert api.emulator.requests_received("delete") == 1
     record = current_record()
-    assert record is not None and record["status"] == "deleted"
+    assert record is not None
+    assert record["status"] == "deleted"
 
 
 def test_a_retry_after_an_unconfirmed_delete_deletes_once_and_records_it(api: ProvisionerApi) -> None:
@@ -426,7 +433,8 @@ def test_a_retry_after_an_unconfirmed_delete_deletes_once_and_records_it(api: Pr
     assert again.status == 204
     assert api.emulator.deletes_committed() == 1
     record = current_record()
-    assert record is not None and record["status"] == "deleted"
+    assert record is not None
+    assert record["status"] == "deleted"
 
 
 # -- the look-up before any change -----------------------------------------------------------------
@@ -514,7 +522,8 @@ def create_giving_up(api: ProvisionerApi, function: LambdaFunction, headers: dic
 
 def wait_out_the_pending_window() -> None:
     record = current_record()
-    assert record is not None and record["status"] == "pending"
+    assert record is not None
+    assert record["status"] == "pending"
     while time.time() <= float(record["pending_until"]):
         time.sleep(0.1)
 
@@ -526,7 +535,8 @@ def test_a_create_whose_function_gave_up_is_settled_to_active_by_a_later_look_up
     assert problem(first) == (504, "upstream-timeout")
     wait_until(lambda: api.emulator.creates_committed() == 1, timeout=5, what="the hung create to commit")
     record = current_record()
-    assert record is not None and record["status"] == "pending"  # the record was written before the create
+    assert record is not None
+    assert record["status"] == "pending"
     wait_out_the_pending_window()
     # When the endpoint is looked up
     answer = api.request("GET", path())
@@ -569,7 +579,8 @@ def test_an_unkeyed_create_after_a_late_committed_one_is_taken_and_settles_the_r
     # Then it is taken, and the endpoint has its record (settled, never released)
     assert problem(again) == (409, "username-taken")
     record = current_record()
-    assert record is not None and record["status"] == "active"
+    assert record is not None
+    assert record["status"] == "active"
     assert_inventory_and_signalwire_agree(api)
 
 

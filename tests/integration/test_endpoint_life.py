@@ -676,6 +676,18 @@ def test_a_dry_run_delete_shows_the_record_and_deletes_nothing(api: ProvisionerA
     assert look_up(api, "alice").body["record"]["status"] == "active"
 
 
+def test_a_dry_run_delete_of_an_endpoint_already_deleted_is_still_a_dry_run_answer(api: ProvisionerApi) -> None:
+    # Given an endpoint the service deleted
+    api.create({"username": "alice"})
+    assert delete(api, "alice").status == 204
+    # When it is deleted again as a dry run
+    answer = delete(api, "alice", query="dry_run=true")
+    # Then the answer has the dry-run shape, and nothing was sent
+    assert answer.status == 200
+    assert answer.body.get("dry_run") is True, answer.body
+    assert api.emulator.requests_received("delete") == 1
+
+
 def test_deleting_a_disabled_endpoint_deletes_it(api: ProvisionerApi) -> None:
     # Given a disabled endpoint
     api.create({"username": "alice"})

@@ -116,9 +116,9 @@ def test_a_broken_parameter_is_a_configuration_error_naming_it_but_not_its_value
 ) -> None:
     # Given a broken parameter
     put(ssm, name, value)
-    # When the config is loaded
+    # When the config is loaded and the default profile asked for (a broken profile fails only its requests)
     with pytest.raises(ConfigurationError) as raised:
-        ParameterStoreConfig(SSMProvider(boto3_client=ssm), PREFIX, max_age=300).load()
+        ParameterStoreConfig(SSMProvider(boto3_client=ssm), PREFIX, max_age=300).load().profiles_for("default")
     # Then the error names the parameter and why, and never holds the value
     assert raised.value.parameter == f"{PREFIX}/{name}"
     assert reason in str(raised.value)

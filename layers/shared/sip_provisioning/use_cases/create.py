@@ -68,6 +68,10 @@ def create_endpoint(
     payload = build_create_payload(request, config.profiles_for(request.profile), password)
     client = ports.signalwire(config.signalwire)
     reservation = _reserve(ports, client, caller, request, deadline, attempt)
+    if attempt.is_retry and not reservation.held_before:
+        # An earlier attempt under this key may have created it even though its reservation was
+        # settled away before the create committed: the retry may claim what matches its payload.
+        reservation = Reservation(record=reservation.record, held_before=True)
     try:
         endpoint = _create_at_most_once(client, payload, deadline, reservation)
     except UpstreamTimeout:

@@ -28,7 +28,8 @@ def delete_endpoint(
         found = find(ports.inventory, client, username, deadline)
     record = found.record
     if record is not None and record.status is EndpointStatus.DELETED and found.endpoint is None:
-        return EndpointDeleted(username=username)  # deleted already: the same answer again
+        # Deleted already: the same answer again, or for a dry run the record it would leave as it is.
+        return DeletePreview(would_delete=record) if dry_run else EndpointDeleted(username=username)
     if found.endpoint is None and record is None:
         raise EndpointNotFound(username)
     if record is None or record.status is EndpointStatus.DELETED:

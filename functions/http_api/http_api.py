@@ -396,6 +396,8 @@ def refuse_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware
     """Any query parameter a route does not take is a 422 naming it: a misspelled `dryRun` must
     never create."""
     route = app.context.get("_route")
+    if route is not None and not route.include_in_schema:  # Powertools' own Swagger UI (make run only)
+        return next_middleware(app)
     known = {field.alias for field in route.dependant.query_params} if route is not None else set()
     unknown = sorted(set(app.current_event.query_string_parameters or {}) - known)
     if unknown:

@@ -40,7 +40,6 @@ from sip_provisioning.errors import (
 from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for
 from sip_provisioning.responses import (
-    ChangePreview,
     DeletePreview,
     DryRunResult,
     EndpointChanged,
@@ -53,11 +52,17 @@ from sip_provisioning.responses import (
     Problem,
     ProfileList,
 )
-from sip_provisioning.self_service import EndpointChanges, EndpointRequest, PasswordResetRequest, holds_invalid_text
+from sip_provisioning.self_service import (
+    EndpointChanges,
+    EndpointRequest,
+    PasswordResetRequest,
+    fields_holding_invalid_text,
+    holds_invalid_text,
+)
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.use_cases import create
-from sip_provisioning.use_cases.change import change_endpoint
-from sip_provisioning.use_cases.delete import delete_endpoint
+from sip_provisioning.use_cases.change import change_endpoint, preview_change
+from sip_provisioning.use_cases.delete import delete_endpoint, preview_delete
 from sip_provisioning.use_cases.disable import disable_endpoint
 from sip_provisioning.use_cases.list_endpoints import list_endpoints
 from sip_provisioning.use_cases.list_profiles import list_profiles
@@ -101,22 +106,13 @@ def parse_json_object_body(body: str) -> dict[str, Any]:
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(document, dict):
         raise MalformedRequest("The body must be a JSON object.")
-    invalid = [FieldError(field=field, message=NOT_UNICODE) for field in _fields_holding_invalid_text(document)]
+    invalid = [FieldError(field=field, message=NOT_UNICODE) for field in fields_holding_invalid_text(document)]
     if invalid:
         raise RequestInvalid(invalid)
     return document
 
 
 NOT_UNICODE = "not valid Unicode text (it holds a lone surrogate)"
-
-
-def _fields_holding_invalid_text(document: Any, path: str = "") -> list[str]:
-    """The dotted names of every string value that holds a lone surrogate."""
-    if isinstance(document, dict):
-        return [f for key, value in document.items() for f in _fields_holding_invalid_text(value, f"{path}{key}.")]
-    if isinstance(document, list):
-        return [f for i, item in enumerate(document) for f in _fields_holding_invalid_text(item, f"{path}{i}.")]
-    return [path.rstrip(".")] if holds_invalid_text(document) else []
 
 
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_object_body)
@@ -305,14 +301,14 @@ def patch_endpoint(
 ) -> Response[str]:
     ports, name, deadline = _ports(), _username(username), _deadline()
     if dry_run:
-        return _json_response(200, change_endpoint(ports, _caller(), name, changes, deadline, dry_run=True))
+        return _json_response(200, preview_change(ports, name, changes, deadline))
     changed = _keyed(
         idempotency_key,
         "change",
         name,
         changes,
         EndpointChanged,
-        lambda _attempt: _changed(change_endpoint(ports, _caller(), name, changes, deadline, dry_run=False)),
+        lambda _attempt: change_endpoint(ports, _caller(), name, changes, deadline),
     )
     return _json_response(200, changed)
 
@@ -370,26 +366,16 @@ def delete_endpoint_route(
 ) -> Response[str]:
     ports, name, deadline = _ports(), _username(username), _deadline()
     if dry_run:
-        return _json_response(200, delete_endpoint(ports, _caller(), name, deadline, dry_run=True))
+        return _json_response(200, preview_delete(ports, name, deadline))
     _keyed(
         idempotency_key,
         "delete",
         name,
         None,
         EndpointDeleted,
-        lambda _attempt: _deleted(delete_endpoint(ports, _caller(), name, deadline, dry_run=False)),
+        lambda _attempt: delete_endpoint(ports, _caller(), name, deadline),
     )
     return Response(status_code=204, body="")
-
-
-def _changed(result: EndpointChanged | ChangePreview) -> EndpointChanged:
-    assert isinstance(result, EndpointChanged)  # not a dry run
-    return result
-
-
-def _deleted(result: EndpointDeleted | DeletePreview) -> EndpointDeleted:
-    assert isinstance(result, EndpointDeleted)  # not a dry run
-    return result
 
 
 def refuse_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:

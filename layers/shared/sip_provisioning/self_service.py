@@ -29,16 +29,27 @@ Password = Annotated[SecretStr, Field(min_length=12, max_length=128)]
 Owner = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(refuse_control_characters)]
 
 
-def holds_invalid_text(document: Any) -> bool:
-    """Whether any string in `document` (keys included) holds a lone surrogate: not Unicode text,
-    so it can be neither sent on nor echoed back in an error."""
+def fields_holding_invalid_text(document: Any, path: str = "") -> list[str]:
+    """The dotted names of every string in `document` that holds a lone surrogate: not Unicode
+    text, so it can be neither sent on nor echoed back in an error. A key that holds one is named
+    by where it stands, never by itself."""
     if isinstance(document, str):
-        return any("\ud800" <= character <= "\udfff" for character in document)
+        return [path.rstrip(".")] if any("\ud800" <= character <= "\udfff" for character in document) else []
     if isinstance(document, dict):
-        return any(holds_invalid_text(key) or holds_invalid_text(value) for key, value in document.items())
+        return [
+            field
+            for key, value in document.items()
+            for field in (
+                fields_holding_invalid_text(key, f"{path}(a key)") + fields_holding_invalid_text(value, f"{path}{key}.")
+            )
+        ]
     if isinstance(document, list | tuple):
-        return any(holds_invalid_text(item) for item in document)
-    return False
+        return [field for i, item in enumerate(document) for field in fields_holding_invalid_text(item, f"{path}{i}.")]
+    return []
+
+
+def holds_invalid_text(document: Any) -> bool:
+    return bool(fields_holding_invalid_text(document))
 
 
 class TextOnly(BaseModel):

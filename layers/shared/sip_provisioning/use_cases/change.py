@@ -1,43 +1,66 @@
 """Change: lay a PATCH over the stored request, rebuild, send SignalWire only what differs."""
 
+from dataclasses import dataclass
+from typing import Any
+
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.drift import Change, update_body
 from sip_provisioning.domain.passwords import generate_password
+from sip_provisioning.domain.records import InventoryRecord
 from sip_provisioning.errors import FieldError, RequestInvalid
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.payload_builder import build_create_payload
 from sip_provisioning.responses import ChangePreview, EndpointChanged
 from sip_provisioning.self_service import EndpointChanges, EndpointRequest
+from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
 from sip_provisioning.use_cases.create import sip_uri
 from sip_provisioning.use_cases.managed import managed
-from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
+from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.updates import put_confirmed
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a PATCH would do: the record, the endpoint as SignalWire holds it, the request
+    rebuilt, and the fields SignalWire would be sent."""
+
+    client: SignalWire
+    sip_uri: str
+    record: InventoryRecord
+    endpoint: SipEndpoint
+    request: EndpointRequest
+    payload: CreateSipEndpointPayload
+    body: dict[str, Any]
+
+
+def preview_change(ports: Ports, username: str, changes: EndpointChanges, deadline: Deadline) -> ChangePreview:
+    """`dry_run`: each field that would change, from what to what; nothing is sent or stored."""
+    plan = _plan(ports, username, changes, deadline)
+    held = plan.endpoint.model_dump(mode="json")
+    return ChangePreview(
+        changes=[Change(field=field, before=held.get(field), to=value) for field, value in plan.body.items()]
+    )
+
+
 def change_endpoint(
-    ports: Ports, caller: Caller, username: str, changes: EndpointChanges, deadline: Deadline, *, dry_run: bool
-) -> EndpointChanged | ChangePreview:
-    config = ports.config.load()
-    client = ports.signalwire(config.signalwire)
-    with signalwire_faults_as_problems():
-        record, endpoint = managed(ports.inventory, client, username, deadline)
-    request = _changed_request(record.request, changes)
-    # The password is not compared and not sent: any stand-in lets the create rules be checked.
-    payload = build_create_payload(request, config.profiles_for(request.profile), generate_password())
-    body = update_body(endpoint, payload)
-    if dry_run:
-        held = endpoint.model_dump(mode="json")
-        return ChangePreview(
-            changes=[Change(field=field, before=held.get(field), to=value) for field, value in body.items()]
-        )
-    if body:
+    ports: Ports, caller: Caller, username: str, changes: EndpointChanges, deadline: Deadline
+) -> EndpointChanged:
+    plan = _plan(ports, username, changes, deadline)
+    endpoint = plan.endpoint
+    if plan.body:
         endpoint = put_confirmed(
-            client, username, endpoint.id, body, deadline, holds_changes=lambda held: not update_body(held, payload)
+            plan.client,
+            username,
+            endpoint.id,
+            plan.body,
+            deadline,
+            holds_changes=lambda held: not update_body(held, plan.payload),
         )
+    request, record = plan.request, plan.record
     stored = request.model_dump(mode="json", exclude_none=True, exclude={"password"})
     if stored != record.request:
         # Only once SignalWire accepted the change: the record never describes what is not there.
@@ -50,10 +73,27 @@ def change_endpoint(
     metrics.add_metric(name="EndpointsChanged", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIP endpoint changed",
-        extra={"audit": "endpoint-changed", "username": username, "changed": sorted(body), "by": caller.identity},
+        extra={"audit": "endpoint-changed", "username": username, "changed": sorted(plan.body), "by": caller.identity},
     )
-    return EndpointChanged(
-        endpoint=endpoint, sip_uri=sip_uri(username, config.signalwire), profile=request.profile, changed=sorted(body)
+    return EndpointChanged(endpoint=endpoint, sip_uri=plan.sip_uri, profile=request.profile, changed=sorted(plan.body))
+
+
+def _plan(ports: Ports, username: str, changes: EndpointChanges, deadline: Deadline) -> _Plan:
+    config = ports.config.load()
+    client = ports.signalwire(config.signalwire)
+    with signalwire_faults_as_problems():
+        record, endpoint = managed(ports.inventory, client, username, deadline)
+    request = _changed_request(record.request, changes)
+    # The password is not compared and not sent: any stand-in lets the create rules be checked.
+    payload = build_create_payload(request, config.profiles_for(request.profile), generate_password())
+    return _Plan(
+        client=client,
+        sip_uri=sip_uri(username, config.signalwire),
+        record=record,
+        endpoint=endpoint,
+        request=request,
+        payload=payload,
+        body=update_body(endpoint, payload),
     )
 
 

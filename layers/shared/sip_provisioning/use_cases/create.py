@@ -45,7 +45,7 @@ from sip_provisioning.signalwire.client import (
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, matches_payload
 from sip_provisioning.use_cases.once import Attempt, run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
-from sip_provisioning.use_cases.reservations import Reservation, reserve, settle_pending
+from sip_provisioning.use_cases.reservations import reserve, settle_pending
 
 MAX_CREATE_ATTEMPTS = 3
 FIRST_BACKOFF_SECONDS = 0.2
@@ -68,18 +68,14 @@ def create_endpoint(
     payload = build_create_payload(request, config.profiles_for(request.profile), password)
     client = ports.signalwire(config.signalwire)
     reservation = _reserve(ports, client, caller, request, deadline, attempt)
-    if attempt.is_retry and not reservation.held_before:
-        # An earlier attempt under this key may have created it even though its reservation was
-        # settled away before the create committed: the retry may claim what matches its payload.
-        reservation = Reservation(record=reservation.record, held_before=True)
     try:
-        endpoint = _create_at_most_once(client, payload, deadline, reservation)
+        endpoint = _create_at_most_once(client, payload, deadline, earlier_attempt=attempt.is_retry)
     except UpstreamTimeout:
         raise  # the outcome is unknown: the reservation stays, for a retry or the next request to settle
     except Exception:
-        ports.inventory.release(reservation.record)
+        ports.inventory.release(reservation)
         raise
-    _complete(ports, reservation.record, endpoint)
+    _complete(ports, reservation, endpoint)
     metrics.add_metric(name="EndpointsCreated", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIP endpoint created",
@@ -147,7 +143,7 @@ def sip_uri(username: str, settings: SignalWireSettings) -> str:
 
 def _reserve(
     ports: Ports, client: SignalWire, caller: Caller, request: EndpointRequest, deadline: Deadline, attempt: Attempt
-) -> Reservation:
+) -> InventoryRecord:
     timestamp = now_iso()
     pending = InventoryRecord(
         username=request.username,
@@ -180,7 +176,7 @@ def _complete(ports: Ports, pending: InventoryRecord, endpoint: SipEndpoint) -> 
 
 
 def _create_at_most_once(
-    client: SignalWire, payload: CreateSipEndpointPayload, deadline: Deadline, reservation: Reservation
+    client: SignalWire, payload: CreateSipEndpointPayload, deadline: Deadline, *, earlier_attempt: bool
 ) -> SipEndpoint:
     for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
         try:
@@ -196,7 +192,7 @@ def _create_at_most_once(
                     "SignalWire asked us to slow down.", retry_after=limited.retry_after
                 ) from None
         except PayloadRejected as rejection:
-            return _earlier_attempts_endpoint(client, payload, rejection, deadline, reservation)
+            return _earlier_attempts_endpoint(client, payload, rejection, deadline, earlier_attempt=earlier_attempt)
         except CredentialsRejected:
             raise UpstreamError("SignalWire rejected the service's credentials.") from None
         except (AnswerLost, ServerFailed, UnreadableAnswer) as lost:
@@ -212,17 +208,19 @@ def _earlier_attempts_endpoint(
     payload: CreateSipEndpointPayload,
     rejection: PayloadRejected,
     deadline: Deadline,
-    reservation: Reservation,
+    *,
+    earlier_attempt: bool,
 ) -> SipEndpoint:
     """SignalWire refused the payload: a taken username, perhaps taken by an earlier attempt of
-    this very request (committed after its answer was lost). A filtered list tells which, as
-    SignalWire words a taken username as just another 422."""
+    this very request (committed after its answer was lost, even after its reservation was
+    settled away). A filtered list tells which, as SignalWire words a taken username as just
+    another 422."""
     try:
         found = client.find_endpoints_by_username(payload.username, deadline)
     except SignalWireFault:
         # Taken, invalid, or (after an earlier attempt) our own late commit: unconfirmed is
         # transient, never a validation error.
-        if reservation.held_before:
+        if earlier_attempt:
             raise UpstreamTimeout("SignalWire refused the create and the endpoint could not be looked up.") from None
         raise UpstreamUnavailable(
             "SignalWire refused the create and the username could not be checked.", retry_after=1
@@ -232,9 +230,9 @@ def _earlier_attempts_endpoint(
             [FieldError(field="payload", message=detail) for detail in rejection.details],
             detail="SignalWire rejected the endpoint settings.",
         )
-    if reservation.held_before and matches_payload(found[0], payload):
-        # An earlier attempt under this key reserved the username and sent this create, with the
-        # password derived for the key: its answer was lost, its create committed late.
+    if earlier_attempt and matches_payload(found[0], payload):
+        # An earlier attempt under this key sent this create, with the password derived for the
+        # key: its answer was lost, its create committed late.
         return _recovered(found[0])
     raise UsernameTaken(payload.username)
 

@@ -3,7 +3,7 @@
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.domain.records import EndpointStatus
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
 from sip_provisioning.errors import EndpointNotFound, EndpointNotManaged, UpstreamError, UpstreamTimeout
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.responses import DeletePreview, EndpointDeleted
@@ -14,30 +14,24 @@ from sip_provisioning.signalwire.client import (
     SignalWireFault,
     UnreadableAnswer,
 )
+from sip_provisioning.signalwire.models import SipEndpoint
 from sip_provisioning.use_cases.managed import find
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.upstream import problem_for_fault, signalwire_faults_as_problems
 
 
-def delete_endpoint(
-    ports: Ports, caller: Caller, username: str, deadline: Deadline, *, dry_run: bool
-) -> EndpointDeleted | DeletePreview:
-    config = ports.config.load()
-    client = ports.signalwire(config.signalwire)
-    with signalwire_faults_as_problems():
-        found = find(ports.inventory, client, username, deadline)
-    record = found.record
-    if record is not None and record.status is EndpointStatus.DELETED and found.endpoint is None:
-        # Deleted already: the same answer again, or for a dry run the record it would leave as it is.
-        return DeletePreview(would_delete=record) if dry_run else EndpointDeleted(username=username)
-    if found.endpoint is None and record is None:
-        raise EndpointNotFound(username)
-    if record is None or record.status is EndpointStatus.DELETED:
-        raise EndpointNotManaged(username)
-    if dry_run:
-        return DeletePreview(would_delete=record)
-    if found.endpoint is not None:
-        _delete_confirmed(client, found.endpoint.id, deadline)
+def preview_delete(ports: Ports, username: str, deadline: Deadline) -> DeletePreview:
+    """`dry_run`: the record a delete would mark deleted (or already has); nothing changes."""
+    _client, record, _endpoint = _target(ports, username, deadline)
+    return DeletePreview(would_delete=record)
+
+
+def delete_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDeleted:
+    client, record, endpoint = _target(ports, username, deadline)
+    if record.status is EndpointStatus.DELETED:
+        return EndpointDeleted(username=username)  # deleted already: the same answer again
+    if endpoint is not None:
+        _delete_confirmed(client, endpoint.id, deadline)
     timestamp = now_iso()
     ports.inventory.replace(
         record,
@@ -55,6 +49,24 @@ def delete_endpoint(
         "SIP endpoint deleted", extra={"audit": "endpoint-deleted", "username": username, "by": caller.identity}
     )
     return EndpointDeleted(username=username)
+
+
+def _target(ports: Ports, username: str, deadline: Deadline) -> tuple[SignalWire, InventoryRecord, SipEndpoint | None]:
+    """The record a delete acts on and the endpoint SignalWire still holds for it (None: gone
+    already). A record already deleted, with nothing left in SignalWire, is a target too: a
+    repeated delete answers as the first did."""
+    config = ports.config.load()
+    client = ports.signalwire(config.signalwire)
+    with signalwire_faults_as_problems():
+        found = find(ports.inventory, client, username, deadline)
+    record = found.record
+    if record is not None and record.status is EndpointStatus.DELETED and found.endpoint is None:
+        return client, record, None
+    if found.endpoint is None and record is None:
+        raise EndpointNotFound(username)
+    if record is None or record.status is EndpointStatus.DELETED:
+        raise EndpointNotManaged(username)
+    return client, record, found.endpoint
 
 
 def _delete_confirmed(client: SignalWire, endpoint_id: str, deadline: Deadline) -> None:

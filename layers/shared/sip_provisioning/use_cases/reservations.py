@@ -8,7 +8,6 @@ created it, so the record is completed) or it does not (the reservation is relea
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -20,28 +19,22 @@ from sip_provisioning.signalwire.client import SignalWireFault
 from sip_provisioning.use_cases.ports import Inventory, SignalWire, now_iso
 
 
-@dataclass(frozen=True)
-class Reservation:
-    record: InventoryRecord
-    # An earlier attempt under the same key reserved the username, so it may have sent the create.
-    held_before: bool
-
-
 def reserve(
     inventory: Inventory, pending: InventoryRecord, settle: Callable[[InventoryRecord], InventoryRecord | None]
-) -> Reservation:
-    """Make `pending` the username's current record, or say why it cannot be. A username new to
+) -> InventoryRecord:
+    """Make `pending` the username's current record (or find this attempt's own from an earlier
+    try under the same key), or say why it cannot be. A username new to
     the inventory (the usual case) costs one conditional write and no read."""
     try:
         inventory.put_new(pending, replacing=None)
     except RecordChanged:
         pass  # the username has a record: read it and decide
     else:
-        return Reservation(record=pending, held_before=False)
+        return pending
     seen = inventory.current(pending.username)
     if seen is not None and seen.status is EndpointStatus.PENDING:
         if seen.attempt_id == pending.attempt_id:
-            return Reservation(record=seen, held_before=True)
+            return seen
         if (seen.pending_until or 0) > time.time():
             raise UsernameTaken(pending.username)  # another request is creating it right now
         seen = settle(seen)
@@ -51,7 +44,7 @@ def reserve(
         inventory.put_new(pending, replacing=seen)
     except RecordChanged:
         raise UsernameTaken(pending.username) from None  # another request reserved it first
-    return Reservation(record=pending, held_before=False)
+    return pending
 
 
 def settle_pending(

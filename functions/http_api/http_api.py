@@ -7,7 +7,6 @@ Everything below the routes (profiles, payload, SignalWire) lives in the shared 
 import binascii
 import json
 import os
-from collections.abc import Callable
 from functools import cache
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
@@ -44,7 +43,6 @@ from sip_provisioning.responses import (
     DryRunResult,
     EndpointChanged,
     EndpointCreated,
-    EndpointDeleted,
     EndpointDisabled,
     EndpointList,
     EndpointView,
@@ -61,16 +59,14 @@ from sip_provisioning.self_service import (
 )
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.use_cases import create
-from sip_provisioning.use_cases.change import change_endpoint, preview_change
-from sip_provisioning.use_cases.delete import delete_endpoint, preview_delete
-from sip_provisioning.use_cases.disable import disable_endpoint
+from sip_provisioning.use_cases.change import change_endpoint_once, preview_change
+from sip_provisioning.use_cases.delete import delete_endpoint_once, preview_delete
+from sip_provisioning.use_cases.disable import disable_endpoint_once
 from sip_provisioning.use_cases.list_endpoints import list_endpoints
 from sip_provisioning.use_cases.list_profiles import list_profiles
 from sip_provisioning.use_cases.look_up import look_up_endpoint
-from sip_provisioning.use_cases.once import Attempt, run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports
-from sip_provisioning.use_cases.reset_password import reset_password
-from sip_provisioning.use_cases.reset_password import restore_password as restore_reset_password
+from sip_provisioning.use_cases.reset_password import reset_password_once
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 MAX_BODY_BYTES = 16 * 1024
@@ -169,29 +165,6 @@ def _username(segment: str) -> str:
     return unquote(segment, errors="strict")
 
 
-def _keyed[T: BaseModel](
-    key: str | None,
-    operation: str,
-    username: str,
-    body: BaseModel | None,
-    answer_model: type[T],
-    work: Callable[[Attempt], T],
-    restore: Callable[[T, Attempt], T] = lambda answer, _attempt: answer,
-) -> T:
-    return run_keyed(
-        _ports().once,
-        caller_identity=_caller().identity,
-        key=key,
-        operation=operation,
-        username=username,
-        body=body,
-        busy_seconds=_busy_seconds(_deadline()),
-        answer_model=answer_model,
-        work=work,
-        restore=restore,
-    )
-
-
 def _json_response(status: int, model: BaseModel, **dump_options: Any) -> Response[str]:
     return Response(status_code=status, content_type=JSON_CONTENT_TYPE, body=model.model_dump_json(**dump_options))
 
@@ -235,7 +208,7 @@ def create_endpoint(
 ) -> Response[str]:
     ports = _ports()
     if dry_run:  # never stored: a dry run creates nothing worth replaying
-        return _json_response(200, create.preview_endpoint(ports, request))
+        return _json_response(200, create.preview_endpoint(ports, _caller(), request))
     deadline = _deadline()
     created = create.create_endpoint_once(
         ports, _caller(), request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
@@ -250,7 +223,7 @@ def create_endpoint(
     responses={**_ok(200, "Profiles, sorted by name", ProfileList), **_problems(500)},
 )
 def get_profiles() -> Response[str]:
-    return _json_response(200, list_profiles(_ports()))
+    return _json_response(200, list_profiles(_ports(), _caller()))
 
 
 @app.get(
@@ -267,6 +240,7 @@ def get_endpoints(
 ) -> Response[str]:
     page = list_endpoints(
         _ports(),
+        _caller(),
         profile=profile,
         owner=owner,
         status=EndpointStatus(status) if status else None,
@@ -282,7 +256,7 @@ def get_endpoints(
     responses={**_ok(200, "The endpoint", EndpointView), **_problems(404, 500, *UPSTREAM)},
 )
 def get_endpoint(username: str) -> Response[str]:
-    return _json_response(200, look_up_endpoint(_ports(), _username(username), _deadline()))
+    return _json_response(200, look_up_endpoint(_ports(), _caller(), _username(username), _deadline()))
 
 
 @app.patch(
@@ -301,14 +275,9 @@ def patch_endpoint(
 ) -> Response[str]:
     ports, name, deadline = _ports(), _username(username), _deadline()
     if dry_run:
-        return _json_response(200, preview_change(ports, name, changes, deadline))
-    changed = _keyed(
-        idempotency_key,
-        "change",
-        name,
-        changes,
-        EndpointChanged,
-        lambda _attempt: change_endpoint(ports, _caller(), name, changes, deadline),
+        return _json_response(200, preview_change(ports, _caller(), name, changes, deadline))
+    changed = change_endpoint_once(
+        ports, _caller(), name, changes, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
     )
     return _json_response(200, changed)
 
@@ -322,14 +291,8 @@ def post_password(
     username: str, request: Annotated[PasswordResetRequest, Body()], idempotency_key: IdempotencyKey = None
 ) -> Response[str]:
     ports, name, deadline = _ports(), _username(username), _deadline()
-    reset = _keyed(
-        idempotency_key,
-        "reset-password",
-        name,
-        request,
-        PasswordReset,
-        lambda attempt: reset_password(ports, _caller(), name, request, deadline, attempt),
-        lambda answer, attempt: restore_reset_password(ports, request, answer, attempt),
+    reset = reset_password_once(
+        ports, _caller(), name, request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
     )
     return _json_response(200, reset, exclude={"password"} if reset.password is None else None)
 
@@ -341,13 +304,8 @@ def post_password(
 )
 def post_disable(username: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
     ports, name, deadline = _ports(), _username(username), _deadline()
-    disabled = _keyed(
-        idempotency_key,
-        "disable",
-        name,
-        None,
-        EndpointDisabled,
-        lambda _attempt: disable_endpoint(ports, _caller(), name, deadline),
+    disabled = disable_endpoint_once(
+        ports, _caller(), name, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
     )
     return _json_response(200, disabled)
 
@@ -366,15 +324,8 @@ def delete_endpoint_route(
 ) -> Response[str]:
     ports, name, deadline = _ports(), _username(username), _deadline()
     if dry_run:
-        return _json_response(200, preview_delete(ports, name, deadline))
-    _keyed(
-        idempotency_key,
-        "delete",
-        name,
-        None,
-        EndpointDeleted,
-        lambda _attempt: delete_endpoint(ports, _caller(), name, deadline),
-    )
+        return _json_response(200, preview_delete(ports, _caller(), name, deadline))
+    delete_endpoint_once(ports, _caller(), name, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline))
     return Response(status_code=204, body="")
 
 

@@ -136,6 +136,10 @@ def _slack_settings() -> SlackSettings:
     return slack
 
 
+def _slack_caller(payload: SlashCommandPayload) -> Caller:
+    return Caller(identity=payload.caller, via=CreatedVia.SLACK)
+
+
 def _raw_body(event: APIGatewayProxyEventV2) -> bytes:
     """The body's bytes exactly as Slack signed them (API Gateway base64-encodes form bodies)."""
     body = event.get("body") or ""
@@ -154,7 +158,7 @@ def _answer_command(payload: SlashCommandPayload, context: LambdaContext) -> Sla
             case HelpCommand():
                 return usage_message(payload.command)
             case ProfilesCommand():
-                return profiles_message(list_profiles(wiring().ports), payload.command)
+                return profiles_message(list_profiles(wiring().ports, _slack_caller(payload)), payload.command)
             case CreateCommand():
                 return _start_create(payload, command, context)
     except Exception as error:
@@ -164,7 +168,7 @@ def _answer_command(payload: SlashCommandPayload, context: LambdaContext) -> Sla
 def _start_create(payload: SlashCommandPayload, command: CreateCommand, context: LambdaContext) -> SlackMessage:
     """Check every rule now (SSM only, SignalWire untouched), then hand the create to a job."""
     request = command.to_endpoint_request()
-    create.preview_endpoint(wiring().ports, request)
+    create.preview_endpoint(wiring().ports, _slack_caller(payload), request)
     if not is_allowed_response_url(payload.response_url, settings().slack_response_url_prefixes):
         logger.error("Create not started: the response_url is not under an allowed prefix")
         return response_url_refused_message()

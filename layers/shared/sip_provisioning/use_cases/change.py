@@ -18,6 +18,7 @@ from sip_provisioning.self_service import EndpointChanges, EndpointRequest
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
 from sip_provisioning.use_cases.create import sip_uri
 from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.updates import put_confirmed
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
@@ -37,7 +38,9 @@ class _Plan:
     body: dict[str, Any]
 
 
-def preview_change(ports: Ports, username: str, changes: EndpointChanges, deadline: Deadline) -> ChangePreview:
+def preview_change(
+    ports: Ports, caller: Caller, username: str, changes: EndpointChanges, deadline: Deadline
+) -> ChangePreview:
     """`dry_run`: each field that would change, from what to what; nothing is sent or stored."""
     plan = _plan(ports, username, changes, deadline)
     held = plan.endpoint.model_dump(mode="json")
@@ -76,6 +79,29 @@ def change_endpoint(
         extra={"audit": "endpoint-changed", "username": username, "changed": sorted(plan.body), "by": caller.identity},
     )
     return EndpointChanged(endpoint=endpoint, sip_uri=plan.sip_uri, profile=request.profile, changed=sorted(plan.body))
+
+
+def change_endpoint_once(
+    ports: Ports,
+    caller: Caller,
+    username: str,
+    changes: EndpointChanges,
+    deadline: Deadline,
+    *,
+    key: str | None,
+    busy_seconds: float,
+) -> EndpointChanged:
+    return run_keyed(
+        ports.once,
+        caller_identity=caller.identity,
+        key=key,
+        operation="change",
+        username=username,
+        body=changes,
+        busy_seconds=busy_seconds,
+        answer_model=EndpointChanged,
+        work=lambda _attempt: change_endpoint(ports, caller, username, changes, deadline),
+    )
 
 
 def _plan(ports: Ports, username: str, changes: EndpointChanges, deadline: Deadline) -> _Plan:

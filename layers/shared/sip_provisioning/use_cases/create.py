@@ -115,7 +115,7 @@ def create_endpoint_once(
     )
 
 
-def preview_endpoint(ports: Ports, request: EndpointRequest) -> DryRunResult:
+def preview_endpoint(ports: Ports, caller: Caller, request: EndpointRequest) -> DryRunResult:
     """What a create would send, password masked; nothing is created or stored."""
     config = ports.config.load()
     payload = build_create_payload(

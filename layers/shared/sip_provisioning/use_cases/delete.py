@@ -16,11 +16,12 @@ from sip_provisioning.signalwire.client import (
 )
 from sip_provisioning.signalwire.models import SipEndpoint
 from sip_provisioning.use_cases.managed import find
+from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.upstream import problem_for_fault, signalwire_faults_as_problems
 
 
-def preview_delete(ports: Ports, username: str, deadline: Deadline) -> DeletePreview:
+def preview_delete(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> DeletePreview:
     """`dry_run`: the record a delete would mark deleted (or already has); nothing changes."""
     _client, record, _endpoint = _target(ports, username, deadline)
     return DeletePreview(would_delete=record)
@@ -49,6 +50,22 @@ def delete_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadl
         "SIP endpoint deleted", extra={"audit": "endpoint-deleted", "username": username, "by": caller.identity}
     )
     return EndpointDeleted(username=username)
+
+
+def delete_endpoint_once(
+    ports: Ports, caller: Caller, username: str, deadline: Deadline, *, key: str | None, busy_seconds: float
+) -> EndpointDeleted:
+    return run_keyed(
+        ports.once,
+        caller_identity=caller.identity,
+        key=key,
+        operation="delete",
+        username=username,
+        body=None,
+        busy_seconds=busy_seconds,
+        answer_model=EndpointDeleted,
+        work=lambda _attempt: delete_endpoint(ports, caller, username, deadline),
+    )
 
 
 def _target(ports: Ports, username: str, deadline: Deadline) -> tuple[SignalWire, InventoryRecord, SipEndpoint | None]:

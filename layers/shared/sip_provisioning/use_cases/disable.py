@@ -8,6 +8,7 @@ from sip_provisioning.domain.records import EndpointStatus
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.responses import EndpointDisabled
 from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
 from sip_provisioning.use_cases.updates import put_confirmed
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
@@ -30,3 +31,19 @@ def disable_endpoint(ports: Ports, caller: Caller, username: str, deadline: Dead
         "SIP endpoint disabled", extra={"audit": "endpoint-disabled", "username": username, "by": caller.identity}
     )
     return EndpointDisabled(username=username)
+
+
+def disable_endpoint_once(
+    ports: Ports, caller: Caller, username: str, deadline: Deadline, *, key: str | None, busy_seconds: float
+) -> EndpointDisabled:
+    return run_keyed(
+        ports.once,
+        caller_identity=caller.identity,
+        key=key,
+        operation="disable",
+        username=username,
+        body=None,
+        busy_seconds=busy_seconds,
+        answer_model=EndpointDisabled,
+        work=lambda _attempt: disable_endpoint(ports, caller, username, deadline),
+    )

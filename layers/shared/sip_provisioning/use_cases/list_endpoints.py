@@ -2,13 +2,14 @@
 
 from sip_provisioning.domain.records import EndpointStatus, RecordSummary
 from sip_provisioning.responses import EndpointList
-from sip_provisioning.use_cases.ports import Ports
+from sip_provisioning.use_cases.ports import Caller, Ports
 
 LISTED_BY_DEFAULT = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
 
 
 def list_endpoints(
     ports: Ports,
+    caller: Caller,
     *,
     profile: str | None,
     owner: str | None,

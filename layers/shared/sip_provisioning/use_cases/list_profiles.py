@@ -1,10 +1,10 @@
 """The profiles a self-service request can name."""
 
 from sip_provisioning.responses import ProfileList, ProfileSummary
-from sip_provisioning.use_cases.ports import Ports
+from sip_provisioning.use_cases.ports import Caller, Ports
 
 
-def list_profiles(ports: Ports) -> ProfileList:
+def list_profiles(ports: Ports, caller: Caller) -> ProfileList:
     profiles = ports.config.load().profiles
     return ProfileList(
         profiles=[

@@ -10,11 +10,11 @@ from sip_provisioning.responses import EndpointView
 from sip_provisioning.self_service import EndpointRequest
 from sip_provisioning.use_cases.create import sip_uri
 from sip_provisioning.use_cases.managed import find
-from sip_provisioning.use_cases.ports import Ports
+from sip_provisioning.use_cases.ports import Caller, Ports
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
 
 
-def look_up_endpoint(ports: Ports, username: str, deadline: Deadline) -> EndpointView:
+def look_up_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointView:
     config = ports.config.load()
     client = ports.signalwire(config.signalwire)
     with signalwire_faults_as_problems():

@@ -10,7 +10,7 @@ from sip_provisioning.responses import PasswordReset
 from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.use_cases.create import sip_uri
 from sip_provisioning.use_cases.managed import managed
-from sip_provisioning.use_cases.once import Attempt
+from sip_provisioning.use_cases.once import Attempt, run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
 from sip_provisioning.use_cases.updates import put_confirmed
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
@@ -47,6 +47,31 @@ def reset_password(
         username=username,
         sip_uri=sip_uri(username, config.signalwire),
         password=password.get_secret_value() if request.password is None else None,
+    )
+
+
+def reset_password_once(
+    ports: Ports,
+    caller: Caller,
+    username: str,
+    request: PasswordResetRequest,
+    deadline: Deadline,
+    *,
+    key: str | None,
+    busy_seconds: float,
+) -> PasswordReset:
+    """`reset_password` at most once per (caller, key); a repeat answers the same password."""
+    return run_keyed(
+        ports.once,
+        caller_identity=caller.identity,
+        key=key,
+        operation="reset-password",
+        username=username,
+        body=request,
+        busy_seconds=busy_seconds,
+        answer_model=PasswordReset,
+        work=lambda attempt: reset_password(ports, caller, username, request, deadline, attempt),
+        restore=lambda answer, attempt: restore_password(ports, request, answer, attempt),
     )
 
 

@@ -189,6 +189,7 @@ def function_environment(read_timeout: float, endpoint_url: str | None) -> dict[
         "PARAMETERS_MAX_AGE": "0",  # scenarios change parameters mid-way and expect them seen
         "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
         "INVENTORY_TABLE": INVENTORY_TABLE,
+        "SECRETS_PREFIX": "sip-provisioning/reliability/endpoints/",
         "SIGNALWIRE_READ_TIMEOUT": str(read_timeout),
     }
 

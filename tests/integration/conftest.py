@@ -23,6 +23,7 @@ PARAMETERS_PATH = "/sip-provisioning/test"
 SIP_DOMAIN = "test.sip.signalwire.com"
 IDEMPOTENCY_TABLE = "sip-provisioning-test-idempotency"
 INVENTORY_TABLE = "sip-provisioning-test-inventory"
+SECRETS_PREFIX = "sip-provisioning/test/endpoints/"
 CALLER = IamCaller(user_arn="arn:aws:iam::123456789012:user/alice.admin")
 
 
@@ -78,6 +79,7 @@ def api(monkeypatch: pytest.MonkeyPatch, emulator: SignalWireEmulator) -> Iterat
     monkeypatch.setenv("PARAMETERS_MAX_AGE", "0")  # tests change parameters and expect to see it
     monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
     monkeypatch.setenv("INVENTORY_TABLE", INVENTORY_TABLE)
+    monkeypatch.setenv("SECRETS_PREFIX", SECRETS_PREFIX)
     monkeypatch.setenv("SIGNALWIRE_READ_TIMEOUT", "0.5")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sip-provisioner")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SipProvisioning")

@@ -134,6 +134,7 @@ class SlackFunction:
             "PARAMETERS_MAX_AGE": "0",
             "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
             "INVENTORY_TABLE": INVENTORY_TABLE,
+            "SECRETS_PREFIX": "sip-provisioning/test/endpoints/",
             "SIGNALWIRE_READ_TIMEOUT": "2",
             "SLACK_RESPONSE_URL_PREFIXES": LOOPBACK_PREFIX,
         }

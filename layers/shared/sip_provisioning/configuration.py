@@ -8,6 +8,7 @@ Layout (CONTRACT.md section 2), names relative to the prefix:
   signalwire/sip_domain    optional, default <space>.sip.signalwire.com
   slack/signing_secret     SecureString, only with the Slack route
   slack/allowed_team_ids   StringList of Slack workspace ids, only with the Slack route
+  policy                   optional: the deployment's policy, JSON (CONTRACT.md section 5)
 """
 
 import ipaddress
@@ -21,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from sip_provisioning.domain.policy import ProfilePolicy
+from sip_provisioning.domain.policy import DeploymentPolicy, ProfilePolicy
 from sip_provisioning.errors import ConfigurationError
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.signalwire.models import SipEndpointSettings
@@ -33,6 +34,7 @@ API_TOKEN = "signalwire/api_token"  # noqa: S105 - a parameter name
 SIP_DOMAIN = "signalwire/sip_domain"
 SLACK_SIGNING_SECRET = "slack/signing_secret"  # noqa: S105 - a parameter name
 SLACK_ALLOWED_TEAM_IDS = "slack/allowed_team_ids"
+DEPLOYMENT_POLICY = "policy"
 DEFAULT_PROFILE = "default"
 
 
@@ -73,6 +75,8 @@ class ServiceConfig(BaseModel):
     signalwire: SignalWireSettings
     # None where the Slack route is not set up: the parameters are optional.
     slack: SlackSettings | None = None
+    # None where the parameter is absent: every caller may do everything (CONTRACT.md section 5).
+    deployment_policy: DeploymentPolicy | None = None
 
     def profiles_for(self, name: str) -> dict[str, Profile]:
         """The profiles a request naming `name` builds on, unless it or `default` is broken."""
@@ -135,6 +139,18 @@ def _slack(prefix: str, values: Mapping[str, str]) -> SlackSettings | None:
     )
 
 
+def _deployment_policy(prefix: str, values: Mapping[str, str]) -> DeploymentPolicy | None:
+    """A broken policy fails every request (closed, never open), naming the parameter."""
+    if DEPLOYMENT_POLICY not in values:
+        return None
+    parameter = f"{prefix}/{DEPLOYMENT_POLICY}"
+    try:
+        return DeploymentPolicy.model_validate_json(values[DEPLOYMENT_POLICY])
+    except ValidationError as error:
+        broken = sorted({".".join(str(part) for part in e["loc"]) or "(document)" for e in error.errors()})
+        raise ConfigurationError(parameter, f"breaks the policy rules in: {', '.join(broken)}") from None
+
+
 def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfig:
     """Validate the parameters read under `prefix` (names relative to it) into a ServiceConfig."""
     profiles: dict[str, Profile] = {}
@@ -164,6 +180,7 @@ def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfi
             sip_domain=sip_domain,
         ),
         slack=_slack(prefix, values),
+        deployment_policy=_deployment_policy(prefix, values),
     )
 
 

@@ -21,6 +21,9 @@ class EndpointCreated(BaseModel):
     password: str | None = Field(
         default=None, description="Present only when the service generated the password; shown once."
     )
+    password_secret_arn: str | None = Field(
+        default=None, description="Where a generated password went instead, with secrets_manager delivery."
+    )
 
 
 class DryRunResult(BaseModel):
@@ -102,6 +105,9 @@ class PasswordReset(BaseModel):
     username: str
     sip_uri: str
     password: str | None = Field(default=None, description="Present only when the service generated it; shown once.")
+    password_secret_arn: str | None = Field(
+        default=None, description="Where a generated password went instead, with secrets_manager delivery."
+    )
 
 
 class EndpointDisabled(BaseModel):

@@ -4,6 +4,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
+from sip_provisioning.domain.policy import PasswordDelivery
 from sip_provisioning.signalwire.models import (
     AbsoluteUrl,
     CallerId,
@@ -216,6 +217,7 @@ class EndpointRequest(TextOnly):
     password: Password | None = None
     handler: Handler | None = None
     owner: Owner | None = None
+    password_delivery: PasswordDelivery | None = None
 
 
 class EndpointChanges(TextOnly):
@@ -242,3 +244,4 @@ class PasswordResetRequest(TextOnly):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     password: Password | None = None
+    password_delivery: PasswordDelivery | None = None

@@ -13,6 +13,7 @@ _ENVIRONMENT_NAMES = {
     "parameters_grace_period": "PARAMETERS_GRACE_PERIOD",
     "idempotency_table": "IDEMPOTENCY_TABLE",
     "inventory_table": "INVENTORY_TABLE",
+    "secrets_prefix": "SECRETS_PREFIX",
     "signalwire_connect_timeout": "SIGNALWIRE_CONNECT_TIMEOUT",
     "signalwire_read_timeout": "SIGNALWIRE_READ_TIMEOUT",
     "slack_response_url_prefixes": "SLACK_RESPONSE_URL_PREFIXES",
@@ -38,6 +39,8 @@ class RuntimeSettings(BaseModel):
     parameters_grace_period: int = Field(default=900, ge=0)
     idempotency_table: str = Field(min_length=3, max_length=255)
     inventory_table: str = Field(min_length=3, max_length=255)
+    # Where delivered passwords go in Secrets Manager: `<prefix><username>` (CONTRACT.md section 5).
+    secrets_prefix: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9/_+=.@-]+/$")
     signalwire_connect_timeout: float = Field(default=3.05, gt=0)
     signalwire_read_timeout: float = Field(default=10.0, gt=0)
     # Where the Slack command may post its answers: Slack's own response URLs, never any URL a
@@ -48,7 +51,8 @@ class RuntimeSettings(BaseModel):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "RuntimeSettings":
-        """PARAMETERS_PATH, IDEMPOTENCY_TABLE and INVENTORY_TABLE are required; the rest have defaults."""
+        """PARAMETERS_PATH, IDEMPOTENCY_TABLE, INVENTORY_TABLE and SECRETS_PREFIX are required; the rest
+        have defaults."""
         given = {field: environ[name] for field, name in _ENVIRONMENT_NAMES.items() if name in environ}
         try:
             return cls.model_validate(given)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 
 from sip_provisioning.adapters.inventory import DynamoDBInventory
+from sip_provisioning.adapters.secrets import SecretsManagerStore
 from sip_provisioning.configuration import ParameterStoreConfig, SignalWireSettings
 from sip_provisioning.observability import logger
 from sip_provisioning.settings import RuntimeSettings
@@ -22,6 +23,9 @@ from sip_provisioning.use_cases.ports import Ports
 # DynamoDB calls sit around the SignalWire create, whose waits are bounded by the deadline: two
 # attempts, so a stuck table cannot push the answer past the function's timeout.
 _SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 3})
+_SECRETS_MANAGER_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
+)
 _DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
 
 
@@ -46,6 +50,7 @@ class Wiring:
             signalwire=self._signalwire_for,
             inventory=DynamoDBInventory(lambda: self._dynamodb, settings.inventory_table),
             once=OnceStore(lambda: self._dynamodb, settings.idempotency_table),
+            secrets=SecretsManagerStore(lambda: self._secretsmanager, settings.secrets_prefix),
         )
 
     def warm_up(self) -> None:
@@ -59,6 +64,10 @@ class Wiring:
     @cached_property
     def _dynamodb(self) -> Any:
         return self._session.client("dynamodb", config=_DYNAMODB_CONFIG)
+
+    @cached_property
+    def _secretsmanager(self) -> Any:
+        return self._session.client("secretsmanager", config=_SECRETS_MANAGER_CONFIG)
 
     def _signalwire_for(self, settings: SignalWireSettings) -> SignalWireClient:
         # One client per set of credentials, so a rotated token takes effect at the next SSM read

@@ -17,6 +17,7 @@ from sip_provisioning.responses import ChangePreview, EndpointChanged
 from sip_provisioning.self_service import EndpointChanges, EndpointRequest
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
 from sip_provisioning.use_cases.create import sip_uri
+from sip_provisioning.use_cases.guard import check_change
 from sip_provisioning.use_cases.managed import managed
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
@@ -42,7 +43,7 @@ def preview_change(
     ports: Ports, caller: Caller, username: str, changes: EndpointChanges, deadline: Deadline
 ) -> ChangePreview:
     """`dry_run`: each field that would change, from what to what; nothing is sent or stored."""
-    plan = _plan(ports, username, changes, deadline)
+    plan = _plan(ports, caller, username, changes, deadline)
     held = plan.endpoint.model_dump(mode="json")
     return ChangePreview(
         changes=[Change(field=field, before=held.get(field), to=value) for field, value in plan.body.items()]
@@ -52,7 +53,7 @@ def preview_change(
 def change_endpoint(
     ports: Ports, caller: Caller, username: str, changes: EndpointChanges, deadline: Deadline
 ) -> EndpointChanged:
-    plan = _plan(ports, username, changes, deadline)
+    plan = _plan(ports, caller, username, changes, deadline)
     endpoint = plan.endpoint
     if plan.body:
         endpoint = put_confirmed(
@@ -104,12 +105,13 @@ def change_endpoint_once(
     )
 
 
-def _plan(ports: Ports, username: str, changes: EndpointChanges, deadline: Deadline) -> _Plan:
+def _plan(ports: Ports, caller: Caller, username: str, changes: EndpointChanges, deadline: Deadline) -> _Plan:
     config = ports.config.load()
     client = ports.signalwire(config.signalwire)
     with signalwire_faults_as_problems():
         record, endpoint = managed(ports.inventory, client, username, deadline)
     request = _changed_request(record.request, changes)
+    check_change(config, caller, record, request, changes.model_fields_set)
     # The password is not compared and not sent: any stand-in lets the create rules be checked.
     payload = build_create_payload(request, config.profiles_for(request.profile), generate_password())
     return _Plan(

@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sip_provisioning.configuration import SignalWireSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.passwords import derive_password, generate_password
+from sip_provisioning.domain.policy import PasswordDelivery
 from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
 from sip_provisioning.errors import (
     FieldError,
@@ -43,6 +44,7 @@ from sip_provisioning.signalwire.client import (
     UnreadableAnswer,
 )
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, matches_payload
+from sip_provisioning.use_cases.guard import check_request, delivery_for
 from sip_provisioning.use_cases.once import Attempt, run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.reservations import reserve, settle_pending
@@ -64,9 +66,11 @@ def create_endpoint(
 ) -> EndpointCreated:
     """Create the endpoint; `attempt` tells whether an earlier attempt under the same key ran."""
     config = ports.config.load()
+    check_request(config, caller, request, request.model_fields_set)
     password = request.password or derive_password(config.signalwire.api_token, attempt.nonce, PASSWORD_PURPOSE)
     payload = build_create_payload(request, config.profiles_for(request.profile), password)
     client = ports.signalwire(config.signalwire)
+    delivery = delivery_for(config, caller, request.profile, request.password_delivery)
     reservation = _reserve(ports, client, caller, request, deadline, attempt)
     try:
         endpoint = _create_at_most_once(client, payload, deadline, earlier_attempt=attempt.is_retry)
@@ -75,7 +79,14 @@ def create_endpoint(
     except Exception:
         ports.inventory.release(reservation)
         raise
-    _complete(ports, reservation, endpoint)
+    uri = sip_uri(request.username, config.signalwire)
+    secret_arn = None
+    if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
+        # Before the record is completed: should this fail, the pending record is settled later.
+        secret_arn = ports.secrets.put_password(
+            request.username, password, uri, profile=request.profile, created_by=caller.identity, owner=request.owner
+        )
+    _complete(ports, reservation, endpoint, secret_arn)
     metrics.add_metric(name="EndpointsCreated", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIP endpoint created",
@@ -90,9 +101,10 @@ def create_endpoint(
     )
     return EndpointCreated(
         endpoint=endpoint,
-        sip_uri=sip_uri(request.username, config.signalwire),
+        sip_uri=uri,
         profile=request.profile,
-        password=password.get_secret_value() if request.password is None else None,
+        password=password.get_secret_value() if request.password is None and secret_arn is None else None,
+        password_secret_arn=secret_arn,
     )
 
 
@@ -116,8 +128,10 @@ def create_endpoint_once(
 
 
 def preview_endpoint(ports: Ports, caller: Caller, request: EndpointRequest) -> DryRunResult:
-    """What a create would send, password masked; nothing is created or stored."""
+    """What a create would send, password masked; nothing is created or stored. The same
+    policies apply as to the create itself."""
     config = ports.config.load()
+    check_request(config, caller, request, request.model_fields_set)
     payload = build_create_payload(
         request, config.profiles_for(request.profile), request.password or generate_password()
     )
@@ -130,7 +144,7 @@ def restore_password(
     ports: Ports, request: EndpointRequest, created: EndpointCreated, attempt: Attempt
 ) -> EndpointCreated:
     """A replayed 201 gets its generated password back, derived again from the key's nonce."""
-    if request.password is not None:
+    if request.password is not None or created.password_secret_arn is not None:
         return created
     token = ports.config.load().signalwire.api_token
     password = derive_password(token, attempt.nonce, PASSWORD_PURPOSE)
@@ -161,12 +175,17 @@ def _reserve(
     return reserve(ports.inventory, pending, lambda seen: settle_pending(ports.inventory, client, seen, deadline))
 
 
-def _complete(ports: Ports, pending: InventoryRecord, endpoint: SipEndpoint) -> None:
+def _complete(ports: Ports, pending: InventoryRecord, endpoint: SipEndpoint, secret_arn: str | None) -> None:
     """The endpoint exists: its record says so. If this write fails the pending record stays,
     and the next request that meets it settles it from SignalWire; the caller still gets the
     password, which nobody could give it later."""
     active = pending.model_copy(
-        update={"endpoint_id": endpoint.id, "status": EndpointStatus.ACTIVE, "updated_at": now_iso()}
+        update={
+            "endpoint_id": endpoint.id,
+            "status": EndpointStatus.ACTIVE,
+            "updated_at": now_iso(),
+            "password_secret_arn": secret_arn,
+        }
     )
     try:
         ports.inventory.replace(pending, active.model_copy(update={"attempt_id": None, "pending_until": None}))

@@ -15,6 +15,7 @@ from sip_provisioning.signalwire.client import (
     UnreadableAnswer,
 )
 from sip_provisioning.signalwire.models import SipEndpoint
+from sip_provisioning.use_cases.guard import check_manage
 from sip_provisioning.use_cases.managed import find
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
@@ -23,16 +24,18 @@ from sip_provisioning.use_cases.upstream import problem_for_fault, signalwire_fa
 
 def preview_delete(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> DeletePreview:
     """`dry_run`: the record a delete would mark deleted (or already has); nothing changes."""
-    _client, record, _endpoint = _target(ports, username, deadline)
+    _client, record, _endpoint = _target(ports, caller, username, deadline)
     return DeletePreview(would_delete=record)
 
 
 def delete_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDeleted:
-    client, record, endpoint = _target(ports, username, deadline)
+    client, record, endpoint = _target(ports, caller, username, deadline)
     if record.status is EndpointStatus.DELETED:
         return EndpointDeleted(username=username)  # deleted already: the same answer again
     if endpoint is not None:
         _delete_confirmed(client, endpoint.id, deadline)
+    if record.password_secret_arn is not None:
+        ports.secrets.schedule_deletion(username)
     timestamp = now_iso()
     ports.inventory.replace(
         record,
@@ -68,7 +71,9 @@ def delete_endpoint_once(
     )
 
 
-def _target(ports: Ports, username: str, deadline: Deadline) -> tuple[SignalWire, InventoryRecord, SipEndpoint | None]:
+def _target(
+    ports: Ports, caller: Caller, username: str, deadline: Deadline
+) -> tuple[SignalWire, InventoryRecord, SipEndpoint | None]:
     """The record a delete acts on and the endpoint SignalWire still holds for it (None: gone
     already). A record already deleted, with nothing left in SignalWire, is a target too: a
     repeated delete answers as the first did."""
@@ -77,13 +82,12 @@ def _target(ports: Ports, username: str, deadline: Deadline) -> tuple[SignalWire
     with signalwire_faults_as_problems():
         found = find(ports.inventory, client, username, deadline)
     record = found.record
-    if record is not None and record.status is EndpointStatus.DELETED and found.endpoint is None:
-        return client, record, None
     if found.endpoint is None and record is None:
         raise EndpointNotFound(username)
-    if record is None or record.status is EndpointStatus.DELETED:
+    if record is None or (record.status is EndpointStatus.DELETED and found.endpoint is not None):
         raise EndpointNotManaged(username)
-    return client, record, found.endpoint
+    check_manage(config, caller, record)
+    return client, record, found.endpoint if record.status is not EndpointStatus.DELETED else None
 
 
 def _delete_confirmed(client: SignalWire, endpoint_id: str, deadline: Deadline) -> None:

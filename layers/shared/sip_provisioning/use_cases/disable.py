@@ -7,6 +7,7 @@ from sip_provisioning.domain.passwords import generate_password
 from sip_provisioning.domain.records import EndpointStatus
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.responses import EndpointDisabled
+from sip_provisioning.use_cases.guard import check_manage
 from sip_provisioning.use_cases.managed import managed
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
@@ -19,6 +20,7 @@ def disable_endpoint(ports: Ports, caller: Caller, username: str, deadline: Dead
     client = ports.signalwire(config.signalwire)
     with signalwire_faults_as_problems():
         record, endpoint = managed(ports.inventory, client, username, deadline)
+    check_manage(config, caller, record)
     # Any unknown password locks devices out: resending another on a lost answer is as good.
     locked = {"password": generate_password().get_secret_value()}
     put_confirmed(client, username, endpoint.id, locked, deadline, holds_changes=None)

@@ -2,6 +2,7 @@
 
 from sip_provisioning.domain.records import EndpointStatus, RecordSummary
 from sip_provisioning.responses import EndpointList
+from sip_provisioning.use_cases.guard import may_see
 from sip_provisioning.use_cases.ports import Caller, Ports
 
 LISTED_BY_DEFAULT = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
@@ -24,4 +25,6 @@ def list_endpoints(
         limit=limit,
         cursor=cursor,
     )
-    return EndpointList(endpoints=[RecordSummary.of(record) for record in page.records], next_cursor=page.next_cursor)
+    config = ports.config.load()
+    visible = [record for record in page.records if may_see(config, caller, record)]
+    return EndpointList(endpoints=[RecordSummary.of(record) for record in visible], next_cursor=page.next_cursor)

@@ -1,11 +1,13 @@
 """The profiles a self-service request can name."""
 
 from sip_provisioning.responses import ProfileList, ProfileSummary
+from sip_provisioning.use_cases.guard import usable_profiles
 from sip_provisioning.use_cases.ports import Caller, Ports
 
 
 def list_profiles(ports: Ports, caller: Caller) -> ProfileList:
-    profiles = ports.config.load().profiles
+    config = ports.config.load()
+    profiles = {name: config.profiles[name] for name in usable_profiles(config, caller)}
     return ProfileList(
         profiles=[
             ProfileSummary(

@@ -9,6 +9,7 @@ from sip_provisioning.payload_builder import build_create_payload
 from sip_provisioning.responses import EndpointView
 from sip_provisioning.self_service import EndpointRequest
 from sip_provisioning.use_cases.create import sip_uri
+from sip_provisioning.use_cases.guard import check_see
 from sip_provisioning.use_cases.managed import find
 from sip_provisioning.use_cases.ports import Caller, Ports
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
@@ -23,6 +24,7 @@ def look_up_endpoint(ports: Ports, caller: Caller, username: str, deadline: Dead
         raise EndpointNotFound(username)
     record = found.record
     managed = record is not None and record.status is not EndpointStatus.DELETED
+    check_see(config, caller, record if managed else None)
     drift: list[Drift] = []
     if managed and record is not None:
         request = EndpointRequest.model_validate(record.request)

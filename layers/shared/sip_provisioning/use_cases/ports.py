@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+
 from sip_provisioning.configuration import ServiceConfig, SignalWireSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord, RecordPage
@@ -40,12 +42,20 @@ class Inventory(Protocol):
     ) -> RecordPage: ...
 
 
+class SecretStore(Protocol):
+    def put_password(
+        self, username: str, password: SecretStr, sip_uri: str, *, profile: str, created_by: str, owner: str | None
+    ) -> str: ...
+    def schedule_deletion(self, username: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class Ports:
     config: ConfigSource
     signalwire: Callable[[SignalWireSettings], SignalWire]
     inventory: Inventory
     once: OnceStore
+    secrets: SecretStore
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.passwords import derive_password
+from sip_provisioning.domain.policy import PasswordDelivery
 from sip_provisioning.domain.records import EndpointStatus
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.responses import PasswordReset
 from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.use_cases.create import sip_uri
+from sip_provisioning.use_cases.guard import check_reset, delivery_for
 from sip_provisioning.use_cases.managed import managed
 from sip_provisioning.use_cases.once import Attempt, run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
@@ -25,14 +27,23 @@ def reset_password(
     client = ports.signalwire(config.signalwire)
     with signalwire_faults_as_problems():
         record, endpoint = managed(ports.inventory, client, username, deadline)
+    check_reset(config, caller, record, request)
+    delivery = delivery_for(config, caller, record.profile, request.password_delivery)
     password = request.password or derive_password(config.signalwire.api_token, attempt.nonce, PASSWORD_PURPOSE)
     put_confirmed(
         client, username, endpoint.id, {"password": password.get_secret_value()}, deadline, holds_changes=None
     )
-    if record.status is not EndpointStatus.ACTIVE:
-        ports.inventory.replace(
-            record, record.model_copy(update={"status": EndpointStatus.ACTIVE, "updated_at": now_iso()})
+    uri = sip_uri(username, config.signalwire)
+    secret_arn = None
+    if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
+        secret_arn = ports.secrets.put_password(
+            username, password, uri, profile=record.profile, created_by=record.created_by, owner=record.owner
         )
+    updated = record.model_copy(
+        update={"status": EndpointStatus.ACTIVE, "password_secret_arn": secret_arn or record.password_secret_arn}
+    )
+    if updated != record:  # enabled again, or its password now in a secret
+        ports.inventory.replace(record, updated.model_copy(update={"updated_at": now_iso()}))
     metrics.add_metric(name="PasswordsReset", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIP endpoint password reset",
@@ -45,8 +56,9 @@ def reset_password(
     )
     return PasswordReset(
         username=username,
-        sip_uri=sip_uri(username, config.signalwire),
-        password=password.get_secret_value() if request.password is None else None,
+        sip_uri=uri,
+        password=password.get_secret_value() if request.password is None and secret_arn is None else None,
+        password_secret_arn=secret_arn,
     )
 
 
@@ -79,7 +91,7 @@ def restore_password(
     ports: Ports, request: PasswordResetRequest, reset: PasswordReset, attempt: Attempt
 ) -> PasswordReset:
     """A replayed answer gets its generated password back, derived again from the key's nonce."""
-    if request.password is not None:
+    if request.password is not None or reset.password_secret_arn is not None:
         return reset
     token = ports.config.load().signalwire.api_token
     return reset.model_copy(

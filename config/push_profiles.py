@@ -1,7 +1,9 @@
-"""Push config/profiles/*.json to SSM Parameter Store as <prefix>/profiles/<name>.
+"""Push config/profiles/*.json to SSM Parameter Store as <prefix>/profiles/<name>, and optionally
+a deployment policy as <prefix>/policy.
 
     python config/push_profiles.py --stage dev            # prefix /sip-provisioning/dev
     python config/push_profiles.py --prefix /my/prefix --dir config/profiles
+    python config/push_profiles.py --stage dev --policy config/policy.example.json
 
 Each file is validated with the same model the function uses before anything is written, so a
 broken profile never reaches SSM. Uses the standard AWS credential chain (AWS_PROFILE, ...).
@@ -33,6 +35,18 @@ def load_profiles(directory: Path) -> dict[str, str]:
     return profiles
 
 
+def load_policy(path: Path) -> str:
+    """The deployment policy as compact JSON, validated; raises ValueError naming the file."""
+    from sip_provisioning.domain.policy import DeploymentPolicy
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        DeploymentPolicy.model_validate(document)
+    except ValueError as error:
+        raise ValueError(f"{path.name}: {error}") from None
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
 def put_profiles(ssm_client: Any, prefix: str, profiles: dict[str, str]) -> list[str]:
     """Write every profile (overwriting), return the parameter names written."""
     names = []
@@ -50,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--stage", help="deployment stage; prefix /sip-provisioning/<stage>")
     target.add_argument("--prefix", help="explicit parameter prefix")
     parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "profiles")
+    parser.add_argument("--policy", type=Path, help="a deployment policy file to push as <prefix>/policy")
     parser.add_argument("--region", default=None)
     args = parser.parse_args(argv)
 
@@ -57,8 +72,13 @@ def main(argv: list[str] | None = None) -> int:
 
     prefix = args.prefix or f"/sip-provisioning/{args.stage}"
     profiles = load_profiles(args.dir)
-    for name in put_profiles(boto3.client("ssm", region_name=args.region), prefix, profiles):
+    policy = load_policy(args.policy) if args.policy else None  # both validated before anything is written
+    ssm = boto3.client("ssm", region_name=args.region)
+    for name in put_profiles(ssm, prefix, profiles):
         print(f"put {name}")
+    if policy is not None:
+        ssm.put_parameter(Name=f"{prefix.rstrip('/')}/policy", Value=policy, Type="String", Overwrite=True)
+        print(f"put {prefix.rstrip('/')}/policy")
     return 0
 
 

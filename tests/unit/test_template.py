@@ -1071,3 +1071,38 @@ def test_the_dashboard_shows_signalwire_latency_at_p50_and_p99(template: dict[st
     statistics = {metric[-1]["stat"] for metric in dashboard_metrics(template) if metric[1:2] == ["UpstreamLatency"]}
     # Then they are the median and the 99th percentile
     assert statistics == {"p50", "p99"}
+
+
+@every_function
+def test_the_function_may_touch_only_the_stages_endpoint_secrets(template: dict[str, Any], function_name: str) -> None:
+    # Given the function's Secrets Manager permissions
+    statements = statements_granting(template, function_name, "secretsmanager")
+    # When their actions and resources are read
+    actions = {action for statement in statements for action in as_list(statement["Action"])}
+    resources = [resource for statement in statements for resource in as_list(statement["Resource"])]
+    # Then they are a secret's life (no listing, no policies) on the stage's prefix, by name pattern, never *
+    assert actions == {
+        "secretsmanager:CreateSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:TagResource",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:RestoreSecret",
+    }
+    assert resources == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+            "sip-provisioning/${Stage}/endpoints/*-??????"
+        }
+    ]
+
+
+@every_function
+def test_the_function_is_told_the_secrets_prefix_the_permissions_cover(
+    template: dict[str, Any], function_name: str
+) -> None:
+    # Given / When the function's environment is read
+    variables = function_properties(template, function_name)["Environment"]["Variables"]
+    # Then the prefix is the one its permissions name
+    assert variables["SECRETS_PREFIX"] == {"Fn::Sub": "sip-provisioning/${Stage}/endpoints/"}

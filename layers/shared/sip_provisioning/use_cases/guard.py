@@ -15,7 +15,7 @@ from sip_provisioning.domain.policy import (
     request_violations,
 )
 from sip_provisioning.domain.records import InventoryRecord
-from sip_provisioning.errors import Forbidden
+from sip_provisioning.errors import Forbidden, UnknownProfile
 from sip_provisioning.self_service import EndpointRequest, PasswordResetRequest
 from sip_provisioning.use_cases.ports import Caller
 
@@ -82,8 +82,8 @@ def _request_violations(
     config: ServiceConfig, caller: Caller, request: EndpointRequest, given: set[str]
 ) -> list[Violation]:
     profile = config.profiles_for(request.profile).get(request.profile)
-    if profile is None:
-        return []  # an unknown profile: building the payload answers it, listing the known ones
+    if profile is None:  # named among the known ones only those this caller may use
+        raise UnknownProfile(request.profile, usable_profiles(config, caller))
     document = request.model_dump(mode="json", include=given | {"username", "profile"}, exclude_none=True)
     requested = RequestedFields.from_request(
         document, profile_handler_type=profile.call_handler.value if profile.call_handler else None

@@ -332,7 +332,7 @@ def function_environment(tables: Mapping[str, str]) -> dict[str, str]:
     """The function's variables from the template, resolved for the bench.
 
     Plain values as they are, `!Ref` to a parameter as its default, to a table as the bench's
-    table; PARAMETERS_PATH is the bench's. Anything else cannot be resolved here and is left out.
+    table; PARAMETERS_PATH and SECRETS_PREFIX are the bench's. Anything else cannot be resolved here and is left out.
     """
     environ = {}
     for name, value in TEMPLATE.environment(FUNCTION_LOGICAL_ID).items():
@@ -342,9 +342,10 @@ def function_environment(tables: Mapping[str, str]) -> dict[str, str]:
             environ[name] = str(value).lower() if isinstance(value, bool) else str(value)
         elif value.name == "Ref" and TEMPLATE.parameter_default(value.value) is not None:
             environ[name] = str(TEMPLATE.parameter_default(value.value))
-        elif name != "PARAMETERS_PATH":
+        elif name not in {"PARAMETERS_PATH", "SECRETS_PREFIX"}:
             print(f"note: {name} ({value}) cannot be resolved here and is left unset", file=sys.stderr)
     environ["PARAMETERS_PATH"] = PARAMETERS_PATH
+    environ["SECRETS_PREFIX"] = "sip-provisioning/bench/endpoints/"  # a `!Sub` of the stage
     return environ
 
 

@@ -1,4 +1,9 @@
-"""The workflow edge's language: the invocation Step Functions sends, and the errors it raises by name.
+"""The workflow edge's language: the invocations Step Functions sends, and the errors it raises by name.
+
+An invocation is `{"action": ..., "idempotency_key": ..., ...}`, one model per action
+(`Invocation`, a union tagged by `action`; `create` when `action` is absent, so the first
+workflow form keeps working). Every action but `show` changes something, so it needs the key
+that makes it run once.
 
 A state machine's `Retry` and `Catch` match a Lambda failure by its error name, which the Lambda
 runtime takes from the exception's class name. So each problem type of the contract has one
@@ -11,42 +16,129 @@ import this module qualified (`from sip_provisioning import workflow`).
 """
 
 import json
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from pydantic_core import ErrorDetails
 
 from sip_provisioning import errors
 from sip_provisioning.problems import INTERNAL_ERROR_DETAIL, ProblemType, problem_for
-from sip_provisioning.self_service import EndpointRequest
+from sip_provisioning.self_service import EndpointChanges, EndpointRequest
+from sip_provisioning.signalwire.models import Username
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+IdempotencyKey = Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)]
+DEFAULT_ACTION = "create"
 
 
-class WorkflowInvocation(BaseModel):
-    """What a state machine sends: a `POST /endpoints` body and the key that makes it run once."""
-
+class _Invocation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    request: EndpointRequest
-    idempotency_key: Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)]
 
-    @classmethod
-    def from_event(cls, event: object) -> "WorkflowInvocation":
-        """The invocation in `event`; `MalformedRequest` or `RequestInvalid` (naming each field) if it is not one."""
-        if not isinstance(event, dict):
-            raise errors.MalformedRequest("The invocation must be a JSON object.")
-        try:
-            return cls.model_validate(event)
-        except pydantic.ValidationError as invalid:
-            raise errors.RequestInvalid([_field_error(broken) for broken in invalid.errors()]) from None
+class CreateEndpoint(_Invocation):
+    """`create`: a `POST /endpoints` body; answered with its 201 body."""
+
+    action: Literal["create"] = "create"
+    request: EndpointRequest
+    idempotency_key: IdempotencyKey
+
+
+class ShowEndpoint(_Invocation):
+    """`show`: `GET /endpoints/{username}`'s 200 body. It changes nothing, so a key is optional
+    (given, it only names the invocation in the logs)."""
+
+    action: Literal["show"]
+    username: Username
+    idempotency_key: IdempotencyKey | None = None
+
+
+class UpdateEndpoint(_Invocation):
+    """`update`: a `PATCH /endpoints/{username}` body as `changes`; answered with its 200 body."""
+
+    action: Literal["update"]
+    username: Username
+    changes: EndpointChanges
+    idempotency_key: IdempotencyKey
+
+
+class ResetPassword(_Invocation):
+    """`reset_password`: always a generated password, which goes to Secrets Manager (a workflow
+    caller's delivery): a password given here would stay in the execution's history."""
+
+    action: Literal["reset_password"]
+    username: Username
+    idempotency_key: IdempotencyKey
+
+
+class DisableEndpoint(_Invocation):
+    action: Literal["disable"]
+    username: Username
+    idempotency_key: IdempotencyKey
+
+
+class DeleteEndpoint(_Invocation):
+    """`delete`: answered `{"username", "status": "deleted"}`, also when this service had deleted it already."""
+
+    action: Literal["delete"]
+    username: Username
+    idempotency_key: IdempotencyKey
+
+
+INVOCATION_TYPES: tuple[type[_Invocation], ...] = (
+    CreateEndpoint,
+    ShowEndpoint,
+    UpdateEndpoint,
+    ResetPassword,
+    DisableEndpoint,
+    DeleteEndpoint,
+)
+ACTIONS: tuple[str, ...] = tuple(get_args(kind.model_fields["action"].annotation)[0] for kind in INVOCATION_TYPES)
+# Envelope fields holding a route's body: their own fields are named as the route names them.
+BODY_FIELDS = frozenset({"request", "changes"})
+
+
+def _action_of(value: Any) -> str | None:
+    if isinstance(value, dict):
+        action = value.get("action", DEFAULT_ACTION)
+        return action if isinstance(action, str) else None
+    action = getattr(value, "action", None)
+    return action if isinstance(action, str) else None
+
+
+type Invocation = Annotated[
+    Annotated[CreateEndpoint, Tag("create")]
+    | Annotated[ShowEndpoint, Tag("show")]
+    | Annotated[UpdateEndpoint, Tag("update")]
+    | Annotated[ResetPassword, Tag("reset_password")]
+    | Annotated[DisableEndpoint, Tag("disable")]
+    | Annotated[DeleteEndpoint, Tag("delete")],
+    Discriminator(
+        _action_of,
+        custom_error_type="unknown_action",
+        custom_error_message=f"must be one of {', '.join(ACTIONS)}",
+    ),
+]
+_INVOCATION: TypeAdapter[Invocation] = TypeAdapter(Invocation)
+
+
+def invocation_from_event(event: object) -> Invocation:
+    """The invocation in `event`; `MalformedRequest` or `RequestInvalid` (naming each field) if it is not one."""
+    if not isinstance(event, dict):
+        raise errors.MalformedRequest("The invocation must be a JSON object.")
+    try:
+        return _INVOCATION.validate_python(event)
+    except pydantic.ValidationError as invalid:
+        raise errors.RequestInvalid([_field_error(broken) for broken in invalid.errors()]) from None
 
 
 def _field_error(broken: ErrorDetails) -> errors.FieldError:
-    """Request fields named as `POST /endpoints` names them (`handler.url`), envelope fields by their own name."""
+    """Body fields named as the route names them (`handler.url`), envelope fields by their own name."""
     parts = [str(part) for part in broken["loc"]]
-    if len(parts) > 1 and parts[0] == "request":
+    if not parts:  # the union itself: no action it knows
+        return errors.FieldError.from_pydantic("action", broken["msg"])
+    parts = parts[1:]  # drop the action's tag the union inserts
+    if len(parts) > 1 and parts[0] in BODY_FIELDS:
         parts = parts[1:]
     if len(parts) > 1 and parts[0] == "handler":
         parts = [parts[0], *parts[2:]]  # drop the discriminator tag pydantic inserts for the handler union

@@ -13,13 +13,19 @@ from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
 RECOVERY_WINDOW_DAYS = 7
-# Secret names and tag values take letters, digits and these; anything else in a username is
-# written as "+" and its code point in hex ("+" itself included), so every name stays distinct.
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_=.-")
+_ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# What a secret name and a tag value may hold. Anything else is written as "+<hex>+", its code
+# point in hex (in a name "+" too), so that every username keeps a name of its own.
+_NAME_SAFE = frozenset(_ALPHANUMERIC + "/_=.@-")
+_TAG_SAFE = frozenset(_ALPHANUMERIC + " _.:/=+-@")
+
+
+def _escaped(text: str, safe: frozenset[str]) -> str:
+    return "".join(character if character in safe else f"+{ord(character):x}+" for character in text)
 
 
 def safe_name(username: str) -> str:
-    return "".join(character if character in _SAFE else f"+{ord(character):x}+" for character in username)
+    return _escaped(username, _NAME_SAFE)
 
 
 class SecretsManagerStore:
@@ -36,15 +42,15 @@ class SecretsManagerStore:
         tags = {"sip:username": username, "sip:profile": profile, "sip:created-by": created_by}
         if owner is not None:
             tags["sip:owner"] = owner
-        tag_list = [{"Key": key, "Value": safe_name(text)} for key, text in tags.items()]
+        tag_list = [{"Key": key, "Value": _escaped(text, _TAG_SAFE)} for key, text in tags.items()]
         try:
             return str(self._client().create_secret(Name=name, SecretString=value, Tags=tag_list)["ARN"])
         except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code == "InvalidRequestException":  # scheduled for deletion: a returning username
-                self._client().restore_secret(SecretId=name)
-            elif code != "ResourceExistsException":
+            # It exists, perhaps scheduled for deletion (AWS says InvalidRequestException then).
+            if error.response["Error"]["Code"] not in {"ResourceExistsException", "InvalidRequestException"}:
                 raise
+        if "DeletedDate" in self._client().describe_secret(SecretId=name):  # a returning username
+            self._client().restore_secret(SecretId=name)
         answer = self._client().put_secret_value(SecretId=name, SecretString=value)
         self._client().tag_resource(SecretId=name, Tags=tag_list)
         return str(answer["ARN"])

@@ -1,6 +1,10 @@
 """The text of the slash command, parsed into one command model each.
 
     create <username> [profile=<name>] [caller_id="<text>"] [send_as=<number|random>] [handler=<type>:<value>]
+    show <username>
+    reset-password <username>
+    disable <username>
+    delete <username> [confirm]
     profiles
     help
 
@@ -9,25 +13,36 @@ together, and inside them a backslash escapes a quote or a backslash. The text i
 delivers it: `&`, `<` and `>` come HTML-escaped, and with "Escape channels, users, and links"
 turned on a link comes as `<url|what was typed>`. The grammar only gives each value its place;
 what a value may be is `EndpointRequest`'s to say, so a Slack create follows exactly the rules
-of `POST /endpoints`.
+of `POST /endpoints`, and a username given to the other verbs follows the same username rules.
 """
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic_core import ErrorDetails
 
 from sip_provisioning.errors import FieldError, RequestInvalid
 from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.signalwire.models import CallHandler
+from sip_provisioning.signalwire.models import CallHandler, Username
 
-USAGE = (
-    'create <username> [profile=<name>] [caller_id="<text>"] [send_as=<number|random>] [handler=<type>:<value>]',
-    "profiles",
-    "help",
+# Every form of the command, and what it does, in the order `help` lists them.
+USAGE: tuple[tuple[str, str], ...] = (
+    (
+        'create <username> [profile=<name>] [caller_id="<text>"] [send_as=<number|random>] [handler=<type>:<value>]',
+        "creates an endpoint; its password is shown to you once (or put in AWS Secrets Manager)",
+    ),
+    ("show <username>", "the endpoint as SignalWire holds it, its inventory record and any drift"),
+    ("reset-password <username>", "a new generated password; enables a disabled endpoint again"),
+    ("disable <username>", "a password nobody is given, so no device can register; reset-password enables it"),
+    ("delete <username>", "shows what would be deleted, and changes nothing"),
+    ("delete <username> confirm", "deletes the endpoint in SignalWire; its record stays, marked deleted"),
+    ("profiles", "the profiles you can create from"),
+    ("help", "this list"),
 )
+VERBS = ("create", "show", "reset-password", "disable", "delete", "profiles", "help")
+CONFIRM = "confirm"
 
 # The one key a handler type takes in a command: `handler=<type>:<value>` sets it. Other keys of
 # a type (fallback URLs, methods, ...) come from the profile.
@@ -98,6 +113,43 @@ class CreateCommand(BaseModel):
             raise RequestInvalid([_option_error(broken) for broken in invalid.errors()]) from None
 
 
+class EndpointCommand(BaseModel):
+    """A verb acting on one existing endpoint: the username as typed, checked by `checked_username`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str
+
+    def checked_username(self) -> str:
+        """The username, when it follows the rules every username follows; `RequestInvalid` naming it otherwise."""
+        try:
+            return _USERNAME.validate_python(self.username)
+        except pydantic.ValidationError as invalid:
+            raise RequestInvalid(
+                [FieldError.from_pydantic("username", broken["msg"]) for broken in invalid.errors()],
+                detail="The username breaks a rule, so no endpoint can have it.",
+            ) from None
+
+
+class ShowCommand(EndpointCommand):
+    name: Literal["show"] = "show"
+
+
+class ResetPasswordCommand(EndpointCommand):
+    name: Literal["reset-password"] = "reset-password"
+
+
+class DisableCommand(EndpointCommand):
+    name: Literal["disable"] = "disable"
+
+
+class DeleteCommand(EndpointCommand):
+    """`delete <username>` previews; only `delete <username> confirm` deletes."""
+
+    name: Literal["delete"] = "delete"
+    confirmed: bool = False
+
+
 class ProfilesCommand(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -110,13 +162,21 @@ class HelpCommand(BaseModel):
     name: Literal["help"] = "help"
 
 
+# The commands a job carries out after the answer within Slack's 3 seconds; in a job's JSON they
+# are told apart by `name`.
+JobCommand = CreateCommand | ShowCommand | ResetPasswordCommand | DisableCommand | DeleteCommand
+TaggedJobCommand = Annotated[JobCommand, Field(discriminator="name")]
+Command = JobCommand | ProfilesCommand | HelpCommand
+_USERNAME: TypeAdapter[str] = TypeAdapter(Username)
+
+
 def _option_error(broken: ErrorDetails) -> FieldError:
     """An error named by the option the user typed: `handler` for any key of the handler."""
     option = str(broken["loc"][0]) if broken["loc"] else "command"
     return FieldError.from_pydantic(option, broken["msg"])
 
 
-def parse_command(text: str) -> CreateCommand | ProfilesCommand | HelpCommand:
+def parse_command(text: str) -> Command:
     """The command in `text` as Slack delivers it; `CommandNotUnderstood` when it follows no form of `USAGE`."""
     words = _split_words(_as_typed(text))
     if not words:
@@ -130,7 +190,26 @@ def parse_command(text: str) -> CreateCommand | ProfilesCommand | HelpCommand:
         return ProfilesCommand()
     if verb == "create":
         return _create(arguments)
-    raise CommandNotUnderstood(f"There is no command {_echo(words[0])}. The commands are create, profiles and help.")
+    if verb == "show":
+        return ShowCommand(username=_only_username(verb, arguments))
+    if verb == "reset-password":
+        return ResetPasswordCommand(username=_only_username(verb, arguments))
+    if verb == "disable":
+        return DisableCommand(username=_only_username(verb, arguments))
+    if verb == "delete":
+        return _delete(arguments)
+    verbs = ", ".join(VERBS[:-1])
+    raise CommandNotUnderstood(f"There is no command {_echo(words[0])}. The commands are {verbs} and {VERBS[-1]}.")
+
+
+def as_word(value: str) -> str:
+    """`value` written so that the grammar reads it back as one word, itself: bare when it can be,
+    quoted (quotes and backslashes escaped) when it has spaces or quotes. For answers that say what
+    to type next."""
+    if value and not any(char.isspace() or char in _OPENING_QUOTES | _CLOSING_QUOTES for char in value):
+        return value
+    escaped = "".join(f"\\{char}" if char in _ESCAPABLE else char for char in value)
+    return f'"{escaped}"'
 
 
 def _as_typed(text: str) -> str:
@@ -200,6 +279,25 @@ def _create(arguments: list[str]) -> CreateCommand:
         send_as=given.get("send_as"),
         handler=_handler(given["handler"]) if "handler" in given else None,
     )
+
+
+def _only_username(verb: str, arguments: list[str]) -> str:
+    if not arguments:
+        raise CommandNotUnderstood(f"`{verb}` needs a username: `{verb} <username>`.")
+    if len(arguments) > 1:
+        raise CommandNotUnderstood(f"`{verb}` takes one username and nothing after it: `{verb} <username>`.")
+    return arguments[0]
+
+
+def _delete(arguments: list[str]) -> DeleteCommand:
+    if not arguments:
+        raise CommandNotUnderstood("`delete` needs a username: `delete <username>`, then `delete <username> confirm`.")
+    username, rest = arguments[0], arguments[1:]
+    if not rest:
+        return DeleteCommand(username=username)
+    if len(rest) == 1 and rest[0].lower() == CONFIRM:
+        return DeleteCommand(username=username, confirmed=True)
+    raise CommandNotUnderstood(f"`delete` takes a username and then only `{CONFIRM}`: `delete <username> {CONFIRM}`.")
 
 
 def _echo(word: str) -> str:

@@ -1,7 +1,7 @@
 """The policies (CONTRACT.md section 5) applied to a use case: the rules are `domain.policy`'s
 tables; this module only feeds them what a use case knows and turns a violation into `Forbidden`."""
 
-from sip_provisioning.configuration import ServiceConfig
+from sip_provisioning.configuration import DEFAULT_PROFILE, ServiceConfig
 from sip_provisioning.domain.policy import (
     PasswordDelivery,
     RequestedFields,
@@ -31,8 +31,11 @@ def check_change(
     """A PATCH: admins and the creator; the fields it sets under the policy of the profile it
     leaves the endpoint in, and who may use that profile only when it names one."""
     check_manage(config, caller, record)
+    if "profile" in given:  # the whole request must suit the profile it moves to
+        _refuse(_request_violations(config, caller, changed, set(changed.model_fields_set)))
+        return
     violations = _request_violations(config, caller, changed, given)
-    _refuse([v for v in violations if "profile" in given or v.rule is not Rule.CALLERS])
+    _refuse([v for v in violations if v.rule is not Rule.CALLERS])
 
 
 def check_manage(config: ServiceConfig, caller: Caller, record: InventoryRecord) -> None:
@@ -85,9 +88,9 @@ def _request_violations(
     if profile is None:  # named among the known ones only those this caller may use
         raise UnknownProfile(request.profile, usable_profiles(config, caller))
     document = request.model_dump(mode="json", include=given | {"username", "profile"}, exclude_none=True)
-    requested = RequestedFields.from_request(
-        document, profile_handler_type=profile.call_handler.value if profile.call_handler else None
-    )
+    # The handler type the profile gives, its own or the one it takes from `default`.
+    own_handler = profile.call_handler or config.profiles[DEFAULT_PROFILE].call_handler
+    requested = RequestedFields.from_request(document, profile_handler_type=own_handler.value if own_handler else None)
     return request_violations(caller.identity, requested, profile.policy, config.deployment_policy)
 
 

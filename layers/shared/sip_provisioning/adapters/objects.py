@@ -1,0 +1,42 @@
+"""S3: the imports bucket, where bulk files arrive and their reports and row results are written."""
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sip_provisioning.use_cases.bulk_import import CHUNK_BYTES
+
+
+class S3Objects:
+    def __init__(self, client: Callable[[], Any]) -> None:
+        self._client = client  # built on first use
+
+    def chunks(self, bucket: str, key: str) -> Iterator[bytes]:
+        """The object's bytes as they arrive, `CHUNK_BYTES` at a time: never the whole object at once."""
+        body = self._client().get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size=CHUNK_BYTES)
+        finally:
+            body.close()
+
+    def put_json(self, bucket: str, key: str, document: Mapping[str, Any]) -> None:
+        self._client().put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            ContentType="application/json",
+        )
+
+    def get_json(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The JSON object stored at `key`; None when there is none."""
+        try:
+            body = self._client().get_object(Bucket=bucket, Key=key)["Body"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                return None
+            raise
+        with body:
+            document: dict[str, Any] = json.loads(body.read())
+        return document

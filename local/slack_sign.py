@@ -2,13 +2,15 @@
 stand-in for its `response_url` that prints what the function posts there.
 
     SLACK_SIGNING_SECRET=<the secret make run printed> python -m local.slack_sign create alice profile=office
+    SLACK_SIGNING_SECRET=... python -m local.slack_sign show alice
+    SLACK_SIGNING_SECRET=... python -m local.slack_sign delete alice confirm
     SLACK_SIGNING_SECRET=... python -m local.slack_sign --curl profiles   # print a ready-to-paste curl instead
 
 Quote the command for your shell when a value has spaces:
     python -m local.slack_sign 'create alice caller_id="Alice Smith"'
 
 The signature holds a timestamp: a printed curl works for 5 minutes. With --curl nothing listens
-for a create's delayed answer unless --response-url names a loopback listener of yours.
+for a command's delayed answer unless --response-url names a loopback listener of yours.
 """
 
 import argparse
@@ -32,7 +34,7 @@ sys.path.insert(0, str(REPOSITORY_ROOT / "layers" / "shared"))  # the function's
 
 from pydantic import SecretStr  # noqa: E402
 
-from sip_provisioning.slack.commands import CommandNotUnderstood, CreateCommand, parse_command  # noqa: E402
+from sip_provisioning.slack.commands import CommandNotUnderstood, HelpCommand, ProfilesCommand, parse_command  # noqa: E402
 from sip_provisioning.slack.messages import working_message  # noqa: E402
 from sip_provisioning.slack.signature import slack_signature  # noqa: E402
 
@@ -107,14 +109,15 @@ class ResponseUrlStandIn:
 
 
 def awaits_answer(text: str, immediate_answer: object) -> bool:
-    """Whether the immediate answer says a create goes on, so its result comes to the response_url."""
+    """Whether the immediate answer says the command goes on, so its result comes to the response_url."""
     try:
         command = parse_command(slack_escaped(text))
     except CommandNotUnderstood:
         return False
-    return isinstance(command, CreateCommand) and immediate_answer == json.loads(
-        working_message(command.username).to_json()
-    )
+    if isinstance(command, HelpCommand | ProfilesCommand):
+        return False
+    working: object = json.loads(working_message(command).to_json())
+    return immediate_answer == working
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--team", default="T0LOCAL", help="the Slack team (workspace) id")
     parser.add_argument("--user", default="U0LOCAL", help="the Slack user id")
     parser.add_argument("--command", default="/sip", help="the slash command's name")
-    parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for a create's answer")
+    parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for a command's delayed answer")
     parser.add_argument("--curl", action="store_true", help="print a signed curl command instead of sending")
-    parser.add_argument("--response-url", help="where the function posts a create's answer (with --curl)")
+    parser.add_argument("--response-url", help="where the function posts a command's delayed answer (with --curl)")
     arguments = parser.parse_args(argv)
     secret = os.environ.get("SLACK_SIGNING_SECRET")
     if not secret:

@@ -1,14 +1,18 @@
-"""Lambda entry for the Slack slash command, `POST /chatops/slack`, and for the create it hands itself.
+"""Lambda entry for the Slack slash command, `POST /chatops/slack`, and for the jobs it hands itself.
 
 API Gateway cannot sign Slack's calls, so this route has no IAM authorizer: the function checks
 Slack's request signature over the raw body before it reads anything else, then the workspace.
-A request that fails either is answered 401 or 403 and nothing else happens.
+A request that fails either is answered 401 or 403 (problem details, as every route answers its
+refusals) and nothing else happens.
 
-Slack wants an answer within 3 seconds, so `help`, `profiles` and every rule of a `create` are
-answered at once (SSM only, no SignalWire call), and an acceptable create is answered "working
-on it" and handed to an asynchronous invocation of this same function. That invocation runs the
-use case `POST /endpoints` runs, at most once per Slack `trigger_id`, and posts the result to the
-command's `response_url`.
+Slack wants an answer within 3 seconds, so that answer never waits on SignalWire: `help`,
+`profiles`, every rule of a `create` and the username of the other verbs are checked at once
+(SSM only), and an acceptable command is answered "working on it" and handed to an asynchronous
+invocation of this same function. That job runs the use case the HTTP route runs, as caller
+`slack:<team>:<user>`, a state-changing one at most once per Slack `trigger_id`, and posts the
+result to the command's `response_url`. `show` and `delete` without `confirm` go through the job
+too: they change nothing, but they look the endpoint up in SignalWire, whose answer (after a cold
+start) would not reliably fit in Slack's 3 seconds.
 """
 
 import base64
@@ -23,40 +27,55 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from sip_provisioning.configuration import SLACK_SIGNING_SECRET, SlackSettings
+from sip_provisioning.configuration import SLACK_ALLOWED_TEAM_IDS, SLACK_SIGNING_SECRET, SlackSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.records import CreatedVia
-from sip_provisioning.errors import ConfigurationError
+from sip_provisioning.errors import ConfigurationError, Forbidden, MalformedRequest, Unauthenticated
 from sip_provisioning.observability import count_by, logger, metrics, record_failure
-from sip_provisioning.problems import problem_type_of
+from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for, problem_type_of
+from sip_provisioning.responses import Problem
+from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.slack.commands import (
     CommandNotUnderstood,
     CreateCommand,
+    DeleteCommand,
+    DisableCommand,
     HelpCommand,
+    JobCommand,
     ProfilesCommand,
+    ResetPasswordCommand,
+    ShowCommand,
     parse_command,
 )
 from sip_provisioning.slack.delivery import DeliveryFailed, is_allowed_response_url, post_to_response_url
 from sip_provisioning.slack.messages import (
     SlackMessage,
     created_message,
+    delete_preview_message,
+    deleted_message,
+    disabled_message,
+    endpoint_message,
+    password_reset_message,
     problem_message,
     profiles_message,
     response_url_refused_message,
     usage_message,
     working_message,
 )
-from sip_provisioning.slack.payloads import CREATE_JOB_KIND, CreateJob, MalformedSlashCommand, SlashCommandPayload
+from sip_provisioning.slack.payloads import JOB_KINDS, CommandJob, MalformedSlashCommand, SlashCommandPayload
 from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
 from sip_provisioning.use_cases import create
+from sip_provisioning.use_cases.delete import delete_endpoint_once, preview_delete
+from sip_provisioning.use_cases.disable import disable_endpoint_once
 from sip_provisioning.use_cases.list_profiles import list_profiles
+from sip_provisioning.use_cases.look_up import look_up_endpoint
 from sip_provisioning.use_cases.ports import Caller
+from sip_provisioning.use_cases.reset_password import reset_password_once
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
-# Of the create job's time, what posting the answer (with its retries) may take after the create.
+# Of a job's time, what posting the answer (with its retries) may take after the command's work.
 DELIVERY_SECONDS = 6.0
-PLAIN_TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 
 # Bounded waits for the asynchronous invoke: the whole answer must reach Slack within 3 seconds.
@@ -82,8 +101,8 @@ def lambda_client() -> Any:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
-    if event.get("kind") == CREATE_JOB_KIND:
-        _run_create_job(CreateJob.model_validate(event), context)
+    if event.get("kind") in JOB_KINDS:
+        _run_job(CommandJob.model_validate(event), context)
         return None
     return _answer_slack_request(APIGatewayProxyEventV2(event), context)
 
@@ -92,16 +111,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def _answer_slack_request(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
-    logger.set_correlation_id(event.request_context.request_id)
+    request_id = event.request_context.request_id
+    logger.set_correlation_id(request_id)
     try:
         slack = _slack_settings()
     except ConfigurationError as error:
         logger.error("The Slack command cannot check requests", extra={"detail": str(error)})
-        return _plain(500, "The Slack command is not set up on this service.")
+        return _refusal(error, request_id)
     try:
         raw_body = _raw_body(event)
     except binascii.Error:
-        return _plain(400, "The body is not readable.")
+        return _refusal(MalformedRequest("The body is not readable base64."), request_id)
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     try:
         verify_slack_signature(
@@ -114,17 +134,23 @@ def _answer_slack_request(event: APIGatewayProxyEventV2, context: LambdaContext)
     except SignatureRejected as rejected:
         _count_refusal("signature")
         logger.warning("Slack request refused: not signed by Slack", extra={"reason": str(rejected)})
-        return _plain(401, "The request is not signed by Slack.")
+        return _refusal(
+            Unauthenticated("The request is not signed by Slack with this service's signing secret."), request_id
+        )
     try:
         payload = SlashCommandPayload.from_form(raw_body)
     except MalformedSlashCommand as malformed:
         logger.warning("Signed request refused: not a slash command", extra={"reason": str(malformed)})
-        return _plain(400, str(malformed))
+        return _refusal(MalformedRequest(str(malformed)), request_id)
     logger.append_keys(slack_team=payload.team_id, slack_user=payload.user_id, caller=payload.caller)
     if payload.team_id not in slack.allowed_team_ids:
         _count_refusal("team")
         logger.warning("Slack request refused: the workspace is not allowed")
-        return _plain(403, "This Slack workspace may not use this command.")
+        not_allowed = Forbidden(
+            SLACK_ALLOWED_TEAM_IDS,
+            f"Forbidden by {SLACK_ALLOWED_TEAM_IDS}: this Slack workspace may not use this command.",
+        )
+        return _refusal(not_allowed, request_id)
     message = _answer_command(payload, context)
     return {"statusCode": 200, "headers": {"Content-Type": JSON}, "body": message.to_json()}
 
@@ -159,20 +185,23 @@ def _answer_command(payload: SlashCommandPayload, context: LambdaContext) -> Sla
                 return usage_message(payload.command)
             case ProfilesCommand():
                 return profiles_message(list_profiles(wiring().ports, _slack_caller(payload)), payload.command)
-            case CreateCommand():
-                return _start_create(payload, command, context)
+            case _:
+                return _start_job(payload, command, context)
     except Exception as error:
         return _problem(error, context, payload.command)
 
 
-def _start_create(payload: SlashCommandPayload, command: CreateCommand, context: LambdaContext) -> SlackMessage:
-    """Check every rule now (SSM only, SignalWire untouched), then hand the create to a job."""
-    request = command.to_endpoint_request()
-    create.preview_endpoint(wiring().ports, _slack_caller(payload), request)
+def _start_job(payload: SlashCommandPayload, command: JobCommand, context: LambdaContext) -> SlackMessage:
+    """Check what can be checked without SignalWire and without changing anything, then hand the
+    command to a job."""
+    if isinstance(command, CreateCommand):
+        create.preview_endpoint(wiring().ports, _slack_caller(payload), command.to_endpoint_request())
+    else:
+        command.checked_username()
     if not is_allowed_response_url(payload.response_url, settings().slack_response_url_prefixes):
-        logger.error("Create not started: the response_url is not under an allowed prefix")
+        logger.error("Command not started: the response_url is not under an allowed prefix")
         return response_url_refused_message()
-    job = CreateJob(
+    job = CommandJob(
         team_id=payload.team_id,
         user_id=payload.user_id,
         command_name=payload.command,
@@ -185,36 +214,30 @@ def _start_create(payload: SlashCommandPayload, command: CreateCommand, context:
     )
     # The job logs under the trigger id as its correlation id: this line links the two.
     logger.info(
-        "Create handed to an asynchronous invocation",
-        extra={"username": request.username, "trigger_id": payload.trigger_id},
+        "Command handed to an asynchronous invocation",
+        extra={"command": command.name, "username": command.username, "trigger_id": payload.trigger_id},
     )
-    return working_message(request.username)
+    return working_message(command)
 
 
-# -- the create job: this function, invoked asynchronously by itself ----------------------------
+# -- the job: this function, invoked asynchronously by itself ----------------------------------
 
 
-def _run_create_job(job: CreateJob, context: LambdaContext) -> None:
-    """Create at most once per trigger_id, then post the result; raise when the post may work later,
-    so that Lambda retries the job (a retry replays the create's first answer, password included)."""
+def _run_job(job: CommandJob, context: LambdaContext) -> None:
+    """Carry the command out (a state-changing one at most once per trigger_id), then post the
+    result; raise when the post may work later, so that Lambda retries the job (a retry replays the
+    first answer, a generated password included)."""
     logger.set_correlation_id(job.trigger_id)
     logger.append_keys(slack_team=job.team_id, slack_user=job.user_id, caller=job.caller)
     prefixes = settings().slack_response_url_prefixes
     if not is_allowed_response_url(job.response_url, prefixes):
-        logger.error("Create job refused: its response_url is not under an allowed prefix")
+        logger.error("Job refused: its response_url is not under an allowed prefix")
         return
     delivery_deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
-    create_deadline = delivery_deadline.earlier_by(DELIVERY_SECONDS)
-    ports = wiring().ports
-    caller = Caller(identity=job.caller, via=CreatedVia.SLACK)
-    request = job.command.to_endpoint_request()
+    # A record left by a function that dies mid-command is taken over after this invocation.
+    busy_seconds = context.get_remaining_time_in_millis() / 1000
     try:
-        # A record left by a function that dies mid-create is taken over after this invocation.
-        busy_seconds = context.get_remaining_time_in_millis() / 1000
-        created = create.create_endpoint_once(
-            ports, caller, request, create_deadline, key=job.trigger_id, busy_seconds=busy_seconds
-        )
-        message = created_message(created)
+        message = _carry_out(job, delivery_deadline.earlier_by(DELIVERY_SECONDS), busy_seconds)
     except Exception as error:
         message = _problem(error, context, job.command_name)
     try:
@@ -227,7 +250,33 @@ def _run_create_job(job: CreateJob, context: LambdaContext) -> None:
             raise
         logger.error("Slack refused the answer", extra={"reason": str(failed)})
         return
-    logger.info("Answer posted to the response_url")
+    logger.info("Answer posted to the response_url", extra={"command": job.command.name})
+
+
+def _carry_out(job: CommandJob, deadline: Deadline, busy_seconds: float) -> SlackMessage:
+    """The use case the HTTP route runs, keyed by the trigger id when it changes anything."""
+    ports, caller, key = wiring().ports, Caller(identity=job.caller, via=CreatedVia.SLACK), job.trigger_id
+    match job.command:
+        case CreateCommand() as command:
+            request = command.to_endpoint_request()
+            created = create.create_endpoint_once(ports, caller, request, deadline, key=key, busy_seconds=busy_seconds)
+            return created_message(created)
+        case ShowCommand(username=username):
+            return endpoint_message(look_up_endpoint(ports, caller, username, deadline))
+        case ResetPasswordCommand(username=username):
+            reset = reset_password_once(
+                ports, caller, username, PasswordResetRequest(), deadline, key=key, busy_seconds=busy_seconds
+            )
+            return password_reset_message(reset)
+        case DisableCommand(username=username):
+            disabled = disable_endpoint_once(ports, caller, username, deadline, key=key, busy_seconds=busy_seconds)
+            return disabled_message(disabled, job.command_name)
+        case DeleteCommand(username=username, confirmed=False):
+            return delete_preview_message(preview_delete(ports, caller, username, deadline), job.command_name)
+        case DeleteCommand(username=username, confirmed=True):
+            deleted = delete_endpoint_once(ports, caller, username, deadline, key=key, busy_seconds=busy_seconds)
+            return deleted_message(deleted)
+    raise AssertionError(f"unreachable: every job command is matched ({job.command.name})")
 
 
 # -- shared ------------------------------------------------------------------------------------
@@ -243,8 +292,18 @@ def _count_refusal(reason: str) -> None:
     count_by("SlackRequestsRefused", "reason", reason)
 
 
-def _plain(status: int, text: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"Content-Type": PLAIN_TEXT}, "body": text}
+def _refusal(error: Exception, request_id: str | None) -> dict[str, Any]:
+    """A request refused before any command is read: problem details, as every route answers."""
+    problem, headers = problem_for(error, request_id)
+    return _problem_response(problem, headers)
+
+
+def _problem_response(problem: Problem, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "statusCode": problem.status,
+        "headers": {"Content-Type": PROBLEM_CONTENT_TYPE, **headers},
+        "body": problem.model_dump_json(exclude_none=True),
+    }
 
 
 warm_up_during_init(wiring, os.environ)

@@ -13,11 +13,19 @@ from sip_provisioning.signalwire.models import CallHandler
 from sip_provisioning.slack.commands import (
     HANDLER_VALUE_KEYS,
     OPTIONS,
+    USAGE,
+    VERBS,
+    Command,
     CommandNotUnderstood,
     CreateCommand,
+    DeleteCommand,
+    DisableCommand,
     HandlerOption,
     HelpCommand,
     ProfilesCommand,
+    ResetPasswordCommand,
+    ShowCommand,
+    as_word,
     parse_command,
 )
 
@@ -57,10 +65,99 @@ def test_profiles_with_anything_after_it_is_not_understood() -> None:
 
 def test_an_unknown_command_is_not_understood_and_the_commands_are_named() -> None:
     # Given / When a command the grammar does not have is parsed
-    reason = not_understood("delete alice")
+    reason = not_understood("remove alice")
     # Then the reason names it and lists the commands
-    assert "'delete'" in reason
-    assert "create, profiles and help" in reason
+    assert "'remove'" in reason
+    assert "create, show, reset-password, disable, delete, profiles and help" in reason
+
+
+def test_the_usage_has_a_form_for_every_verb() -> None:
+    # Given / When the usage's forms are read
+    verbs = {form.split()[0] for form, _ in USAGE}
+    # Then every verb the grammar knows has one, with what it does
+    assert verbs == set(VERBS)
+    assert all(does for _, does in USAGE)
+
+
+# -- show, reset-password, disable, delete ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("show alice.smith", ShowCommand(username="alice.smith")),
+        ("reset-password alice.smith", ResetPasswordCommand(username="alice.smith")),
+        ("disable alice.smith", DisableCommand(username="alice.smith")),
+        ("SHOW Alice.Smith", ShowCommand(username="Alice.Smith")),
+    ],
+    ids=["show", "reset-password", "disable", "verb-in-capitals"],
+)
+def test_a_verb_on_one_endpoint_reads_its_username_as_typed(text: str, command: Command) -> None:
+    # Given / When the text is parsed
+    parsed = parse_command(text)
+    # Then it is that verb, on that username (its case kept: usernames are case-sensitive)
+    assert parsed == command
+
+
+@pytest.mark.parametrize("verb", ["show", "reset-password", "disable", "delete"])
+def test_a_verb_on_one_endpoint_without_a_username_is_not_understood(verb: str) -> None:
+    # Given / When the verb is parsed alone
+    reason = not_understood(verb)
+    # Then the reason asks for a username
+    assert f"`{verb}` needs a username" in reason
+
+
+@pytest.mark.parametrize("verb", ["show", "reset-password", "disable"])
+def test_a_verb_on_one_endpoint_with_more_words_is_not_understood(verb: str) -> None:
+    # Given / When the verb is given two words
+    reason = not_understood(f"{verb} alice bob")
+    # Then the reason says it takes one username
+    assert "takes one username and nothing after it" in reason
+
+
+def test_delete_without_confirm_only_asks_what_would_be_deleted() -> None:
+    # Given / When a delete without `confirm` is parsed
+    command = parse_command("delete alice.smith")
+    # Then it is a delete that is not confirmed
+    assert command == DeleteCommand(username="alice.smith", confirmed=False)
+
+
+@pytest.mark.parametrize("confirm", ["confirm", "CONFIRM", "Confirm"])
+def test_delete_with_confirm_in_any_case_is_confirmed(confirm: str) -> None:
+    # Given / When a delete followed by `confirm` is parsed
+    command = parse_command(f"delete alice.smith {confirm}")
+    # Then it is a confirmed delete
+    assert command == DeleteCommand(username="alice.smith", confirmed=True)
+
+
+@pytest.mark.parametrize("text", ["delete alice yes", "delete alice confirm now", "delete alice --force"])
+def test_delete_followed_by_anything_but_confirm_is_not_understood(text: str) -> None:
+    # Given / When a delete is followed by a word that is not `confirm`
+    reason = not_understood(text)
+    # Then it is not understood (never taken for a confirmation), and says how to confirm
+    assert "`delete <username> confirm`" in reason
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_a_username_written_as_a_word_parses_back_to_itself(username: str) -> None:
+    # Given any username, written for an answer that says what to type next, as Slack delivers it
+    text = slack_escaped(f"delete {as_word(username)} confirm")
+    # When the text is parsed
+    command = parse_command(text)
+    # Then it names that very username
+    assert command == DeleteCommand(username=username, confirmed=True)
+
+
+def test_a_username_that_breaks_the_username_rules_is_refused_naming_the_username() -> None:
+    # Given a show of a username no endpoint can have
+    command = parse_command("show alice@example.com")
+    assert isinstance(command, ShowCommand)
+    # When its username is checked
+    with pytest.raises(RequestInvalid) as raised:
+        command.checked_username()
+    # Then it is refused, naming the username and the rule, as a create's would be
+    assert [error.field for error in raised.value.errors] == ["username"]
+    assert "must not contain '@'" in raised.value.errors[0].message
 
 
 # -- create ------------------------------------------------------------------------------------
@@ -350,6 +447,7 @@ def test_a_well_formed_create_parses_back_to_the_values_it_was_written_from(
 
 GRAMMAR_FRAGMENTS = (
     *("create", "profiles", "help", " ", "\t", "\n", "\u00a0", "=", ":", '"', "“", "”", "\\", "é"),
+    *("show", "reset-password", "disable", "delete", "confirm"),
     *("profile=", "caller_id=", "send_as=", "handler=", "laml_webhooks:", "relay_connector"),
     *("&amp;", "&lt;", "&gt;", "<https://x.example|x>", "<", ">", "alice", "+15551234567", "random"),
 )
@@ -365,4 +463,4 @@ def test_any_text_parses_to_a_command_or_is_not_understood(text: str) -> None:
     except CommandNotUnderstood as not_understood:
         outcome = str(not_understood)
     # Then it is one of the commands, or not understood with a reason to show
-    assert isinstance(outcome, CreateCommand | ProfilesCommand | HelpCommand) or (isinstance(outcome, str) and outcome)
+    assert isinstance(outcome, Command) or (isinstance(outcome, str) and outcome)

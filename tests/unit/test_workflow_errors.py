@@ -34,7 +34,12 @@ def test_only_the_http_only_problem_types_have_no_failure() -> None:
     without_failure = set(ProblemType) - set(workflow.FAILURE_FOR_PROBLEM)
     # Then what remains is exactly what only an HTTP request can cause
     assert without_failure == set(workflow.HTTP_ONLY_PROBLEM_TYPES)
-    assert without_failure == {ProblemType.NOT_FOUND, ProblemType.PAYLOAD_TOO_LARGE, ProblemType.UNSUPPORTED_MEDIA_TYPE}
+    assert without_failure == {
+        ProblemType.NOT_FOUND,
+        ProblemType.PAYLOAD_TOO_LARGE,
+        ProblemType.UNSUPPORTED_MEDIA_TYPE,
+        ProblemType.UNAUTHORIZED,
+    }
 
 
 def test_the_error_names_are_the_failure_class_names() -> None:

@@ -85,6 +85,10 @@ class UnsupportedMediaType(ProvisioningError):
     """The body is not declared as JSON."""
 
 
+class Unauthenticated(ProvisioningError):
+    """The request does not prove who sent it (a signature that does not check out)."""
+
+
 class RouteNotFound(ProvisioningError):
     """No route answers this method and path."""
 

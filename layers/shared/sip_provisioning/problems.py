@@ -14,6 +14,7 @@ from sip_provisioning.errors import (
     ProvisioningError,
     RequestInvalid,
     RouteNotFound,
+    Unauthenticated,
     UnsupportedMediaType,
     UpstreamError,
     UpstreamTimeout,
@@ -40,6 +41,7 @@ class ProblemType(StrEnum):
     CONFIGURATION_ERROR = "configuration-error"
     INTERNAL_ERROR = "internal-error"
     FORBIDDEN = "forbidden"
+    UNAUTHORIZED = "unauthorized"
     ENDPOINT_NOT_FOUND = "endpoint-not-found"
     ENDPOINT_NOT_MANAGED = "endpoint-not-managed"
 
@@ -59,6 +61,7 @@ STATUS_AND_TITLE: dict[ProblemType, tuple[int, str]] = {
     ProblemType.CONFIGURATION_ERROR: (500, "Configuration error"),
     ProblemType.INTERNAL_ERROR: (500, "Internal error"),
     ProblemType.FORBIDDEN: (403, "Forbidden"),
+    ProblemType.UNAUTHORIZED: (401, "Unauthorized"),
     ProblemType.ENDPOINT_NOT_FOUND: (404, "Endpoint not found"),
     ProblemType.ENDPOINT_NOT_MANAGED: (409, "Endpoint not managed"),
 }
@@ -77,6 +80,7 @@ _TYPE_OF_ERROR: dict[type[ProvisioningError], ProblemType] = {
     UpstreamTimeout: ProblemType.UPSTREAM_TIMEOUT,
     ConfigurationError: ProblemType.CONFIGURATION_ERROR,
     Forbidden: ProblemType.FORBIDDEN,
+    Unauthenticated: ProblemType.UNAUTHORIZED,
     EndpointNotFound: ProblemType.ENDPOINT_NOT_FOUND,
     EndpointNotManaged: ProblemType.ENDPOINT_NOT_MANAGED,
 }

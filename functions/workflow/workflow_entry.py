@@ -1,31 +1,39 @@
 """Lambda entry for workflows: Step Functions invokes it directly (`lambda:invoke`).
 
-The event is `{"request": <a POST /endpoints body>, "idempotency_key": "..."}`; the answer is the
-body `POST /endpoints` answers with 201. A failure is raised as a `sip_provisioning.workflow`
-error whose class name, the problem type in CamelCase, is what a state machine's Retry and
-Catch match. Everything else is the same use case as the HTTP API's, composed the same way.
+The event is `{"action": ..., "idempotency_key": ..., ...}` (`sip_provisioning.workflow`):
+`create` with `request` (the default when `action` is absent), `show`, `disable`, `delete` and
+`reset_password` with `username`, `update` with `username` and `changes`. The answer is the body
+the route of the same action answers with 200 or 201 (`delete`: `{"username", "status":
+"deleted"}`). A failure is raised as a `sip_provisioning.workflow` error whose class name, the
+problem type in CamelCase, is what a state machine's Retry and Catch match. Every action is the
+same use case as the HTTP API's, composed the same way, run as `WORKFLOW_CALLER`.
 """
 
 import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from sip_provisioning import workflow
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.records import CreatedVia
 from sip_provisioning.observability import logger, metrics, record_failure
-from sip_provisioning.responses import EndpointCreated
+from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.use_cases import create
-from sip_provisioning.use_cases.ports import Caller
+from sip_provisioning.use_cases import change, create, delete, disable, look_up, reset_password
+from sip_provisioning.use_cases.ports import Caller, Ports
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 # The caller of every workflow invocation (contract section 5). Only state machine roles may
 # invoke this function and a direct invoke carries no caller identity, so there is no caller to
-# tell apart; what keeps executions apart is the key (the example uses the execution's ARN).
-# Being no IAM ARN, the identity also keeps workflow keys apart from every HTTP caller's.
+# tell apart; what keeps executions apart is the key (the examples derive it from the execution's
+# ARN). Being no IAM ARN, the identity also keeps workflow keys apart from every HTTP caller's,
+# and it is the identity policies name to let workflows in, and that always delivers a generated
+# password to Secrets Manager, so no password enters an execution's history.
 WORKFLOW_CALLER = Caller(identity="workflow", via=CreatedVia.WORKFLOW)
 
 
@@ -35,29 +43,116 @@ def wiring() -> Wiring:
     return Wiring(RuntimeSettings.from_environ(os.environ))
 
 
+@dataclass(frozen=True)
+class Run:
+    """What every action runs with: the ports, the time left, and how long the key may be held."""
+
+    ports: Ports
+    deadline: Deadline
+    # A record left by a function that dies mid-request is taken over after this invocation.
+    busy_seconds: float
+
+
+def _create(invocation: workflow.CreateEndpoint, run: Run) -> BaseModel:
+    return create.create_endpoint_once(
+        run.ports,
+        WORKFLOW_CALLER,
+        invocation.request,
+        run.deadline,
+        key=invocation.idempotency_key,
+        busy_seconds=run.busy_seconds,
+    )
+
+
+def _show(invocation: workflow.ShowEndpoint, run: Run) -> BaseModel:
+    return look_up.look_up_endpoint(run.ports, WORKFLOW_CALLER, invocation.username, run.deadline)
+
+
+def _update(invocation: workflow.UpdateEndpoint, run: Run) -> BaseModel:
+    return change.change_endpoint_once(
+        run.ports,
+        WORKFLOW_CALLER,
+        invocation.username,
+        invocation.changes,
+        run.deadline,
+        key=invocation.idempotency_key,
+        busy_seconds=run.busy_seconds,
+    )
+
+
+def _reset_password(invocation: workflow.ResetPassword, run: Run) -> BaseModel:
+    return reset_password.reset_password_once(
+        run.ports,
+        WORKFLOW_CALLER,
+        invocation.username,
+        PasswordResetRequest(),  # always generated: see workflow.ResetPassword
+        run.deadline,
+        key=invocation.idempotency_key,
+        busy_seconds=run.busy_seconds,
+    )
+
+
+def _disable(invocation: workflow.DisableEndpoint, run: Run) -> BaseModel:
+    return disable.disable_endpoint_once(
+        run.ports,
+        WORKFLOW_CALLER,
+        invocation.username,
+        run.deadline,
+        key=invocation.idempotency_key,
+        busy_seconds=run.busy_seconds,
+    )
+
+
+def _delete(invocation: workflow.DeleteEndpoint, run: Run) -> BaseModel:
+    return delete.delete_endpoint_once(
+        run.ports,
+        WORKFLOW_CALLER,
+        invocation.username,
+        run.deadline,
+        key=invocation.idempotency_key,
+        busy_seconds=run.busy_seconds,
+    )
+
+
+# Each action and the use case it runs: the one place an action is bound to its work.
+ACTIONS: Final[Mapping[str, Callable[[Any, Run], BaseModel]]] = {
+    "create": _create,
+    "show": _show,
+    "update": _update,
+    "reset_password": _reset_password,
+    "disable": _disable,
+    "delete": _delete,
+}
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(caller=WORKFLOW_CALLER.identity)
     try:
-        created = _create_endpoint(event, context)
+        answer = _run(event, context)
     except Exception as error:
         raise _named_failure(error) from None
-    # Exactly the 201 body of POST /endpoints: `password` only when generated.
-    return created.model_dump(mode="json", exclude={"password"} if created.password is None else None)
+    return _body(answer)
 
 
-def _create_endpoint(event: object, context: LambdaContext) -> EndpointCreated:
-    invocation = workflow.WorkflowInvocation.from_event(event)
-    # The key names the execution, so its every log line can be found from the execution.
-    logger.set_correlation_id(invocation.idempotency_key)
+def _run(event: object, context: LambdaContext) -> BaseModel:
+    invocation = workflow.invocation_from_event(event)
+    logger.append_keys(action=invocation.action)
+    if invocation.idempotency_key is not None:
+        # The key names the execution, so its every log line can be found from the execution.
+        logger.set_correlation_id(invocation.idempotency_key)
     deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
-    ports, request = wiring().ports, invocation.request
-    # A record left by a function that dies mid-request is taken over after this invocation.
-    busy_seconds = context.get_remaining_time_in_millis() / 1000
-    return create.create_endpoint_once(
-        ports, WORKFLOW_CALLER, request, deadline, key=invocation.idempotency_key, busy_seconds=busy_seconds
-    )
+    run = Run(wiring().ports, deadline, busy_seconds=context.get_remaining_time_in_millis() / 1000)
+    return ACTIONS[invocation.action](invocation, run)
+
+
+def _body(answer: BaseModel) -> dict[str, Any]:
+    """The route's body exactly: `password` only when there is one to give (never, for a
+    workflow, whose generated passwords go to Secrets Manager); every other field as it is."""
+    exclude = {"password"} if getattr(answer, "password", "") is None else None
+    body: dict[str, Any] = answer.model_dump(mode="json", exclude=exclude)
+    return body
 
 
 def _named_failure(error: Exception) -> workflow.WorkflowFailure:

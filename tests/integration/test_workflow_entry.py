@@ -1,8 +1,10 @@
 """The workflow entry as Step Functions invokes it: `lambda:invoke` of the real `lambda_handler`.
 
-SSM and DynamoDB come from moto seeded like `make run` (the `api` fixture, whose HTTP handler
-also serves as the reference for "the same answer as POST /endpoints"), SignalWire is the
-emulator over real HTTP. A failure must be raised with the error name a state machine matches.
+SSM, DynamoDB and Secrets Manager come from moto seeded like `make run` (the `api` fixture, whose
+HTTP handler also serves as the reference for "the same answer as the route"), SignalWire is the
+emulator over real HTTP. Every action (`create`, the default, `show`, `update`, `reset_password`,
+`disable`, `delete`) answers its route's body; a failure must be raised with the error name a
+state machine matches.
 """
 
 import importlib
@@ -13,13 +15,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
+import requests
 
 from local.gateway import LambdaFunction, LocalLambdaContext
-from local.signalwire_emulator import Fault
+from local.signalwire_emulator import COLLECTION_PATH, Fault
 from sip_provisioning import workflow
 from sip_provisioning.responses import EndpointCreated
-from tests.integration.conftest import PARAMETERS_PATH, SIP_DOMAIN, ProvisionerApi
+from tests.integration.conftest import PARAMETERS_PATH, SECRETS_PREFIX, SIP_DOMAIN, ProvisionerApi
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -28,6 +32,7 @@ EXECUTION_ARN_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:Onboardi
 EXECUTION_ARN = f"{EXECUTION_ARN_PREFIX}:onboard-E4711"
 OTHER_EXECUTION_ARN = f"{EXECUTION_ARN_PREFIX}:onboard-E4712"
 CALLER_PASSWORD = "callers-own-Passw0rd-XYZ"
+PER_ACTION = "<the execution's ARN and the action>"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,14 @@ class WorkflowEntry:
 
     def create(self, request: dict[str, Any], key: str = EXECUTION_ARN, **options: Any) -> dict[str, Any]:
         return self.invoke({"request": request, "idempotency_key": key}, **options)
+
+    def act(self, action: str, username: str, key: str | None = PER_ACTION, **fields: Any) -> dict[str, Any]:
+        return self.invoke(action_event(action, username, key, **fields))
+
+    def failure_acting(
+        self, action: str, username: str, key: str | None = PER_ACTION, **fields: Any
+    ) -> workflow.WorkflowFailure:
+        return self.failure_of(action_event(action, username, key, **fields))
 
     def failure_of(self, event: object, **options: Any) -> workflow.WorkflowFailure:
         with pytest.raises(workflow.WorkflowFailure) as raised:
@@ -64,6 +77,28 @@ def entry(api: ProvisionerApi) -> Iterator[WorkflowEntry]:
     module.wiring.cache_clear()
 
 
+def action_event(action: str, username: str, key: str | None, **fields: Any) -> dict[str, Any]:
+    """The invocation of `action`; its key by default the execution's ARN and the action, as offboarding derives it."""
+    key = f"{EXECUTION_ARN}:{action}" if key == PER_ACTION else key
+    return {"action": action, "username": username, **({"idempotency_key": key} if key else {}), **fields}
+
+
+def secret_value(arn: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    return value
+
+
+def create_directly(entry: WorkflowEntry, username: str) -> None:
+    """An endpoint the service never created: unmanaged."""
+    emulator = entry.api.emulator
+    requests.post(
+        f"{emulator.base_url}{COLLECTION_PATH}",
+        json={"username": username, "password": "someone-elses-password", "call_handler": "relay_connector"},
+        auth=(emulator.project_id, emulator.api_token),
+        timeout=5,
+    ).raise_for_status()
+
+
 def error_name(failure: Exception) -> str:
     """What Lambda reports as `errorType`, and a state machine's Retry and Catch match."""
     return type(failure).__name__
@@ -72,30 +107,41 @@ def error_name(failure: Exception) -> str:
 # -- success ------------------------------------------------------------------------------------
 
 
-def test_a_good_request_is_answered_with_the_created_endpoint_and_its_generated_password(
+def test_a_good_request_is_answered_with_the_created_endpoint_and_where_its_password_is(
     entry: WorkflowEntry,
 ) -> None:
     # Given / When a state machine asks for an endpoint without a password
     body = entry.create({"username": "ada.lovelace", "profile": "office"})
-    # Then it gets the contract's 201 body, with the password SignalWire now holds
+    # Then it gets the contract's 201 body with the ARN of the secret holding the password
+    # SignalWire now holds, and never the password itself
     [stored] = entry.api.emulator.endpoints
     assert body["sip_uri"] == f"sip:ada.lovelace@{SIP_DOMAIN}"
     assert body["profile"] == "office"
     assert body["endpoint"]["id"] == stored["id"]
-    assert body["password"] == stored["password"]
-    assert len(body["password"]) >= 24
+    assert "password" not in body
+    assert body["password_secret_arn"].split(":secret:", 1)[1].startswith(f"{SECRETS_PREFIX}ada.lovelace")
+    assert secret_value(body["password_secret_arn"])["password"] == stored["password"]
+
+
+def test_a_workflow_gets_secrets_manager_delivery_even_when_it_asks_for_the_response(entry: WorkflowEntry) -> None:
+    # Given / When a state machine asks for the password in the answer
+    body = entry.create({"username": "ada.lovelace", "password_delivery": "response"})
+    # Then it still gets only the secret's ARN: no password enters an execution's history
+    assert "password" not in body
+    assert body["password_secret_arn"] is not None
 
 
 def test_the_answer_is_the_body_post_endpoints_answers_with_201(entry: WorkflowEntry) -> None:
-    # Given the same kind of request made over HTTP and by a workflow
+    # Given the same kind of request made over HTTP (delivered in the response) and by a workflow
     over_http = entry.api.create({"username": "grace.hopper"})
     by_workflow = entry.create({"username": "ada.lovelace"})
     # When their shapes are compared
-    # Then they have the same keys at every level the contract defines
+    # Then they have the same keys at every level the contract defines, but the password
     assert over_http.status == 201
-    assert set(by_workflow) == set(over_http.body) == {"endpoint", "sip_uri", "profile", "password"}
+    assert set(by_workflow) == set(over_http.body) - {"password"}
+    assert set(by_workflow) == {"endpoint", "sip_uri", "profile", "password_secret_arn"}
     assert set(by_workflow["endpoint"]) == set(over_http.body["endpoint"])
-    assert EndpointCreated.model_validate(by_workflow).password == by_workflow["password"]
+    assert EndpointCreated.model_validate(by_workflow).password_secret_arn == by_workflow["password_secret_arn"]
 
 
 def test_the_answer_is_plain_json_as_lambda_serialises_it(entry: WorkflowEntry) -> None:
@@ -113,16 +159,49 @@ def test_a_callers_own_password_is_not_echoed(entry: WorkflowEntry) -> None:
     assert entry.api.emulator.endpoints[0]["password"] == CALLER_PASSWORD
 
 
-@pytest.mark.parametrize("event_file", sorted(WORKFLOW_EVENTS_DIR.glob("*.json")), ids=lambda path: path.name)
-def test_each_recorded_workflow_event_creates_its_endpoint(entry: WorkflowEntry, event_file: Path) -> None:
-    # Given an invocation as the example state machine sends it
-    event = json.loads(event_file.read_text(encoding="utf-8"))
+def recorded(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((WORKFLOW_EVENTS_DIR / name).read_text(encoding="utf-8"))
+    return event
+
+
+def test_the_recorded_create_event_creates_its_endpoint(entry: WorkflowEntry) -> None:
+    # Given an invocation as the example onboarding sends it (the form without an action)
+    event = recorded("create-endpoint.json")
     # When the entry is invoked with it
     body = entry.invoke(event)
     # Then SignalWire holds that one endpoint and the answer says where to register
     username = event["request"]["username"]
     assert [endpoint["username"] for endpoint in entry.api.emulator.endpoints] == [username]
     assert body["sip_uri"] == f"sip:{username}@{SIP_DOMAIN}"
+
+
+# Each recorded action, and what its answer holds besides the username.
+RECORDED_ACTIONS = {
+    "show-endpoint.json": {"endpoint", "sip_uri", "managed", "record", "drift"},
+    "update-endpoint.json": {"endpoint", "sip_uri", "profile", "changed"},
+    "reset-password.json": {"username", "sip_uri", "password_secret_arn"},
+    "disable-endpoint.json": {"username", "status"},
+    "delete-endpoint.json": {"username", "status"},
+}
+
+
+@pytest.mark.parametrize("event_file", sorted(RECORDED_ACTIONS))
+def test_each_recorded_action_event_acts_on_the_endpoint_the_create_event_made(
+    entry: WorkflowEntry, event_file: str
+) -> None:
+    # Given the endpoint the recorded create makes
+    entry.invoke(recorded("create-endpoint.json"))
+    # When the entry is invoked with a recorded action on it
+    body = entry.invoke(recorded(event_file))
+    # Then it answers its route's body
+    assert set(body) == RECORDED_ACTIONS[event_file]
+
+
+def test_every_recorded_event_is_one_of_the_tests_above() -> None:
+    # Given / When the recorded workflow events are listed
+    files = {path.name for path in WORKFLOW_EVENTS_DIR.glob("*.json")}
+    # Then each is run by a test of this module
+    assert files == {"create-endpoint.json", *RECORDED_ACTIONS}
 
 
 # -- at most once -------------------------------------------------------------------------------
@@ -133,7 +212,7 @@ def test_the_same_key_twice_gets_the_first_answer_and_creates_once(entry: Workfl
     first = entry.create({"username": "ada.lovelace"})
     # When the Task runs again with the same key (a retry or a redrive)
     again = entry.create({"username": "ada.lovelace"})
-    # Then it gets the first answer, generated password included, and SignalWire got one create
+    # Then it gets the first answer, the secret's ARN included, and SignalWire got one create
     assert again == first
     assert entry.api.emulator.create_requests_received() == 1
 
@@ -257,6 +336,221 @@ def test_the_same_key_with_another_request_raises_idempotency_key_reused(entry: 
     # Then it is IdempotencyKeyReused, and SignalWire got one create
     assert error_name(failure) == "IdempotencyKeyReused"
     assert entry.api.emulator.create_requests_received() == 1
+
+
+# -- the actions of an endpoint's life ---------------------------------------------------------
+
+
+def test_a_show_answers_what_get_endpoints_username_answers(entry: WorkflowEntry) -> None:
+    # Given an endpoint a workflow created
+    entry.create({"username": "ada.lovelace"})
+    # When a workflow shows it, without a key, and an HTTP caller looks it up
+    body = entry.act("show", "ada.lovelace", key=None)
+    over_http = entry.api.request("GET", "/endpoints/ada.lovelace")
+    # Then both get the same body: the endpoint, managed, its record, no drift
+    assert over_http.status == 200
+    assert body == over_http.body
+    assert (body["managed"], body["record"]["created_by"], body["drift"]) == (True, "workflow", [])
+
+
+def test_an_update_answers_what_patch_answers_and_changes_only_what_it_names(entry: WorkflowEntry) -> None:
+    # Given an endpoint a workflow created
+    entry.create({"username": "ada.lovelace"})
+    # When a workflow changes its caller id
+    body = entry.act("update", "ada.lovelace", changes={"caller_id": "Ada L."})
+    # Then the answer is PATCH's body naming the one field changed, and SignalWire holds it
+    assert set(body) == {"endpoint", "sip_uri", "profile", "changed"}
+    assert body["changed"] == ["caller_id"]
+    assert body["endpoint"]["caller_id"] == "Ada L."
+    assert entry.api.emulator.endpoints[0]["caller_id"] == "Ada L."
+
+
+def test_a_reset_puts_a_new_password_in_the_same_secret_and_answers_only_its_arn(entry: WorkflowEntry) -> None:
+    # Given an endpoint a workflow created, its password in a secret
+    created = entry.create({"username": "ada.lovelace"})
+    first_password = entry.api.emulator.stored_password("ada.lovelace")
+    # When a workflow resets its password
+    body = entry.act("reset_password", "ada.lovelace", key=OTHER_EXECUTION_ARN)
+    # Then the answer names the same secret, never the password, and the secret holds the new one
+    new_password = entry.api.emulator.stored_password("ada.lovelace")
+    assert body == {
+        "username": "ada.lovelace",
+        "sip_uri": f"sip:ada.lovelace@{SIP_DOMAIN}",
+        "password_secret_arn": created["password_secret_arn"],
+    }
+    assert new_password != first_password
+    assert secret_value(body["password_secret_arn"])["password"] == new_password
+
+
+def test_a_disable_answers_disabled_and_locks_every_device_out(entry: WorkflowEntry) -> None:
+    # Given an endpoint a workflow created
+    entry.create({"username": "ada.lovelace"})
+    password = entry.api.emulator.stored_password("ada.lovelace")
+    # When a workflow disables it
+    body = entry.act("disable", "ada.lovelace", key=OTHER_EXECUTION_ARN)
+    # Then the answer is the route's, the password nobody has replaced the old one, the record says so
+    assert body == {"username": "ada.lovelace", "status": "disabled"}
+    assert entry.api.emulator.stored_password("ada.lovelace") != password
+    assert entry.act("show", "ada.lovelace", key=None)["record"]["status"] == "disabled"
+
+
+def test_a_delete_answers_deleted_and_keeps_the_record_as_deleted(entry: WorkflowEntry) -> None:
+    # Given an endpoint a workflow created
+    entry.create({"username": "ada.lovelace"})
+    # When a workflow deletes it
+    body = entry.act("delete", "ada.lovelace", key=OTHER_EXECUTION_ARN)
+    # Then the answer is EndpointDeleted's, SignalWire holds nothing, the record stays as deleted
+    listed = entry.api.request("GET", "/endpoints", query="status=deleted").body["endpoints"]
+    assert body == {"username": "ada.lovelace", "status": "deleted"}
+    assert entry.api.emulator.endpoints == []
+    assert [(record["username"], record["status"]) for record in listed] == [("ada.lovelace", "deleted")]
+
+
+def test_a_delete_repeated_under_another_key_answers_deleted_again(entry: WorkflowEntry) -> None:
+    # Given an endpoint a workflow deleted
+    entry.create({"username": "ada.lovelace"})
+    first = entry.act("delete", "ada.lovelace", key=f"{OTHER_EXECUTION_ARN}:delete")
+    # When another execution deletes it again
+    again = entry.act("delete", "ada.lovelace", key=f"{EXECUTION_ARN}:delete")
+    # Then it gets the same answer, and SignalWire got one delete
+    assert again == first
+    assert entry.api.emulator.deletes_committed() == 1
+
+
+def test_a_disable_repeated_under_its_key_disables_once(entry: WorkflowEntry) -> None:
+    # Given an endpoint a workflow disabled under a key
+    entry.create({"username": "ada.lovelace"})
+    first = entry.act("disable", "ada.lovelace", key=f"{OTHER_EXECUTION_ARN}:disable")
+    updates = entry.api.emulator.updates_committed()
+    # When the Task runs again with the same key (a retry or a redrive)
+    again = entry.act("disable", "ada.lovelace", key=f"{OTHER_EXECUTION_ARN}:disable")
+    # Then it gets the first answer, and SignalWire got no second update
+    assert again == first
+    assert entry.api.emulator.updates_committed() == updates
+
+
+def test_a_key_is_bound_to_its_action(entry: WorkflowEntry) -> None:
+    # Given an endpoint a workflow disabled under a key
+    entry.create({"username": "ada.lovelace"})
+    entry.act("disable", "ada.lovelace", key=OTHER_EXECUTION_ARN)
+    # When the same key comes with a delete
+    failure = entry.failure_acting("delete", "ada.lovelace", key=OTHER_EXECUTION_ARN)
+    # Then it is IdempotencyKeyReused and the endpoint stays: each step needs a key of its own
+    assert error_name(failure) == "IdempotencyKeyReused"
+    assert [endpoint["username"] for endpoint in entry.api.emulator.endpoints] == ["ada.lovelace"]
+
+
+def test_a_disable_that_signalwire_fails_is_done_by_the_retry_under_its_key(entry: WorkflowEntry) -> None:
+    # Given an endpoint, and SignalWire failing the disable's password update (sent twice)
+    entry.create({"username": "ada.lovelace"})
+    entry.api.emulator.inject_fault(Fault.SERVER_ERROR, times=2, operation="update")
+    failure = entry.failure_acting("disable", "ada.lovelace", key=OTHER_EXECUTION_ARN)
+    # When the state machine retries under the same key
+    body = entry.act("disable", "ada.lovelace", key=OTHER_EXECUTION_ARN)
+    # Then the first failed as transient, and the retry disabled it
+    assert error_name(failure) == "UpstreamError"
+    assert failure.__class__.__name__ in workflow.TRANSIENT_ERROR_NAMES
+    assert body == {"username": "ada.lovelace", "status": "disabled"}
+
+
+# -- the actions' error names --------------------------------------------------------------------
+
+
+ACTIONS_ON_AN_ENDPOINT: list[tuple[str, dict[str, Any]]] = [
+    ("show", {}),
+    ("update", {"changes": {"caller_id": "Ada L."}}),
+    ("reset_password", {}),
+    ("disable", {}),
+    ("delete", {}),
+]
+CHANGING_ACTIONS = [(action, fields) for action, fields in ACTIONS_ON_AN_ENDPOINT if action != "show"]
+
+
+@pytest.mark.parametrize(("action", "fields"), ACTIONS_ON_AN_ENDPOINT, ids=[a for a, _ in ACTIONS_ON_AN_ENDPOINT])
+def test_an_action_on_a_username_nobody_has_raises_endpoint_not_found(
+    entry: WorkflowEntry, action: str, fields: dict[str, Any]
+) -> None:
+    # Given / When a workflow acts on a username neither SignalWire nor the inventory knows
+    failure = entry.failure_acting(action, "nobody", **fields)
+    # Then it is EndpointNotFound, naming the username
+    assert error_name(failure) == "EndpointNotFound"
+    assert "nobody" in str(failure)
+
+
+@pytest.mark.parametrize(("action", "fields"), CHANGING_ACTIONS, ids=[a for a, _ in CHANGING_ACTIONS])
+def test_changing_an_endpoint_the_service_did_not_create_raises_endpoint_not_managed(
+    entry: WorkflowEntry, action: str, fields: dict[str, Any]
+) -> None:
+    # Given an endpoint someone created straight in SignalWire
+    create_directly(entry, "ada.lovelace")
+    # When a workflow would change it
+    failure = entry.failure_acting(action, "ada.lovelace", **fields)
+    # Then it is EndpointNotManaged, and the endpoint is as it was
+    assert error_name(failure) == "EndpointNotManaged"
+    assert entry.api.emulator.stored_password("ada.lovelace") == "someone-elses-password"
+    assert entry.api.emulator.updates_committed() == 0
+
+
+@pytest.mark.parametrize(("action", "fields"), CHANGING_ACTIONS, ids=[a for a, _ in CHANGING_ACTIONS])
+def test_changing_an_endpoint_a_policy_keeps_workflows_from_raises_forbidden(
+    entry: WorkflowEntry, action: str, fields: dict[str, Any]
+) -> None:
+    # Given an endpoint an HTTP caller created, and a deployment policy whose admins are not workflows
+    assert entry.api.create({"username": "ada.lovelace"}).status == 201
+    entry.api.put_parameter("policy", json.dumps({"admins": ["arn:aws:iam::123456789012:role/admin"]}))
+    # When a workflow would change it
+    failure = entry.failure_acting(action, "ada.lovelace", **fields)
+    # Then it is Forbidden, and nothing changed
+    assert error_name(failure) == "Forbidden"
+    assert entry.api.emulator.updates_committed() == 0
+    assert entry.api.emulator.deletes_committed() == 0
+
+
+def test_an_action_the_entry_does_not_know_raises_validation_error_naming_it(entry: WorkflowEntry) -> None:
+    # Given / When a state machine names an action that does not exist
+    failure = entry.failure_acting("offboard", "ada.lovelace")
+    # Then it is ValidationError naming the action
+    assert error_name(failure) == "ValidationError"
+    assert '"field":"action"' in str(failure)
+
+
+@pytest.mark.parametrize(("action", "fields"), CHANGING_ACTIONS, ids=[a for a, _ in CHANGING_ACTIONS])
+def test_an_action_that_changes_something_without_a_key_raises_validation_error(
+    entry: WorkflowEntry, action: str, fields: dict[str, Any]
+) -> None:
+    # Given an endpoint
+    entry.create({"username": "ada.lovelace"})
+    # When a state machine would change it without a key
+    failure = entry.failure_acting(action, "ada.lovelace", key=None, **fields)
+    # Then it is ValidationError naming the key, and nothing changed
+    assert error_name(failure) == "ValidationError"
+    assert '"field":"idempotency_key"' in str(failure)
+    assert entry.api.emulator.updates_committed() == 0
+
+
+def test_an_update_breaking_a_rule_raises_validation_error_naming_the_field(entry: WorkflowEntry) -> None:
+    # Given an endpoint
+    entry.create({"username": "ada.lovelace"})
+    # When a workflow would point its calls at something that is no URL
+    failure = entry.failure_acting(
+        "update", "ada.lovelace", changes={"handler": {"type": "laml_webhooks", "url": "not-a-url"}}
+    )
+    # Then it is ValidationError naming the field as PATCH names it, and nothing changed
+    assert error_name(failure) == "ValidationError"
+    assert '"field":"handler.url"' in str(failure)
+    assert entry.api.emulator.updates_committed() == 0
+
+
+def test_every_log_line_of_an_action_names_it(
+    entry: WorkflowEntry, service_log: Callable[[], list[dict[str, Any]]]
+) -> None:
+    # Given / When a workflow disables an endpoint it created
+    entry.create({"username": "ada.lovelace"})
+    entry.act("disable", "ada.lovelace", key=OTHER_EXECUTION_ARN)
+    # Then each line says which action, and the disable's lines name its key
+    lines = service_log()
+    assert {line["action"] for line in lines} == {"create", "disable"}
+    assert {line["correlation_id"] for line in lines if line["action"] == "disable"} == {OTHER_EXECUTION_ARN}
 
 
 # -- what a failure reveals, and what it leaves behind -------------------------------------------

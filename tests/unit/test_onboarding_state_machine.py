@@ -18,6 +18,7 @@ from sip_provisioning import workflow
 
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "onboarding.asl.json"
 CREATE_STATE = "CreateSipEndpoint"
+SECRET_ARN_PATH = "$.sip_endpoint_created.body.password_secret_arn"
 # Errors Step Functions itself reports for a Lambda task (its service integration's and its own).
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
@@ -54,6 +55,9 @@ def create_state(definition: dict[str, Any]) -> State:
 def targets_of(state: State) -> Iterator[str]:
     if "Next" in state:
         yield state["Next"]
+    if "Default" in state:
+        yield state["Default"]
+    yield from (rule["Next"] for rule in state.get("Choices", []))
     yield from (catcher["Next"] for catcher in state.get("Catch", []))
 
 
@@ -175,13 +179,20 @@ def test_anything_else_ends_in_a_generic_failure_that_keeps_the_error_name(
     assert (failure["ErrorPath"], failure["CausePath"]) == ("$.error.Error", "$.error.Cause")
 
 
-def test_the_task_sends_exactly_the_invocation_the_function_reads(create_state: State) -> None:
-    # Given the payload the create task builds
+def test_the_task_sends_a_create_the_function_reads(create_state: State) -> None:
+    # Given the payload the create task builds, with the execution's values in place
     payload = create_state["Parameters"]["Payload"]
-    # When its keys are read without JSONPath's ".$" suffix
-    keys = {key.removesuffix(".$") for key in payload}
-    # Then they are the invocation's fields, so none is refused as unknown
-    assert keys == set(workflow.WorkflowInvocation.model_fields)
+    sent = {
+        key.removesuffix(".$"): {"username": "ada.lovelace"} if value == "$.sip_endpoint" else value
+        for key, value in payload.items()
+    }
+    # When the function reads it
+    invocation = workflow.invocation_from_event(sent)
+    # Then it is a create of the input's request: no key is refused as unknown
+    assert isinstance(invocation, workflow.CreateEndpoint)
+    assert payload["action"] == "create"
+    assert payload["request.$"] == "$.sip_endpoint"
+    assert set(sent) == set(workflow.CreateEndpoint.model_fields)
 
 
 def test_the_idempotency_key_is_the_execution_so_a_retry_or_redrive_never_creates_twice(create_state: State) -> None:
@@ -199,12 +210,39 @@ def test_the_task_invokes_the_function_the_template_substitutes(create_state: St
     assert parameters["FunctionName"] == "${WorkflowFunctionArn}"
 
 
-def test_the_execution_output_keeps_where_to_register_and_no_password(definition: dict[str, Any]) -> None:
-    # Given the state after a successful create
-    record = definition["States"][definition["States"][CREATE_STATE]["Next"]]
+def test_the_password_is_handed_over_only_as_the_arn_of_its_secret(definition: dict[str, Any]) -> None:
+    # Given the states after a successful create
+    states: dict[str, State] = definition["States"]
+    choice = states[states[CREATE_STATE]["Next"]]
+    # When the choice that leads to the hand-over is followed
+    [rule] = choice["Choices"]
+    hand_over = states[rule["Next"]]
+    # Then the hand-over runs when the answer names a secret, and gets its ARN, never a password
+    assert {condition["Variable"] for condition in rule["And"]} == {SECRET_ARN_PATH}
+    assert hand_over["Parameters"]["password_secret_arn.$"] == SECRET_ARN_PATH
+    assert "$.sip_endpoint_created.body.password" not in json.dumps(hand_over).replace(SECRET_ARN_PATH, "")
+    assert states[choice["Default"]]["Result"] == {"password_secret_arn": None}
+
+
+def test_no_state_reads_a_password_from_the_answer(definition: dict[str, Any]) -> None:
+    # Given every path any state reads
+    text = json.dumps(definition["States"])
+    # When the secret's ARN is taken away
+    # Then no path names the answer's password
+    assert "body.password" not in text.replace(SECRET_ARN_PATH, "")
+
+
+def test_the_execution_output_keeps_where_to_register_and_where_the_password_is(definition: dict[str, Any]) -> None:
+    # Given the state both branches of the hand-over lead to
+    states: dict[str, State] = definition["States"]
+    choice = states[states[CREATE_STATE]["Next"]]
+    [rule] = choice["Choices"]
+    (record_name,) = {states[rule["Next"]]["Next"], states[choice["Default"]]["Next"]}
+    record = states[record_name]
     # When its output template is read
-    output = json.dumps(record["Parameters"])
-    # Then it keeps the sip_uri and leaves any generated password behind
-    assert record["Parameters"]["sip_uri.$"] == "$.sip_endpoint_created.body.sip_uri"
-    assert "password" not in output
-    assert definition["States"][record["Next"]]["Type"] == "Succeed"
+    parameters = record["Parameters"]
+    # Then it keeps the sip_uri and the secret's ARN, and no password
+    assert parameters["sip_uri.$"] == "$.sip_endpoint_created.body.sip_uri"
+    assert parameters["password_secret_arn.$"] == "$.password_handed_over.password_secret_arn"
+    assert all("password" not in key or key == "password_secret_arn.$" for key in parameters)
+    assert states[record["Next"]]["Type"] == "Succeed"

@@ -62,6 +62,9 @@ def test_the_transient_errors_are_the_upstream_ones_and_a_request_still_in_progr
     ("domain_error", "expected"),
     [
         (errors.MalformedRequest("The invocation must be a JSON object."), workflow.MalformedRequest),
+        (errors.EndpointNotFound("ada"), workflow.EndpointNotFound),
+        (errors.EndpointNotManaged("ada"), workflow.EndpointNotManaged),
+        (errors.Forbidden("policy.callers", "This caller may not use the profile."), workflow.Forbidden),
         (errors.RequestInvalid([FieldError(field="username", message="bad")]), workflow.ValidationError),
         (errors.UnknownProfile("nope", ["default", "office"]), workflow.ValidationError),
         (errors.UsernameTaken("ada"), workflow.UsernameTaken),

@@ -222,9 +222,9 @@ FAILURE_FOR_PROBLEM: dict[ProblemType, type[WorkflowFailure]] = {
     )
 }
 
-# Routes, body sizes and media types are HTTP's: an invocation never meets these.
+# Routes, body sizes, media types and signatures are HTTP's: an invocation never meets these.
 HTTP_ONLY_PROBLEM_TYPES = frozenset(
-    {ProblemType.NOT_FOUND, ProblemType.PAYLOAD_TOO_LARGE, ProblemType.UNSUPPORTED_MEDIA_TYPE}
+    {ProblemType.NOT_FOUND, ProblemType.PAYLOAD_TOO_LARGE, ProblemType.UNSUPPORTED_MEDIA_TYPE, ProblemType.UNAUTHORIZED}
 )
 
 ERROR_NAMES = frozenset(failure.__name__ for failure in FAILURE_FOR_PROBLEM.values())

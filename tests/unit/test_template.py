@@ -489,9 +489,23 @@ STATE_MACHINE_LOG_DELIVERY_ACTIONS = {
 }
 
 
-def state_machine_statements(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    state_machine = only_resource_of_type(template, "AWS::Serverless::StateMachine")
-    for policy in state_machine["Properties"]["Policies"]:
+# The state machines that drive the workflow function, and their definition files.
+WORKFLOW_STATE_MACHINES = {
+    "OnboardingStateMachine": "statemachine/onboarding.asl.json",
+    "OffboardingStateMachine": "statemachine/offboarding.asl.json",
+}
+every_workflow_state_machine = pytest.mark.parametrize("state_machine", sorted(WORKFLOW_STATE_MACHINES))
+
+
+def state_machine_properties(template: dict[str, Any], state_machine: str) -> dict[str, Any]:
+    resource = template["Resources"][state_machine]
+    assert resource["Type"] == "AWS::Serverless::StateMachine"
+    properties: dict[str, Any] = resource["Properties"]
+    return properties
+
+
+def state_machine_statements(template: dict[str, Any], state_machine: str) -> Iterator[dict[str, Any]]:
+    for policy in state_machine_properties(template, state_machine)["Policies"]:
         yield from policy["Statement"]
 
 
@@ -511,19 +525,23 @@ def test_no_resource_policy_lets_anyone_invoke_a_function(template: dict[str, An
     assert permissions == {}
 
 
-def test_the_state_machine_may_invoke_the_workflow_function_and_nothing_else(template: dict[str, Any]) -> None:
+@every_workflow_state_machine
+def test_the_state_machine_may_invoke_the_workflow_function_and_nothing_else(
+    template: dict[str, Any], state_machine: str
+) -> None:
     # Given / When the state machine's Lambda permissions are read
-    (lambda_statement,) = granting(state_machine_statements(template), "lambda")
+    (lambda_statement,) = granting(state_machine_statements(template, state_machine), "lambda")
     # Then it is invocation of that one function, by its exact ARN
     assert as_list(lambda_statement["Action"]) == ["lambda:InvokeFunction"]
     assert as_list(lambda_statement["Resource"]) == [{"Fn::GetAtt": ["WorkflowFunction", "Arn"]}]
 
 
+@every_workflow_state_machine
 def test_the_state_machine_uses_no_sam_policy_template_whose_resource_ends_in_a_wildcard(
-    template: dict[str, Any],
+    template: dict[str, Any], state_machine: str
 ) -> None:
     # Given the state machine's policies
-    policies = only_resource_of_type(template, "AWS::Serverless::StateMachine")["Properties"]["Policies"]
+    policies = state_machine_properties(template, state_machine)["Policies"]
     # When those that are not plain policy documents are picked out
     templated = [policy for policy in policies if set(policy) != {"Version", "Statement"}]
     # Then there are none (LambdaInvokePolicy allows "function:<name>*")
@@ -580,39 +598,50 @@ def test_the_stack_outputs_the_slack_commands_request_url(template: dict[str, An
     assert url == {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/chatops/slack"}
 
 
-def test_the_state_machine_is_granted_every_resource_only_for_log_delivery(template: dict[str, Any]) -> None:
+@every_workflow_state_machine
+def test_the_state_machine_is_granted_every_resource_only_for_log_delivery(
+    template: dict[str, Any], state_machine: str
+) -> None:
     # Given the state machine's statements on every resource
-    unrestricted = [statement for statement in state_machine_statements(template) if statement["Resource"] == "*"]
+    statements = state_machine_statements(template, state_machine)
+    unrestricted = [statement for statement in statements if statement["Resource"] == "*"]
     # When their actions are read
     actions = {action for statement in unrestricted for action in as_list(statement["Action"])}
     # Then they are CloudWatch Logs' log delivery actions, which take no resource-level permission
     assert actions == STATE_MACHINE_LOG_DELIVERY_ACTIONS
 
 
+@every_workflow_state_machine
 def test_the_state_machine_definition_is_its_own_file_with_every_placeholder_substituted(
-    template: dict[str, Any],
+    template: dict[str, Any], state_machine: str
 ) -> None:
     # Given the state machine and the definition file it names
-    properties = only_resource_of_type(template, "AWS::Serverless::StateMachine")["Properties"]
+    properties = state_machine_properties(template, state_machine)
     definition = (REPOSITORY_ROOT / properties["DefinitionUri"]).read_text(encoding="utf-8")
     # When the placeholders in the definition are read
     placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
     # Then the template substitutes each, the function ARN from the workflow function
-    assert properties["DefinitionUri"] == "statemachine/onboarding.asl.json"
+    assert properties["DefinitionUri"] == WORKFLOW_STATE_MACHINES[state_machine]
     assert placeholders == set(properties["DefinitionSubstitutions"])
     assert properties["DefinitionSubstitutions"]["WorkflowFunctionArn"] == {"Fn::GetAtt": ["WorkflowFunction", "Arn"]}
 
 
-def test_the_state_machine_is_standard_so_a_failed_execution_can_be_redriven(template: dict[str, Any]) -> None:
+@every_workflow_state_machine
+def test_the_state_machine_is_standard_so_a_failed_execution_can_be_redriven(
+    template: dict[str, Any], state_machine: str
+) -> None:
     # Given / When the state machine's type is read
-    properties = only_resource_of_type(template, "AWS::Serverless::StateMachine")["Properties"]
+    properties = state_machine_properties(template, state_machine)
     # Then it is STANDARD: Express executions cannot be redriven and keep no history
     assert properties["Type"] == "STANDARD"
 
 
-def test_the_state_machine_is_traced_and_logs_errors_without_execution_data(template: dict[str, Any]) -> None:
+@every_workflow_state_machine
+def test_the_state_machine_is_traced_and_logs_errors_without_execution_data(
+    template: dict[str, Any], state_machine: str
+) -> None:
     # Given the state machine and the stack's log groups
-    properties = only_resource_of_type(template, "AWS::Serverless::StateMachine")["Properties"]
+    properties = state_machine_properties(template, state_machine)
     log_group_names = resources_of_type(template, "AWS::Logs::LogGroup")
     # When its tracing and logging are read
     logging = properties["Logging"]

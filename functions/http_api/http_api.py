@@ -165,6 +165,12 @@ def _username(segment: str) -> str:
     return unquote(segment, errors="strict")
 
 
+def _absent_credentials(answer: BaseModel) -> set[str]:
+    """A password, or where it was delivered, appears only when there is one; the endpoint
+    object keeps SignalWire's nulls."""
+    return {name for name in ("password", "password_secret_arn") if getattr(answer, name) is None}
+
+
 def _json_response(status: int, model: BaseModel, **dump_options: Any) -> Response[str]:
     return Response(status_code=status, content_type=JSON_CONTENT_TYPE, body=model.model_dump_json(**dump_options))
 
@@ -213,8 +219,7 @@ def create_endpoint(
     created = create.create_endpoint_once(
         ports, _caller(), request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
     )
-    # `password` appears only when generated; the endpoint object keeps SignalWire's nulls.
-    return _json_response(201, created, exclude={"password"} if created.password is None else None)
+    return _json_response(201, created, exclude=_absent_credentials(created))
 
 
 @app.get(
@@ -294,7 +299,7 @@ def post_password(
     reset = reset_password_once(
         ports, _caller(), name, request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
     )
-    return _json_response(200, reset, exclude={"password"} if reset.password is None else None)
+    return _json_response(200, reset, exclude=_absent_credentials(reset))
 
 
 @app.post(

@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 PORT ?= 3000
 export PORT
 
-.PHONY: run test lint sam-build cfn-lint check clean openapi bench reliability
+.PHONY: run test lint sam-build cfn-lint check clean openapi bench bench-bulk reliability
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,8 @@ bench: sam-build
 # Every fault scenario and the fault, SSM, concurrency and fuzz suites, as one table (reliability/README.md).
 reliability: $(VENV)/.installed
 	PYTHONPATH=layers/shared:functions/http_api $(VENV)/bin/python -m reliability.report
+
+# Bulk onboarding through the local stack (moto + LambdaBridge + the emulator behind a 50 ms proxy)
+# at max_concurrency 1, 4 and 16; prints the table and writes bench/bulk_results.json.
+bench-bulk: $(VENV)/.installed
+	$(VENV)/bin/python -m bench.bulk

@@ -83,11 +83,14 @@ LAMBDA_CODE_PATHS = (
     REPOSITORY_ROOT / "functions" / "http_api",
     REPOSITORY_ROOT / "functions" / "slack_command",
     REPOSITORY_ROOT / "functions" / "workflow",
+    REPOSITORY_ROOT / "functions" / "bulk_import",
 )
 PARAMETERS_PATH = "/sip-provisioning/local"
 IDEMPOTENCY_TABLE = "sip-provisioning-local-idempotency"
 INVENTORY_TABLE = "sip-provisioning-local-inventory"
 WORKFLOW_FUNCTION = LambdaFunction(name="sip-provisioner-local-workflow", timeout_seconds=25)
+BULK_IMPORT_FUNCTION = LambdaFunction(name="sip-provisioner-local-bulk-import", timeout_seconds=25)
+IMPORTS_BUCKET = "sip-provisioning-local-imports"
 SECRETS_PREFIX = "sip-provisioning/local/endpoints/"  # CONTRACT.md section 5, as template.yaml sets it per stage
 REGION = "us-east-1"
 DEFAULT_PORT = 3000
@@ -364,6 +367,8 @@ def serve(stop_requested: threading.Event) -> None:
             print(f"Deployment policy: none ({PARAMETERS_PATH}/policy does not exist; set POLICY_FILE)")
         create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
         create_inventory_table(boto3.client("dynamodb"), INVENTORY_TABLE)
+        boto3.client("s3").create_bucket(Bucket=IMPORTS_BUCKET)
+        print(f"Imports bucket (bulk onboarding): s3://{IMPORTS_BUCKET}")
         print(
             f"AWS (moto): {moto_url}; SSM has {len(names)} parameters under {PARAMETERS_PATH}; "
             f"DynamoDB tables {IDEMPOTENCY_TABLE}, {INVENTORY_TABLE}"
@@ -373,6 +378,7 @@ def serve(stop_requested: threading.Event) -> None:
         # The state machines of template.yaml, their Lambda tasks bridged to the local functions.
         bridge = LambdaBridge(invocation_lock=invocation_lock)
         bridge.register("WorkflowFunction", WORKFLOW_FUNCTION, load_lambda_handler("workflow_entry"))
+        bridge.register("BulkImportFunction", BULK_IMPORT_FUNCTION, load_lambda_handler("bulk_import"))
         running.enter_context(bridge.installed())
         role_arn = create_local_role(boto3.client("iam"))
         # An explicit endpoint: AWS_ENDPOINT_URL_LAMBDA is pointed at LocalLambdaService below.

@@ -188,9 +188,12 @@ def run_execution(sfn: Any, state_machine_arn: str, execution_input: object, nam
 
 
 def workflow_bridge() -> LambdaBridge:
+    """Every function the template's state machines invoke (create_state_machines needs them all)."""
     module = cold_workflow_module()
     bridge = LambdaBridge()
     bridge.register(WORKFLOW, WORKFLOW_FUNCTION, module.lambda_handler)
+    bulk = importlib.import_module("functions.bulk_import.bulk_import")
+    bridge.register("BulkImportFunction", LambdaFunction(name="sip-provisioner-bulk-import"), bulk.lambda_handler)
     return bridge
 
 

@@ -222,25 +222,38 @@ def preview_for(ports: Ports) -> Callable[[EndpointRequest], None]:
 def text_lines(chunks: Iterable[bytes], max_characters: int = MAX_LINE_CHARACTERS) -> Iterator[str]:
     """The UTF-8 text of `chunks` as lines, each with its `\\n` (only `\\n` ends a line, as for CSV).
 
-    Raises `UnicodeDecodeError` at the first byte that is not UTF-8, `LineTooLong` when a line
-    outgrows `max_characters`: memory stays bounded by one chunk and one line.
+    Raises `NotUtf8` at the first byte that is not UTF-8, `LineTooLong` when a line outgrows
+    `max_characters`: memory stays bounded by one chunk and one line.
     """
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     pending = ""
     line_number = 1
     for chunk in chunks:
-        pending += decoder.decode(chunk)
+        try:
+            pending += decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            # The decoder holds at most 3 bytes of an unfinished character, never a newline.
+            raise NotUtf8(line_number + chunk[: max(error.start, 0)].count(b"\n")) from None
         *complete, pending = pending.split("\n")
         for line in complete:
             yield line + "\n"
             line_number += 1
         if len(pending) > max_characters:
             raise LineTooLong(line_number)
-    pending += decoder.decode(b"", final=True)
+    try:
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise NotUtf8(line_number) from None
     if len(pending) > max_characters:
         raise LineTooLong(line_number)
     if pending:
         yield pending
+
+
+class NotUtf8(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(f"line {line} is not UTF-8")
+        self.line = line
 
 
 class LineTooLong(Exception):
@@ -289,8 +302,8 @@ def validate_lines(lines: Iterator[str], preview: Callable[[EndpointRequest], No
                 bad_rows.append(bad)
     except csv.Error as error:
         bad_rows.append(BadRow(line=counted.count, errors=[_file_error(f"is not CSV from here on: {error}")]))
-    except UnicodeDecodeError:
-        bad_rows.append(BadRow(line=counted.count + 1, errors=[_file_error("is not UTF-8 from here on")]))
+    except NotUtf8 as not_utf8:
+        bad_rows.append(BadRow(line=not_utf8.line, errors=[_file_error("is not UTF-8 from here on")]))
     except LineTooLong as too_long:
         bad_rows.append(BadRow(line=too_long.line, errors=[_file_error(str(too_long).split(" ", 2)[2])]))
     if rows == 0 and not bad_rows:

@@ -17,6 +17,7 @@ from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext, build_e
 from local.inventory_table import create_inventory_table
 from local.seed import SignalWireAccount, create_idempotency_table, seed_ssm
 from local.signalwire_emulator import SignalWireEmulator
+from tests.scim_helpers import SCIM_TOKEN, ScimClient
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
 PARAMETERS_PATH = "/sip-provisioning/test"
@@ -93,3 +94,16 @@ def api(monkeypatch: pytest.MonkeyPatch, emulator: SignalWireEmulator) -> Iterat
         module.wiring.cache_clear()  # compose against this test's moto and settings
         yield ProvisionerApi(module, ssm, emulator)
         module.wiring.cache_clear()
+
+
+@pytest.fixture
+def scim(api: ProvisionerApi) -> Iterator[ScimClient]:
+    """The SCIM function beside the HTTP API, on the same moto account and emulator, its bearer
+    token in SSM."""
+    api.put_parameter("scim/bearer_token", SCIM_TOKEN, "SecureString")
+    module = importlib.import_module("scim_api")
+    module.wiring.cache_clear()
+    module.settings.cache_clear()
+    yield ScimClient(module)
+    module.wiring.cache_clear()
+    module.settings.cache_clear()

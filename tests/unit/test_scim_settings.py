@@ -7,12 +7,12 @@ from scim2_models import EnterpriseUser
 from sip_provisioning.callers.scim.errors import InvalidValue
 from sip_provisioning.callers.scim.resources import ScimUser
 from sip_provisioning.callers.scim.settings import (
-    DeactivationAction,
     ScimSettings,
     UsernameRule,
     profile_for,
     sip_username_for,
 )
+from sip_provisioning.domain.scim_users import DeactivationAction
 
 DEPARTMENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
 

@@ -9,6 +9,8 @@ Layout (CONTRACT.md section 2), names relative to the prefix:
   slack/signing_secret     SecureString, only with the Slack route
   slack/allowed_team_ids   StringList of Slack workspace ids, only with the Slack route
   policy                   optional: the deployment's policy, JSON (CONTRACT.md section 5)
+  scim/bearer_token        SecureString, only with the SCIM route
+  scim/settings            optional: how SCIM users map to endpoints, JSON (CONTRACT.md section 8)
 """
 
 import ipaddress
@@ -35,6 +37,8 @@ SIP_DOMAIN = "signalwire/sip_domain"
 SLACK_SIGNING_SECRET = "slack/signing_secret"  # noqa: S105 - a parameter name
 SLACK_ALLOWED_TEAM_IDS = "slack/allowed_team_ids"
 DEPLOYMENT_POLICY = "policy"
+SCIM_BEARER_TOKEN = "scim/bearer_token"  # noqa: S105 - a parameter name
+SCIM_SETTINGS = "scim/settings"
 DEFAULT_PROFILE = "default"
 
 
@@ -65,6 +69,16 @@ class SlackSettings(BaseModel):
     allowed_team_ids: frozenset[str]
 
 
+class ScimParameters(BaseModel):
+    """The SCIM route's parameters, None where absent: only the SCIM function reads them (and
+    refuses every request while the token is missing), so they never fail another route."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bearer_token: SecretStr | None = None
+    settings: str | None = Field(default=None, description="The raw JSON; the SCIM function parses it.")
+
+
 class ServiceConfig(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -77,6 +91,7 @@ class ServiceConfig(BaseModel):
     slack: SlackSettings | None = None
     # None where the parameter is absent: every caller may do everything (CONTRACT.md section 5).
     deployment_policy: DeploymentPolicy | None = None
+    scim: ScimParameters = ScimParameters()
 
     def profiles_for(self, name: str) -> dict[str, Profile]:
         """The profiles a request naming `name` builds on, unless it or `default` is broken."""
@@ -139,6 +154,11 @@ def _slack(prefix: str, values: Mapping[str, str]) -> SlackSettings | None:
     )
 
 
+def _scim(values: Mapping[str, str]) -> ScimParameters:
+    token = values.get(SCIM_BEARER_TOKEN, "").strip()
+    return ScimParameters(bearer_token=SecretStr(token) if token else None, settings=values.get(SCIM_SETTINGS))
+
+
 def _deployment_policy(prefix: str, values: Mapping[str, str]) -> DeploymentPolicy | None:
     """A broken policy fails every request (closed, never open), naming the parameter."""
     if DEPLOYMENT_POLICY not in values:
@@ -181,6 +201,7 @@ def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfi
         ),
         slack=_slack(prefix, values),
         deployment_policy=_deployment_policy(prefix, values),
+        scim=_scim(values),
     )
 
 

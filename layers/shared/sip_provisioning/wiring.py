@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 
 from sip_provisioning.adapters.inventory import DynamoDBInventory
+from sip_provisioning.adapters.scim_users import DynamoDBScimUsers
 from sip_provisioning.adapters.secrets import SecretsManagerStore
 from sip_provisioning.configuration import ParameterStoreConfig, SignalWireSettings
 from sip_provisioning.observability import logger
@@ -51,6 +52,7 @@ class Wiring:
             inventory=DynamoDBInventory(lambda: self._dynamodb, settings.inventory_table),
             once=OnceStore(lambda: self._dynamodb, settings.idempotency_table),
             secrets=SecretsManagerStore(lambda: self._secretsmanager, settings.secrets_prefix),
+            scim_users=DynamoDBScimUsers(lambda: self._dynamodb, settings.inventory_table),
         )
 
     def warm_up(self) -> None:

@@ -43,6 +43,18 @@ class DynamoDBInventory:
         )
         return _record(item) if item else None
 
+    def current_of(self, usernames: list[str]) -> dict[str, InventoryRecord]:
+        """The current records of up to 100 usernames (eventually consistent: a list's view), by username."""
+        keys = [_key(username, CURRENT) for username in dict.fromkeys(usernames)]
+        records: dict[str, InventoryRecord] = {}
+        while keys:
+            answer = self._dynamodb().batch_get_item(RequestItems={self._table: {"Keys": keys}})
+            for item in answer.get("Responses", {}).get(self._table, []):
+                record = _record(item)
+                records[record.username] = record
+            keys = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+        return records
+
     def put_new(self, record: InventoryRecord, *, replacing: InventoryRecord | None) -> None:
         """Make `record` the username's current record. `replacing` is the current record the
         caller saw (None: there was none); a deleted one is archived beside it, never erased."""

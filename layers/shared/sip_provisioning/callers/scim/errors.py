@@ -1,11 +1,34 @@
 """SCIM's refusals (RFC 7644 §3.12): one class per answer, and the one table of their statuses and
-`scimType`s. scim2-models' own refusals are translated here too, so nothing above this module
-sees the library's exceptions."""
+`scimType`s. scim2-models' own refusals and the service's domain errors are translated here too
+(one table each), so nothing above this module sees the library's exceptions or answers a domain
+error in any other words."""
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException
+
+from sip_provisioning.domain.records import RecordChanged
+from sip_provisioning.domain.scim_users import ScimUserNotFound, UserNameInUse
+from sip_provisioning.errors import (
+    ConfigurationError,
+    EndpointNotFound,
+    EndpointNotManaged,
+    Forbidden,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    MalformedRequest,
+    PayloadTooLarge,
+    RequestInvalid,
+    Unauthenticated,
+    UnsupportedMediaType,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UsernameTaken,
+)
 
 
 class ScimType(StrEnum):
@@ -64,6 +87,46 @@ class NoTarget(ScimError):
     """A PATCH `path` that selects nothing where something must be selected (a remove, a filter)."""
 
 
+class NotPermitted(ScimError):
+    """The deployment's policy does not let the `scim` caller do this (CONTRACT.md section 5)."""
+
+
+class EndpointConflict(ScimError):
+    """The user's endpoint is not in a state the request can act on (changed outside the service)."""
+
+
+class MethodNotAllowed(ScimError):
+    """A method the resource does not take (the discovery documents are read-only)."""
+
+
+class NotSupported(ScimError):
+    """A SCIM feature the service does not offer, such as `POST /.search`."""
+
+
+class TooLarge(ScimError):
+    """A body larger than the service reads."""
+
+
+class UnsupportedMedia(ScimError):
+    """A body that is neither application/scim+json nor application/json."""
+
+
+class ServerMisconfigured(ScimError):
+    """The service's own configuration is broken: nothing the identity provider can change."""
+
+
+class UpstreamFailed(ScimError):
+    """SignalWire failed or answered something unreadable."""
+
+
+class TryAgain(ScimError):
+    """Transient: SignalWire is unreachable or slow, or another request holds the user; retry."""
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 STATUS_AND_SCIM_TYPE: dict[type[ScimError], tuple[int, ScimType | None]] = {
     Unauthorized: (401, None),
     ResourceNotFound: (404, None),
@@ -74,6 +137,15 @@ STATUS_AND_SCIM_TYPE: dict[type[ScimError], tuple[int, ScimType | None]] = {
     InvalidValue: (400, ScimType.INVALID_VALUE),
     ImmutableAttribute: (400, ScimType.MUTABILITY),
     NoTarget: (400, ScimType.NO_TARGET),
+    NotPermitted: (403, None),
+    EndpointConflict: (409, None),
+    MethodNotAllowed: (405, None),
+    TooLarge: (413, None),
+    UnsupportedMedia: (415, None),
+    ServerMisconfigured: (500, None),
+    NotSupported: (501, None),
+    UpstreamFailed: (502, None),
+    TryAgain: (503, None),
 }
 
 _ERROR_OF_SCIM_TYPE: dict[str, type[ScimError]] = {
@@ -97,3 +169,46 @@ def scim_error_from(refusal: SCIMException | ValidationError) -> ScimError:
         scim_type = errors[0].scim_type
         detail = "; ".join(error.detail or "" for error in errors)
     return _ERROR_OF_SCIM_TYPE.get(scim_type or "", InvalidValue)(detail)
+
+
+def _retry(error: Exception) -> ScimError:
+    return TryAgain(str(error), getattr(error, "retry_after", 1))
+
+
+def _field_errors(error: RequestInvalid) -> ScimError:
+    fields = "; ".join(f"{field.field}: {field.message}" for field in error.errors)
+    return InvalidValue(f"{error.detail} {fields}".strip())
+
+
+# Each entry takes an error of its key's class.
+SCIM_ERROR_OF_DOMAIN_ERROR: dict[type[Exception], Callable[[Any], ScimError]] = {
+    ScimUserNotFound: lambda error: ResourceNotFound(f"No user with id {error}."),
+    UserNameInUse: lambda error: UserNameTaken(str(error)),
+    UsernameTaken: lambda error: UserNameTaken(
+        f"{error} Its userName maps to a SIP username that another endpoint already has."
+    ),
+    RequestInvalid: _field_errors,
+    Forbidden: lambda error: NotPermitted(str(error)),
+    EndpointNotFound: lambda error: EndpointConflict(f"{error} It was deleted outside the service."),
+    EndpointNotManaged: lambda error: EndpointConflict(str(error)),
+    MalformedRequest: lambda error: InvalidSyntax(str(error)),
+    PayloadTooLarge: lambda error: TooLarge(str(error)),
+    UnsupportedMediaType: lambda error: UnsupportedMedia(str(error)),
+    Unauthenticated: lambda error: Unauthorized(str(error)),
+    ConfigurationError: lambda error: ServerMisconfigured(str(error)),
+    UpstreamError: lambda error: UpstreamFailed(str(error)),
+    UpstreamUnavailable: _retry,
+    UpstreamTimeout: _retry,
+    IdempotencyInProgress: _retry,
+    IdempotencyKeyReused: lambda error: EndpointConflict(str(error)),
+    RecordChanged: lambda _error: TryAgain("Another request changed the user at the same time; retry."),
+}
+
+
+def scim_error_of(error: Exception) -> ScimError | None:
+    """The SCIM answer to a domain error (by its class or nearest base in the table); None: not one."""
+    for kind in type(error).__mro__:
+        translate = SCIM_ERROR_OF_DOMAIN_ERROR.get(kind)
+        if translate is not None:
+            return translate(error)
+    return None

@@ -29,6 +29,7 @@ from scim2_models import (
     Mutability,
     Patch,
     ResourceType,
+    ResponseParameters,
     SCIMException,
     ServiceProviderConfig,
     Sort,
@@ -86,8 +87,9 @@ def parse_user(body: object) -> ScimUser:
 
 
 def client_attributes(user: ScimUser) -> dict[str, Any]:
-    """What the client owns of `user`, as JSON to store: no `id`, `meta` or SIP extension."""
-    attributes = user.model_copy(update={"id": None, "meta": None})
+    """What the client owns of `user`, as JSON to store: no `id`, `meta`, SIP extension or
+    password (which a PATCH may carry: it is dropped, never stored)."""
+    attributes = user.model_copy(update={"id": None, "meta": None, "password": None})
     attributes[SipUser] = None
     return attributes.model_dump(mode="json")
 
@@ -119,17 +121,35 @@ def returned_user(
     return returned
 
 
-def user_document(user: ScimUser) -> dict[str, Any]:
-    """The JSON of a `returned_user` (never a password)."""
-    return user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+UserResponseParameters = ResponseParameters[ScimUser]
 
 
-def list_document(users: Sequence[ScimUser], *, total_results: int, start_index: int) -> dict[str, Any]:
+def response_parameters(attributes: str | None, excluded_attributes: str | None) -> UserResponseParameters:
+    """The `attributes` and `excludedAttributes` query parameters (RFC 7644 §3.9), comma-separated."""
+    given = {"attributes": attributes, "excludedAttributes": excluded_attributes}
+    try:
+        return UserResponseParameters.model_validate({name: value for name, value in given.items() if value})
+    except (SCIMException, ValidationError) as refusal:
+        raise scim_error_from(refusal) from None
+
+
+def user_document(user: ScimUser, parameters: UserResponseParameters | None = None) -> dict[str, Any]:
+    """The JSON of a `returned_user` (never a password), with what `parameters` select."""
+    return user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters)
+
+
+def list_document(
+    users: Sequence[ScimUser],
+    *,
+    total_results: int,
+    start_index: int,
+    parameters: UserResponseParameters | None = None,
+) -> dict[str, Any]:
     """A ListResponse of one page of `returned_user`s: `start_index` is 1-based, as in the request."""
     page = _UserList(
         total_results=total_results, start_index=start_index, items_per_page=len(users), resources=list(users)
     )
-    return page.model_dump(scim_ctx=Context.SEARCH_RESPONSE)
+    return page.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=parameters)
 
 
 def error_document(error: ScimError) -> dict[str, Any]:

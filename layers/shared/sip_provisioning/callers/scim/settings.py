@@ -3,6 +3,7 @@ and what deactivating the user does to the endpoint."""
 
 from collections.abc import Callable
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from scim2_models import Path, SCIMException
@@ -10,6 +11,8 @@ from scim2_models.path import AttrPath
 
 from sip_provisioning.callers.scim.errors import InvalidValue
 from sip_provisioning.callers.scim.resources import ScimUser
+from sip_provisioning.domain.scim_users import DeactivationAction
+from sip_provisioning.errors import ConfigurationError
 from sip_provisioning.self_service import ProfileName
 from sip_provisioning.signalwire.models import Username
 
@@ -19,13 +22,6 @@ class UsernameRule(StrEnum):
 
     LOCAL_PART = "local_part"
     AS_IS = "as_is"
-
-
-class DeactivationAction(StrEnum):
-    """What `active: false` does to the user's endpoint."""
-
-    DISABLE = "disable"
-    DELETE = "delete"
 
 
 def _local_part(user_name: str) -> str:
@@ -105,3 +101,16 @@ def profile_for(user: ScimUser, settings: ScimSettings) -> str:
         return settings.default_profile
     value = _profile_attribute_path(settings.profile_attribute).get(user)
     return settings.profiles.get(value, settings.default_profile) if value is not None else settings.default_profile
+
+
+@lru_cache(maxsize=4)
+def parse_scim_settings(raw: str | None, parameter: str) -> ScimSettings:
+    """The settings `<prefix>/scim/settings` holds (all defaults when it is absent); a broken one is
+    a `ConfigurationError` naming the parameter and the keys at fault, never their values."""
+    if raw is None:
+        return ScimSettings()
+    try:
+        return ScimSettings.model_validate_json(raw)
+    except ValidationError as error:
+        broken = sorted({".".join(str(part) for part in e["loc"]) or "(document)" for e in error.errors()})
+        raise ConfigurationError(parameter, f"breaks the SCIM settings rules in: {', '.join(broken)}") from None

@@ -747,7 +747,9 @@ def test_a_patch_whose_body_is_not_a_patch_op_is_refused(scim: ScimClient) -> No
 
 def test_a_patch_of_an_unknown_user_is_a_404(scim: ScimClient) -> None:
     # Given / When a user that does not exist is patched
-    answer = scim.patch_user("2819c223-7f76-453a-919d-413861904646", {"op": "replace", "path": "active", "value": False})
+    answer = scim.patch_user(
+        "2819c223-7f76-453a-919d-413861904646", {"op": "replace", "path": "active", "value": False}
+    )
     # Then it is not found
     assert is_error(answer, 404)
 
@@ -905,6 +907,12 @@ def test_no_password_or_bearer_token_reaches_a_log_line_an_answer_or_a_table_ite
     items = boto3.client("dynamodb").scan(TableName="sip-provisioning-test-inventory")["Items"]
     written = json.dumps([answer.body for answer in answers]) + json.dumps(service_log()) + json.dumps(items)
     # Then no password, the bearer token or the guessed token is in it
-    for secret_text in (first_password, second_password, "Client-Chosen-Password-123", SCIM_TOKEN, "guessed-token-0000"):
+    for secret_text in (
+        first_password,
+        second_password,
+        "Client-Chosen-Password-123",
+        SCIM_TOKEN,
+        "guessed-token-0000",
+    ):
         assert secret_text
         assert secret_text not in written

@@ -311,3 +311,13 @@ def test_an_unknown_schema_is_not_found() -> None:
     # Then it is not found
     with pytest.raises(ResourceNotFound):
         schema_document("urn:ietf:params:scim:schemas:core:2.0:Group", BASE_URL)
+
+
+def test_an_email_on_a_reserved_domain_is_kept_as_sent() -> None:
+    # Given a user whose work email is on an internal domain, its capitals as the directory has them
+    body = {"schemas": [str(ScimUser.__schema__)], "userName": "ada", "emails": [{"value": "Ada@Corp.LOCAL"}]}
+    # When it is read as a POST body
+    user = parse_user(body)
+    # Then the email is the text sent, not refused and not normalised
+    assert user.emails is not None
+    assert user.emails[0].value == "Ada@Corp.LOCAL"

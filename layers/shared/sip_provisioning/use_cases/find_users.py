@@ -3,7 +3,7 @@ of all of them, each with its endpoint's record."""
 
 from sip_provisioning.domain.scim_users import ProvisionedUser, ScimUserNotFound, ScimUserRecord, UserPage
 from sip_provisioning.use_cases.create import sip_uri
-from sip_provisioning.use_cases.follow_user import SCIM_CALLER, provisioned
+from sip_provisioning.use_cases.follow_user import provisioned, scim_endpoint
 from sip_provisioning.use_cases.ports import Ports
 
 
@@ -55,9 +55,7 @@ def _with_endpoints(ports: Ports, users: list[ScimUserRecord]) -> list[Provision
     return [
         ProvisionedUser(
             user=user,
-            endpoint=record
-            if (record := records.get(user.username)) and record.created_by == SCIM_CALLER.identity
-            else None,
+            endpoint=scim_endpoint(records.get(user.username)),
             sip_uri=sip_uri(user.username, config.signalwire),
         )
         for user in users

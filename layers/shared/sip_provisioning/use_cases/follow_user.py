@@ -75,10 +75,13 @@ def follow_user(
 
 
 def users_endpoint(ports: Ports, user: ScimUserRecord) -> InventoryRecord | None:
-    """The record of the endpoint the service created for `user`: the current record of its SIP
-    username, if it is the `scim` caller's. Another caller's endpoint under that username is not
-    the user's, and is never changed for it."""
-    record = ports.inventory.current(user.username)
+    """The record of the endpoint the service created for `user`."""
+    return scim_endpoint(ports.inventory.current(user.username))
+
+
+def scim_endpoint(record: InventoryRecord | None) -> InventoryRecord | None:
+    """The current record of a user's SIP username, if it is the `scim` caller's: another
+    caller's endpoint under that username is not the user's, and is never changed for it."""
     return record if record is not None and record.created_by == SCIM_CALLER.identity else None
 
 

@@ -20,6 +20,7 @@ from scim2_models import (
     Bulk,
     ChangePassword,
     Context,
+    Email,
     EnterpriseUser,
     ETag,
     Extension,
@@ -68,8 +69,19 @@ class SipUser(Extension):
     """The Secrets Manager secret that holds the endpoint's password."""
 
 
-ScimUser = User[EnterpriseUser | SipUser]
-"""A user: the core User schema with the enterprise and the SIP extensions."""
+class AsSentEmail(Email):
+    """An email as the identity provider sent it: any text, not only what pydantic's EmailStr
+    accepts. Companies' mail domains include reserved names (`corp.local`), and EmailStr would
+    also lower-case the domain, where the user must be returned as sent."""
+
+    value: str | None = None
+
+
+class ScimUser(User[EnterpriseUser | SipUser]):
+    """A user: the core User schema with the enterprise and the SIP extensions."""
+
+    emails: list[AsSentEmail] | None = None  # type: ignore[assignment]  # a wider value type, by design
+
 
 _UserList = ListResponse[ScimUser]
 

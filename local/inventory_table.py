@@ -2,6 +2,7 @@
 
 from typing import Any
 
+# Index name -> its partition key; every index sorts by username and projects every attribute.
 INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username": "listing"}
 
 

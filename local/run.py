@@ -17,9 +17,15 @@ What it starts, all in this process, and stops on Ctrl-C or SIGTERM:
 - the deployment's policy `<prefix>/policy` from the JSON file $POLICY_FILE, when it is set
   (it must hold a JSON object; the function validates the rest); unset, the parameter does not
   exist and every caller is an admin,
+- the SCIM endpoint's SSM parameters (CONTRACT.md section 8): `<prefix>/scim/bearer_token`
+  (SecureString) from SCIM_BEARER_TOKEN, or a generated throwaway token printed at start, and
+  `<prefix>/scim/settings` from the JSON file $SCIM_SETTINGS_FILE, when it is set (it must hold
+  a JSON object; the function validates the rest); unset, the parameter does not exist and the
+  function uses its defaults,
 - the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT: `POST /chatops/slack` to the Slack
-  function without the IAM authorizer (the function checks Slack's signature), every other
-  request to the HTTP API function behind the IAM authorizer.
+  function and `ANY /scim/v2/{proxy+}` to the SCIM function, both without the IAM authorizer (the
+  functions check Slack's signature and the bearer token), every other request to the HTTP API
+  function behind the IAM authorizer.
 
 Who a request behind the IAM authorizer runs as:
 - LOCAL_CALLERS: a JSON object of access key id -> {"secret_access_key": ..., "arn": ...}
@@ -50,6 +56,7 @@ import threading
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import boto3
 import botocore.auth
@@ -84,6 +91,7 @@ LAMBDA_CODE_PATHS = (
     REPOSITORY_ROOT / "functions" / "slack_command",
     REPOSITORY_ROOT / "functions" / "workflow",
     REPOSITORY_ROOT / "functions" / "bulk_import",
+    REPOSITORY_ROOT / "functions" / "scim",
 )
 PARAMETERS_PATH = "/sip-provisioning/local"
 IDEMPOTENCY_TABLE = "sip-provisioning-local-idempotency"
@@ -101,6 +109,12 @@ SIGNALWIRE_VARIABLES = ("SIGNALWIRE_SPACE_URL", "SIGNALWIRE_PROJECT_ID", "SIGNAL
 SLACK_ROUTE_KEY = "POST /chatops/slack"
 SLACK_FUNCTION = LambdaFunction(name="sip-provisioner-local-slack-command")
 LOCAL_SLACK_TEAM_ID = "T0LOCAL"
+SCIM_ROUTE_KEY = "ANY /scim/v2/{proxy+}"
+SCIM_FUNCTION = LambdaFunction(name="sip-provisioner-local-scim")
+SCIM_BEARER_TOKEN = "scim/bearer_token"  # noqa: S105 - a parameter name
+SCIM_SETTINGS = "scim/settings"
+# An RFC 6750 bearer token, the one shape an identity provider can send in its Authorization header.
+BEARER_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # Locally the Slack function answers loopback stand-ins for Slack's response_url, and nothing else.
 LOCAL_RESPONSE_URL_PREFIXES = "http://127.0.0.1:,http://localhost:"
 # The template's function settings (template.yaml), so the handler runs as deployed.
@@ -149,6 +163,59 @@ def slack_from_environment(environ: Mapping[str, str]) -> tuple[SlackApp, bool]:
     given_secret = environ.get("SLACK_SIGNING_SECRET", "")
     signing_secret = given_secret or secrets.token_hex(16)
     return SlackApp(signing_secret, team_ids or (LOCAL_SLACK_TEAM_ID,)), not given_secret
+
+
+def scim_bearer_token_from_environment(environ: Mapping[str, str]) -> tuple[str, bool]:
+    """The SCIM bearer token, and whether it was generated here (a local throwaway)."""
+    given = environ.get("SCIM_BEARER_TOKEN", "")
+    if given and not BEARER_TOKEN_PATTERN.fullmatch(given):
+        raise StartupError(
+            "SCIM_BEARER_TOKEN must be a bearer token (RFC 6750: letters, digits and - . _ ~ + /, "
+            "then optional =), as an identity provider sends it."
+        )
+    return given or secrets.token_urlsafe(32), not given
+
+
+def scim_settings_file_from_environment(environ: Mapping[str, str]) -> Path | None:
+    return Path(environ["SCIM_SETTINGS_FILE"]) if environ.get("SCIM_SETTINGS_FILE") else None
+
+
+def seed_scim(ssm_client: Any, prefix: str, bearer_token: str, settings_file: Path | None) -> list[str]:
+    """Write the SCIM endpoint's parameters under `prefix` as an operator does; return their names.
+
+    The settings file must hold a JSON object (StartupError naming the file otherwise); the
+    function validates the rest when it reads the parameter, as it does in AWS.
+    """
+    prefix = prefix.rstrip("/")
+    ssm_client.put_parameter(
+        Name=f"{prefix}/{SCIM_BEARER_TOKEN}", Value=bearer_token, Type="SecureString", Overwrite=True
+    )
+    names = [f"{prefix}/{SCIM_BEARER_TOKEN}"]
+    if settings_file is None:
+        return names
+    try:
+        text = settings_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise StartupError(f"SCIM_SETTINGS_FILE: cannot read {settings_file}: {error}") from None
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise StartupError(
+            f"SCIM_SETTINGS_FILE: {settings_file} is not JSON "
+            f"({error.msg} at line {error.lineno}, column {error.colno})."
+        ) from None
+    if not isinstance(settings, dict):
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        kind = kinds.get(type(settings), "a number")
+        raise StartupError(
+            f"SCIM_SETTINGS_FILE: {settings_file} must hold a JSON object (CONTRACT.md section 8), not {kind}."
+        )
+    try:
+        ssm_client.put_parameter(Name=f"{prefix}/{SCIM_SETTINGS}", Value=text, Type="String", Overwrite=True)
+    except ClientError as error:  # SSM's own limits, a String parameter's 4 KB
+        raise StartupError(f"SCIM_SETTINGS_FILE: SSM refused {settings_file}: {error}") from None
+    names.append(f"{prefix}/{SCIM_SETTINGS}")
+    return names
 
 
 def port_from_environment(environ: Mapping[str, str]) -> int:
@@ -309,6 +376,8 @@ def serve(stop_requested: threading.Event) -> None:
     policy_file = policy_file_from_environment(environ)
     real_signalwire = signalwire_from_environment(environ)
     slack, slack_secret_generated = slack_from_environment(environ)
+    scim_bearer_token, scim_token_generated = scim_bearer_token_from_environment(environ)
+    scim_settings_file = scim_settings_file_from_environment(environ)
     profiles_dir = Path(environ.get("PROFILES_DIR") or REPOSITORY_ROOT / "config" / "profiles")
     # Before anything imports the function's package: Powertools reads these at import time.
     for name, value in FUNCTION_ENVIRONMENT.items():
@@ -365,6 +434,11 @@ def serve(stop_requested: threading.Event) -> None:
             print(f"Deployment policy: {policy_file} as {PARAMETERS_PATH}/policy")
         else:
             print(f"Deployment policy: none ({PARAMETERS_PATH}/policy does not exist; set POLICY_FILE)")
+        names += seed_scim(boto3.client("ssm"), PARAMETERS_PATH, scim_bearer_token, scim_settings_file)
+        if scim_settings_file is not None:
+            print(f"SCIM settings: {scim_settings_file} as {PARAMETERS_PATH}/{SCIM_SETTINGS}")
+        else:
+            print(f"SCIM settings: defaults ({PARAMETERS_PATH}/{SCIM_SETTINGS} does not exist; set SCIM_SETTINGS_FILE)")
         create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
         create_inventory_table(boto3.client("dynamodb"), INVENTORY_TABLE)
         boto3.client("s3").create_bucket(Bucket=IMPORTS_BUCKET)
@@ -394,6 +468,7 @@ def serve(stop_requested: threading.Event) -> None:
         )
         environ["AWS_ENDPOINT_URL_LAMBDA"] = lambda_service.base_url
         slack_route = Route(slack_handler, SLACK_FUNCTION, iam_authorizer=False)
+        scim_route = Route(load_lambda_handler("scim_api"), SCIM_FUNCTION, iam_authorizer=False)
         http_api_handler = load_lambda_handler()
         serve_swagger_ui()
         try:
@@ -402,7 +477,7 @@ def serve(stop_requested: threading.Event) -> None:
                     http_api_handler,
                     port=port,
                     caller=caller,
-                    routes={SLACK_ROUTE_KEY: slack_route},
+                    routes={SLACK_ROUTE_KEY: slack_route, SCIM_ROUTE_KEY: scim_route},
                     invocation_lock=invocation_lock,
                     signing_callers=signing_callers,
                     require_sigv4=require_sigv4,
@@ -433,6 +508,11 @@ def serve(stop_requested: threading.Event) -> None:
             f"Try it: SLACK_SIGNING_SECRET={secret_to_paste} .venv/bin/python -m local.slack_sign "
             f"--url {gateway.base_url}/chatops/slack --team {slack.allowed_team_ids[0]} profiles"
         )
+        # As the Slack secret: a generated token is this run's throwaway, shown once to paste into
+        # curl or an identity provider's test connection; a token the user gave stays masked.
+        shown_token = scim_bearer_token if scim_token_generated else f"{mask(scim_bearer_token)} (yours)"
+        print(f"SCIM bearer token: {shown_token}")
+        print(f"SCIM base URL: {gateway.base_url}/scim/v2")
         print(f"Swagger UI: {gateway.base_url}/swagger")
         print(f"Listening on {gateway.base_url}")
         stop_requested.wait()

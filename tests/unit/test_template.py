@@ -15,6 +15,11 @@ API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 30
 STAGE_PARAMETERS_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/sip-provisioning/${Stage}"
 SLACK_FUNCTION = "SlackCommandFunction"
 SLACK_ROUTE = "POST /chatops/slack"
+SCIM_FUNCTION = "ScimFunction"
+SCIM_ROUTE = "ANY /scim/v2/{proxy+}"
+# The inventory's indexes and their partition keys (each sorts by username): every function may
+# query the first ones, the SCIM function alone the SCIM ones.
+INVENTORY_INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username": "listing"}
 FUNCTION_ARN_PREFIX = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
 
 
@@ -174,7 +179,7 @@ def test_every_route_is_served_by_the_iam_protected_http_api(template: dict[str,
     assert all(route.get("ApiId") == {"Ref": http_api_name} for route in routes)
 
 
-def test_no_route_but_the_slack_command_opts_out_of_the_default_iam_authorizer(template: dict[str, Any]) -> None:
+def test_no_route_but_slacks_and_scims_opts_out_of_the_default_iam_authorizer(template: dict[str, Any]) -> None:
     # Given every route and the authorizer it uses
     routes = http_api_events(template)
     authorizers = {
@@ -184,9 +189,10 @@ def test_no_route_but_the_slack_command_opts_out_of_the_default_iam_authorizer(t
     # When the routes without IAM are picked out
     without_iam = {route_key: authorizer for route_key, authorizer in authorizers.items() if authorizer != "AWS_IAM"}
 
-    # Then the Slack command's is the single one, deliberately: Slack cannot SigV4-sign its calls,
-    # so its function verifies Slack's own signature instead
-    assert without_iam == {SLACK_ROUTE: "NONE"}
+    # Then the Slack command's and SCIM's are the only ones, deliberately: neither Slack nor an
+    # identity provider can SigV4-sign its calls, so their functions verify Slack's own signature
+    # and the SCIM bearer token instead
+    assert without_iam == {SLACK_ROUTE: "NONE", SCIM_ROUTE: "NONE"}
 
 
 def test_the_api_exposes_exactly_the_contract_routes(template: dict[str, Any]) -> None:
@@ -207,7 +213,27 @@ def test_the_api_exposes_exactly_the_contract_routes(template: dict[str, Any]) -
         "POST /endpoints/{username}/password",
         "POST /endpoints/{username}/disable",
         SLACK_ROUTE,
+        SCIM_ROUTE,
     }
+
+
+def test_the_scim_route_is_served_by_the_scim_function_alone(template: dict[str, Any]) -> None:
+    # Given / When the SCIM function's routes are read
+    routes = http_api_events_of(template["Resources"][SCIM_FUNCTION])
+    # Then it serves every method and path under /scim/v2 (CONTRACT.md section 8), and nothing else
+    assert [f"{route['Method']} {route['Path']}" for route in routes] == [SCIM_ROUTE]
+    assert own_function_properties(template, SCIM_FUNCTION)["CodeUri"] == "functions/scim/"
+    assert own_function_properties(template, SCIM_FUNCTION)["Handler"] == "scim_api.lambda_handler"
+
+
+def test_the_stack_outputs_the_scim_base_url_and_function(template: dict[str, Any]) -> None:
+    # Given / When the stack's outputs are read
+    outputs = template["Outputs"]
+    # Then an identity provider's admin finds the base URL on the stage, and an operator the function
+    assert outputs["ScimBaseUrl"]["Value"] == {
+        "Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}/scim/v2"
+    }
+    assert outputs["ScimFunctionName"]["Value"] == {"Ref": SCIM_FUNCTION}
 
 
 @every_function
@@ -304,35 +330,74 @@ def test_kms_decrypt_is_allowed_only_through_ssm_for_the_stage_parameters(
     assert condition["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"] == {"Fn::Sub": f"{STAGE_PARAMETERS_ARN}/*"}
 
 
-def test_the_shared_layer_is_built_by_its_makefile_for_python_3_13_on_arm64(template: dict[str, Any]) -> None:
-    # Given the layer and its Makefile (see there why not BuildMethod python3.13)
-    layer = only_resource_of_type(template, "AWS::Serverless::LayerVersion")
-    makefile = (TEMPLATE_PATH.parent / "layers" / "shared" / "Makefile").read_text(encoding="utf-8")
+# The stack's layers and their directories; a function's own layers follow the shared one.
+SHARED_LAYER = "SharedLayer"
+LAYER_DIRECTORIES = {SHARED_LAYER: "layers/shared/", "ScimLayer": "layers/scim/"}
+FUNCTION_OWN_LAYERS = {SCIM_FUNCTION: ["ScimLayer"]}
+
+
+def pinned_requirements(path: Path) -> dict[str, str]:
+    """The `name==version` lines of a requirements file, by normalized name."""
+    lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    pins = [line.split("==", 1) for line in lines if line and not line.startswith("-r")]
+    assert all(len(pin) == 2 for pin in pins), f"{path} has an unpinned requirement"
+    return {re.sub(r"[-_.]+", "-", name.split("[", 1)[0]).lower(): version for name, version in pins}
+
+
+def test_the_stack_has_exactly_the_known_layers(template: dict[str, Any]) -> None:
+    # Given / When the stack's layers are read
+    layers = resources_of_type(template, "AWS::Serverless::LayerVersion")
+    # Then they are the shared one and those functions add
+    assert sorted(layers) == sorted(LAYER_DIRECTORIES)
+
+
+@pytest.mark.parametrize("layer_name", sorted(LAYER_DIRECTORIES))
+def test_the_layer_is_built_by_its_makefile_for_python_3_13_on_arm64(template: dict[str, Any], layer_name: str) -> None:
+    # Given the layer and its Makefile (see layers/shared/Makefile why not BuildMethod python3.13)
+    layer = template["Resources"][layer_name]
+    makefile = (REPOSITORY_ROOT / LAYER_DIRECTORIES[layer_name] / "Makefile").read_text(encoding="utf-8")
 
     # When its build settings are read
     build_settings = (layer["Metadata"]["BuildMethod"], layer["Metadata"]["BuildArchitecture"])
 
-    # Then it is built for arm64 and python3.13, and the Makefile installs for exactly that
+    # Then it is built for arm64 and python3.13, and the Makefile installs exactly the pins for that
+    assert layer["Properties"]["ContentUri"] == LAYER_DIRECTORIES[layer_name]
     assert build_settings == ("makefile", "arm64")
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert "build-SharedLayer:" in makefile
+    assert f"build-{layer_name}:" in makefile
     assert "--platform manylinux2014_aarch64" in makefile
     assert "--python-version 3.13" in makefile
+    assert "--no-deps" in makefile
+    assert "--invalidation-mode unchecked-hash" in makefile
+
+
+def test_the_layers_ship_disjoint_pins_that_the_tests_run_against() -> None:
+    # Given each layer's pinned requirements, and what the development environment installs
+    layer_pins = [
+        pinned_requirements(REPOSITORY_ROOT / path / "requirements.txt") for path in LAYER_DIRECTORIES.values()
+    ]
+    development = (REPOSITORY_ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines()
+    # When the packages they name are compared
+    names = [name for pins in layer_pins for name in pins]
+    # Then no package ships in two layers, and the tests run against every layer's very pins
+    assert len(names) == len(set(names))
+    assert all(f"-r {path}requirements.txt" in development for path in LAYER_DIRECTORIES.values())
+    assert set(pinned_requirements(REPOSITORY_ROOT / "requirements-dev.txt")).isdisjoint(names)
 
 
 @every_function
-def test_the_function_imports_its_dependencies_from_the_shared_layer(
+def test_the_function_imports_its_dependencies_from_the_shared_layer_and_its_own(
     template: dict[str, Any], function_name: str
 ) -> None:
-    # Given
-    (layer_name,) = resources_of_type(template, "AWS::Serverless::LayerVersion")
+    # Given the layers the function should have: the shared one, then its own
+    expected = [{"Ref": name} for name in [SHARED_LAYER, *FUNCTION_OWN_LAYERS.get(function_name, [])]]
 
     # When
     layers = function_properties(template, function_name)["Layers"]
 
     # Then
-    assert layers == [{"Ref": layer_name}]
+    assert layers == expected
 
 
 def test_every_log_group_has_a_retention(template: dict[str, Any]) -> None:
@@ -425,6 +490,19 @@ def test_the_function_may_touch_only_the_stacks_own_tables_and_only_item_by_item
     assert sorted(resources, key=str) == sorted(({"Fn::GetAtt": [name, "Arn"]} for name in tables), key=str)
 
 
+def index_query(index: str) -> tuple[str, str]:
+    return ("dynamodb:Query", str({"Fn::Sub": f"${{InventoryTable.Arn}}/index/{index}"}))
+
+
+# What a function may do in DynamoDB beyond what every function may (its own inline statements).
+FUNCTION_OWN_DYNAMODB_GRANTS = {
+    SCIM_FUNCTION: {
+        ("dynamodb:BatchGetItem", str({"Fn::GetAtt": ["InventoryTable", "Arn"]})),
+        ("dynamodb:Query", str({"Fn::GetAtt": ["InventoryTable", "Arn"]})),
+    }
+}
+
+
 @every_function
 def test_the_function_queries_only_the_inventory_indexes_and_never_scans(
     template: dict[str, Any], function_name: str
@@ -433,7 +511,8 @@ def test_the_function_queries_only_the_inventory_indexes_and_never_scans(
     statements = statements_granting(template, function_name, "dynamodb")
     # When the statements beyond single items are read
     others = [s for s in statements if not set(as_list(s["Action"])) & ITEM_ACTIONS]
-    # Then they are a transaction on the inventory table and queries of its three indexes, nothing else
+    # Then they are a transaction on the inventory table and queries of its three indexes, and for
+    # the SCIM function alone queries of the table by key and batches of reads; nothing else
     granted = {
         (action, str(resource))
         for s in others
@@ -442,10 +521,8 @@ def test_the_function_queries_only_the_inventory_indexes_and_never_scans(
     }
     assert granted == {
         ("dynamodb:TransactWriteItems", str({"Fn::GetAtt": ["InventoryTable", "Arn"]})),
-        *(
-            ("dynamodb:Query", str({"Fn::Sub": f"${{InventoryTable.Arn}}/index/{index}"}))
-            for index in ("by_profile", "by_owner", "by_username")
-        ),
+        *(index_query(index) for index in INVENTORY_INDEXES),
+        *FUNCTION_OWN_DYNAMODB_GRANTS.get(function_name, set()),
     }
 
 
@@ -453,17 +530,41 @@ def test_the_inventory_is_kept_for_good_and_listed_through_indexes(template: dic
     # Given / When the inventory table is read
     table = template["Resources"]["InventoryTable"]
     properties = table["Properties"]
-    # Then it never expires, resists deletion, can be restored, is encrypted, and has the three indexes
+    # Then it never expires, resists deletion, can be restored, is encrypted, and has its indexes
     assert "TimeToLiveSpecification" not in properties
     assert (table["DeletionPolicy"], properties["DeletionProtectionEnabled"]) == ("Retain", True)
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["SSESpecification"] == {"SSEEnabled": True}
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
-    assert {index["IndexName"] for index in properties["GlobalSecondaryIndexes"]} == {
-        "by_profile",
-        "by_owner",
-        "by_username",
+    assert {index["IndexName"] for index in properties["GlobalSecondaryIndexes"]} == set(INVENTORY_INDEXES)
+
+
+def test_every_inventory_index_sorts_by_username_and_projects_every_attribute(template: dict[str, Any]) -> None:
+    # Given / When the inventory table's indexes are read
+    properties = template["Resources"]["InventoryTable"]["Properties"]
+    indexes = {index["IndexName"]: index for index in properties["GlobalSecondaryIndexes"]}
+    # Then each is keyed by its own string attribute, sorted by username, with whole records
+    assert {name: index["KeySchema"] for name, index in indexes.items()} == {
+        name: [
+            {"AttributeName": partition, "KeyType": "HASH"},
+            {"AttributeName": "username", "KeyType": "RANGE"},
+        ]
+        for name, partition in INVENTORY_INDEXES.items()
     }
+    assert all(index["Projection"] == {"ProjectionType": "ALL"} for index in indexes.values())
+    assert {(a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]} == {
+        (name, "S") for name in {"username", "record", *INVENTORY_INDEXES.values()}
+    }
+
+
+def test_the_local_inventory_table_has_the_templates_indexes(template: dict[str, Any]) -> None:
+    # Given the table make run and the tests create in moto
+    from local.inventory_table import INDEXES
+
+    # When the template's indexes are read
+    indexes = template["Resources"]["InventoryTable"]["Properties"]["GlobalSecondaryIndexes"]
+    # Then both have the same ones, on the same partition keys (both sort by username)
+    assert {index["IndexName"]: index["KeySchema"][0]["AttributeName"] for index in indexes} == INDEXES
 
 
 @every_function
@@ -664,8 +765,10 @@ def test_the_stack_outputs_the_workflow_function_and_the_state_machine(template:
 
 # A template that reads once: what the functions share is said once.
 
-# What Globals sets for every function; a function adds environment variables of its own (next test).
+# What Globals sets for every function; a function adds environment variables of its own (next
+# test) and may add layers of its own, which SAM puts after the shared ones (one test below).
 SHARED_FUNCTION_SETTINGS = ("Runtime", "Architectures", "MemorySize", "Timeout", "Tracing", "Layers")
+ADDED_TO_BY_FUNCTIONS = {"Layers"}
 
 
 def normalized(statement: dict[str, Any]) -> str:
@@ -678,7 +781,9 @@ def test_what_every_function_shares_is_said_once_in_globals(template: dict[str, 
     shared = template["Globals"]["Function"]
     # When the ones a function states again itself are picked out
     restated = {
-        name: sorted(set(SHARED_FUNCTION_SETTINGS) & set(own_function_properties(template, name)))
+        name: sorted(
+            (set(SHARED_FUNCTION_SETTINGS) - ADDED_TO_BY_FUNCTIONS) & set(own_function_properties(template, name))
+        )
         for name in FUNCTION_NAMES
     }
     # Then Globals holds them all, the shared environment too, and no function states one again
@@ -695,6 +800,16 @@ def test_the_function_adds_only_environment_variables_of_its_own(template: dict[
     own_variables = own_function_properties(template, function_name).get("Environment", {}).get("Variables", {})
     # Then none of them restates or overrides a shared one
     assert set(own_variables).isdisjoint(shared_variables)
+
+
+@every_function
+def test_the_function_adds_only_layers_of_its_own(template: dict[str, Any], function_name: str) -> None:
+    # Given the layers every function gets from Globals
+    shared_layers = template["Globals"]["Function"]["Layers"]
+    # When the function's own layers are read
+    own_layers = own_function_properties(template, function_name).get("Layers", [])
+    # Then none of them is a shared one again
+    assert not [layer for layer in own_layers if layer in shared_layers]
 
 
 @every_function
@@ -1095,6 +1210,26 @@ def test_the_dashboard_shows_failed_requests_by_problem_type(template: dict[str,
     assert f'service="{service}"' in expression
 
 
+@every_function
+def test_the_dashboard_shows_the_functions_concurrency_and_its_reservation(
+    template: dict[str, Any], function_name: str
+) -> None:
+    # Given the parameter of the function's reserved concurrency
+    reserved = function_properties(template, function_name)["ReservedConcurrentExecutions"]["Ref"]
+    # When the dashboard's concurrency widgets are read
+    widgets = [
+        widget["properties"]
+        for widget in dashboard_widgets(template)
+        if any(
+            metric[:2] == ["AWS/Lambda", "ConcurrentExecutions"] for metric in widget["properties"].get("metrics", [])
+        )
+    ]
+    # Then one shows the function's concurrent executions, and its title the reservation
+    (widget,) = widgets
+    assert ["AWS/Lambda", "ConcurrentExecutions", "FunctionName", f"<{function_name}>"] in widget["metrics"]
+    assert f"<{reserved}>" in widget["title"]
+
+
 def test_the_dashboard_shows_signalwire_latency_at_p50_and_p99(template: dict[str, Any]) -> None:
     # Given / When the dashboard's UpstreamLatency lines are read
     statistics = {metric[-1]["stat"] for metric in dashboard_metrics(template) if metric[1:2] == ["UpstreamLatency"]}
@@ -1125,6 +1260,13 @@ def test_the_function_may_touch_only_the_stages_endpoint_secrets(template: dict[
             "sip-provisioning/${Stage}/endpoints/*-??????"
         }
     ]
+
+
+def test_the_scim_function_reads_only_the_environment_every_function_reads(template: dict[str, Any]) -> None:
+    # Given / When the SCIM function's own settings are read
+    properties = own_function_properties(template, SCIM_FUNCTION)
+    # Then it adds no variable: its settings are SSM parameters (<prefix>/scim/...)
+    assert "Environment" not in properties
 
 
 @every_function

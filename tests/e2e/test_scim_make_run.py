@@ -6,11 +6,7 @@ The run's bearer token is the one it generated and printed, as a developer would
 identity provider's test connection."""
 
 import json
-import os
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +17,7 @@ import requests
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
-from tests.e2e.test_make_run import REPOSITORY_ROOT, REQUEST_TIMEOUT_SECONDS, LocalRun, end
+from tests.e2e.test_make_run import REQUEST_TIMEOUT_SECONDS, LocalRun, end, start_local_run
 from tests.scim_helpers import PATCH_SCHEMA, SIP_SCHEMA, user_body
 
 TOKEN_LINE = re.compile(r"SCIM bearer token: (?P<token>\S+)$")
@@ -34,21 +30,10 @@ READ_ONLY_EXTENSION_CHECKS = {"check_add_attribute", "check_remove_attribute", "
 
 @pytest.fixture(scope="module")
 def scim_run() -> Iterator[LocalRun]:
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SIGNALWIRE_", "LOCAL_", "SCIM_")) and name not in {"PROFILES_DIR", "POLICY_FILE"}
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.run"],
-        cwd=REPOSITORY_ROOT,
-        env={**environment, "PORT": "0", "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    run = LocalRun(process)
-    threading.Thread(target=run.read_output, name="local-run-output", daemon=True).start()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("SCIM_BEARER_TOKEN", "SCIM_SETTINGS_FILE"):
+            patch.delenv(name, raising=False)
+        run = start_local_run()  # it generates a token and prints it
     try:
         run.wait_until_listening()
         yield run

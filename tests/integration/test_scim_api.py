@@ -916,3 +916,13 @@ def test_no_password_or_bearer_token_reaches_a_log_line_an_answer_or_a_table_ite
     ):
         assert secret_text
         assert secret_text not in written
+
+
+def test_entras_tenant_url_flag_on_every_request_is_ignored(scim: ScimClient) -> None:
+    # Given a tenant URL ending in ?aadOptscim062020, which Entra keeps on every request
+    # When a user is looked up and then created through it
+    looked_up = scim.request("GET", "/Users", query='aadOptscim062020&filter=userName+eq+"ada@example.com"')
+    posted = scim.request("POST", "/Users", user_body("ada@example.com"), query="aadOptscim062020")
+    # Then both are answered as without it
+    assert looked_up.body["totalResults"] == 0
+    assert posted.status == 201

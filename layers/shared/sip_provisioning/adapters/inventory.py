@@ -18,7 +18,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, RecordChanged, RecordPage
+from sip_provisioning.adapters.dynamodb_writes import write_conditionally
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, RecordPage
 from sip_provisioning.errors import FieldError, RequestInvalid
 
 CURRENT = "current"
@@ -60,7 +61,8 @@ class DynamoDBInventory:
         caller saw (None: there was none); a deleted one is archived beside it, never erased."""
         item = _item(record, CURRENT)
         if replacing is None:
-            self._write(
+            write_conditionally(
+                self._dynamodb,
                 [
                     {
                         "Put": {
@@ -69,7 +71,7 @@ class DynamoDBInventory:
                             "ConditionExpression": "attribute_not_exists(username)",
                         }
                     }
-                ]
+                ],
             )
             return
         writes: list[dict[str, Any]] = []
@@ -88,12 +90,13 @@ class DynamoDBInventory:
                 }
             }
         )
-        self._write(writes)
+        write_conditionally(self._dynamodb, writes)
 
     def replace(self, seen: InventoryRecord, updated: InventoryRecord) -> None:
         """Write `updated` over the current record, if it is still `seen`."""
         condition, values = _unchanged(seen)
-        self._write(
+        write_conditionally(
+            self._dynamodb,
             [
                 {
                     "Put": {
@@ -104,7 +107,7 @@ class DynamoDBInventory:
                         "ExpressionAttributeValues": values,
                     }
                 }
-            ]
+            ],
         )
 
     def release(self, pending: InventoryRecord) -> None:
@@ -168,18 +171,6 @@ class DynamoDBInventory:
             if start is None:
                 break
         return RecordPage(records=records, next_cursor=_encode_cursor(start, index) if start else None)
-
-    def _write(self, writes: list[dict[str, Any]]) -> None:
-        try:
-            if len(writes) == 1:
-                put = writes[0]["Put"]
-                self._dynamodb().put_item(**put)
-            else:
-                self._dynamodb().transact_write_items(TransactItems=writes)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
-                raise RecordChanged from None
-            raise
 
 
 def _key(username: str, record: str) -> dict[str, Any]:

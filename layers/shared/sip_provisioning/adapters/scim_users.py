@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
-from sip_provisioning.domain.records import RecordChanged
+from sip_provisioning.adapters.dynamodb_writes import write_conditionally
 from sip_provisioning.domain.scim_users import ScimUserRecord
 
 USERS = "@scim-users"
@@ -68,7 +67,7 @@ class DynamoDBScimUsers:
 
     def add(self, user: ScimUserRecord) -> None:
         """Store a new user; `RecordChanged` when its userName or SIP username is already held."""
-        self._write([self._put(_item(user), _NEW), *self._claims(user)])
+        write_conditionally(self._dynamodb, [self._put(_item(user), _NEW), *self._claims(user)])
 
     def replace(self, seen: ScimUserRecord, updated: ScimUserRecord) -> None:
         """Write `updated` over the user, if it is still `seen`; a new userName must be free."""
@@ -80,14 +79,16 @@ class DynamoDBScimUsers:
                 writes.append(self._delete(_external_id_key(seen)))
             if updated.external_id is not None:
                 writes.append(self._put(_external_id_item(updated)))
-        self._write(writes)
+        write_conditionally(self._dynamodb, writes)
 
     def remove(self, seen: ScimUserRecord) -> None:
         """Remove the user and what it holds, if it is still `seen`."""
         keys = [_user_name_key(seen), _sip_username_key(seen)]
         if seen.external_id is not None:
             keys.append(_external_id_key(seen))
-        self._write([self._delete(_user_key(seen.scim_id), *_unchanged(seen)), *map(self._delete, keys)])
+        write_conditionally(
+            self._dynamodb, [self._delete(_user_key(seen.scim_id), *_unchanged(seen)), *map(self._delete, keys)]
+        )
 
     def _claims(self, user: ScimUserRecord) -> list[dict[str, Any]]:
         claims = [
@@ -113,17 +114,6 @@ class DynamoDBScimUsers:
         if values:
             delete["ExpressionAttributeValues"] = values
         return {"Delete": delete}
-
-    def _write(self, writes: list[dict[str, Any]]) -> None:
-        try:
-            if len(writes) == 1:
-                self._dynamodb().put_item(**writes[0]["Put"])
-            else:
-                self._dynamodb().transact_write_items(TransactItems=writes)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in {"ConditionalCheckFailedException", "TransactionCanceledException"}:
-                raise RecordChanged from None
-            raise
 
     def _get(self, partition: str, record: str) -> dict[str, Any] | None:
         key = {"username": {"S": partition}, "record": {"S": record}}

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from local.signalwire_emulator import Fault, SignalWireEmulator
-from tests.integration.conftest import PARAMETERS_PATH, SECRETS_PREFIX, ProvisionerApi
+from tests.integration.conftest import PARAMETERS_PATH, PROFILES_DIR, SECRETS_PREFIX, ProvisionerApi
 from tests.scim_helpers import (
     ENTERPRISE_SCHEMA,
     ERROR_SCHEMA,
@@ -926,3 +926,21 @@ def test_entras_tenant_url_flag_on_every_request_is_ignored(scim: ScimClient) ->
     # Then both are answered as without it
     assert looked_up.body["totalResults"] == 0
     assert posted.status == 201
+
+
+def test_a_move_to_a_profile_the_policy_forbids_scim_is_a_403_and_changes_nothing(
+    scim: ScimClient, api: ProvisionerApi, emulator: SignalWireEmulator
+) -> None:
+    # Given a user of Sales, and Support's profile open to onboarding roles only
+    office = json.loads((PROFILES_DIR / "office.json").read_text())
+    restricted = {**office, "policy": {"callers": ["arn:aws:sts::123456789012:assumed-role/onboarding-*"]}}
+    api.put_parameter("profiles/restricted", json.dumps(restricted))
+    put_settings(api, profile_attribute=DEPARTMENT, profiles={"Support": "restricted"})
+    ada = created(scim, "ada@example.com", **{ENTERPRISE_SCHEMA: {"department": "Sales"}})
+    # When the identity provider moves the user to Support
+    moved = {**user_body("ada@example.com"), ENTERPRISE_SCHEMA: {"department": "Support"}}
+    answer = scim.request("PUT", f"/Users/{ada['id']}", moved)
+    # Then it is refused, and the user and its endpoint are as they were
+    assert is_error(answer, 403)
+    assert scim.request("GET", f"/Users/{ada['id']}").body[ENTERPRISE_SCHEMA] == {"department": "Sales"}
+    assert endpoint_record(api, "ada")["profile"] == "default"

@@ -16,7 +16,7 @@ from contextlib import suppress
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord
 from sip_provisioning.domain.scim_users import DeactivationAction, ProvisionedUser, ScimUserRecord
-from sip_provisioning.errors import EndpointNotFound
+from sip_provisioning.errors import ConfigurationError, EndpointNotFound, Forbidden, RequestInvalid, UsernameTaken
 from sip_provisioning.self_service import EndpointChanges, EndpointRequest, PasswordResetRequest
 from sip_provisioning.use_cases.change import change_endpoint
 from sip_provisioning.use_cases.create import create_endpoint_once, sip_uri
@@ -26,6 +26,11 @@ from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
 from sip_provisioning.use_cases.reset_password import reset_password_once
 
 SCIM_CALLER = Caller(identity="scim", via=CreatedVia.SCIM)
+
+# Refusals that no retry can change: the request that met one is undone (the user is as it was
+# before it, or not there at all). Any other failure (SignalWire unreachable, a timeout) leaves
+# what the identity provider said stored, for its next request about the user to complete.
+PERMANENT_REFUSALS = (UsernameTaken, RequestInvalid, Forbidden, ConfigurationError)
 
 _GONE = frozenset({EndpointStatus.DELETED})
 

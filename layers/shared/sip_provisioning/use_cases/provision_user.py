@@ -11,14 +11,9 @@ from sip_provisioning.domain.scim_users import (
     UserNameInUse,
     UserState,
 )
-from sip_provisioning.errors import ConfigurationError, Forbidden, RequestInvalid, UsernameTaken
-from sip_provisioning.use_cases.follow_user import follow_user, provisioned
+from sip_provisioning.errors import UsernameTaken
+from sip_provisioning.use_cases.follow_user import PERMANENT_REFUSALS, follow_user, provisioned
 from sip_provisioning.use_cases.ports import Ports, now_iso
-
-# Refusals that no retry can change: the user is removed again, as if never posted. Any other
-# failure (SignalWire unreachable, a timeout) leaves the user stored, its endpoint begun: the
-# identity provider's next request about the user completes it.
-_REFUSALS_THAT_UNDO = (UsernameTaken, RequestInvalid, Forbidden, ConfigurationError)
 
 
 def provision_user(
@@ -46,7 +41,7 @@ def provision_user(
         user = follow_user(
             ports, user, profile=profile, on_deactivate=on_deactivate, deadline=deadline, busy_seconds=busy_seconds
         )
-    except _REFUSALS_THAT_UNDO:
+    except PERMANENT_REFUSALS:  # the user is removed again, as if never posted
         stored = ports.scim_users.by_id(user.scim_id)  # its cycle moved on when the create began
         if stored is not None:
             ports.scim_users.remove(stored)

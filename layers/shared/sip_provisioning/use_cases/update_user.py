@@ -9,7 +9,7 @@ from sip_provisioning.domain.scim_users import (
     UserNameInUse,
     UserState,
 )
-from sip_provisioning.use_cases.follow_user import follow_user, provisioned
+from sip_provisioning.use_cases.follow_user import PERMANENT_REFUSALS, follow_user, provisioned
 from sip_provisioning.use_cases.ports import Ports, now_iso
 
 
@@ -33,7 +33,19 @@ def update_user(
     if state != UserState.model_validate(seen.model_dump(include=set(UserState.model_fields))):
         user = seen.model_copy(update={**state.model_dump(), "updated_at": now_iso()})
         ports.scim_users.replace(seen, user)
-    user = follow_user(
-        ports, user, profile=profile, on_deactivate=on_deactivate, deadline=deadline, busy_seconds=busy_seconds
-    )
+    try:
+        user = follow_user(
+            ports, user, profile=profile, on_deactivate=on_deactivate, deadline=deadline, busy_seconds=busy_seconds
+        )
+    except PERMANENT_REFUSALS:
+        _restore(ports, seen)
+        raise
     return provisioned(ports, user)
+
+
+def _restore(ports: Ports, seen: ScimUserRecord) -> None:
+    """The user as it was before the refused request (its cycle as it is now: a cycle once begun
+    is never reused)."""
+    current = ports.scim_users.by_id(seen.scim_id)
+    if current is not None and current != seen:
+        ports.scim_users.replace(current, seen.model_copy(update={"cycle": current.cycle, "updated_at": now_iso()}))

@@ -32,8 +32,6 @@ SCIM_CALLER = Caller(identity="scim", via=CreatedVia.SCIM)
 # what the identity provider said stored, for its next request about the user to complete.
 PERMANENT_REFUSALS = (UsernameTaken, RequestInvalid, Forbidden, ConfigurationError)
 
-_GONE = frozenset({EndpointStatus.DELETED})
-
 
 def follow_user(
     ports: Ports,
@@ -49,7 +47,7 @@ def follow_user(
     if not user.active:
         _deactivate(ports, user, record, on_deactivate, deadline)
         return user
-    if record is None or record.status in _GONE:
+    if record is None or record.status is EndpointStatus.DELETED:
         # A new cycle before the create: its key has never been used, so no earlier create's
         # answer can be replayed for it (a crash after this write only costs a cycle number).
         begun = user.model_copy(update={"cycle": user.cycle + 1, "updated_at": now_iso()})
@@ -113,7 +111,7 @@ def _deactivate(
     on_deactivate: DeactivationAction,
     deadline: Deadline,
 ) -> None:
-    if record is None or record.status in _GONE:
+    if record is None or record.status is EndpointStatus.DELETED:
         return
     if on_deactivate is DeactivationAction.DELETE:
         delete_endpoint(ports, SCIM_CALLER, user.username, deadline)

@@ -349,7 +349,11 @@ def first_answer_status(base_url: str, signer: Credentials | None = None) -> int
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
         connection.request("GET", "/profiles", headers=headers)
-        return connection.getresponse().status
+        response = connection.getresponse()
+        # Read to the end: closing with the body unread resets the connection, and the gateway's
+        # report of that reset (on stderr) could land in the middle of a startup line.
+        response.read()
+        return response.status
     finally:
         connection.close()
 

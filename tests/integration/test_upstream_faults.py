@@ -31,6 +31,7 @@ def keyed(key: str = KEY) -> dict[str, str]:
 def invoke(api: ProvisionerApi, body: object, function: LambdaFunction) -> tuple[Answer, LocalLambdaContext]:
     """POST /endpoints to the handler as a function with `function`'s timeout; the context comes back too."""
     event = build_event("POST", "/endpoints", "", [("Content-Type", "application/json")], json.dumps(body).encode())
+    api.module.wiring().warm_up()  # Lambda's INIT, which the invocation's timeout does not count
     context = LocalLambdaContext(function)
     result = api.module.lambda_handler(event, context)
     return Answer(result["statusCode"], result["headers"], json.loads(result["body"])), context

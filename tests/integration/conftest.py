@@ -107,3 +107,18 @@ def scim(api: ProvisionerApi) -> Iterator[ScimClient]:
     yield ScimClient(module)
     module.wiring.cache_clear()
     module.settings.cache_clear()
+
+
+@pytest.fixture
+def workflow_module(api: ProvisionerApi) -> Iterator[Any]:
+    """The workflow entry on the same moto account and emulator as `api`."""
+    module = importlib.import_module("functions.workflow.workflow_entry")
+    module.wiring.cache_clear()  # compose against this test's moto and settings
+    yield module
+    module.wiring.cache_clear()
+
+
+def invoke_workflow(module: Any, request: dict[str, Any], key: str) -> dict[str, Any]:
+    context = LocalLambdaContext(LambdaFunction(name="sip-provisioner-workflow", timeout_seconds=25.0))
+    result: dict[str, Any] = module.lambda_handler({"request": request, "idempotency_key": key}, context)
+    return result

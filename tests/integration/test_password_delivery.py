@@ -8,15 +8,14 @@ username created again; always used by the workflow entry. And a scan: the passw
 secret (and in SignalWire, the emulator here).
 """
 
-import importlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
-from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext
+from local.gateway import IamCaller
 from tests.integration.conftest import (
     CALLER,
     IDEMPOTENCY_TABLE,
@@ -25,6 +24,7 @@ from tests.integration.conftest import (
     SIP_DOMAIN,
     Answer,
     ProvisionerApi,
+    invoke_workflow,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -91,20 +91,6 @@ def dynamodb_items() -> str:
     client = boto3.client("dynamodb")
     items = [item for table in (INVENTORY_TABLE, IDEMPOTENCY_TABLE) for item in client.scan(TableName=table)["Items"]]
     return json.dumps(items, default=lambda data: bytes(data).decode("utf-8", "replace"))
-
-
-@pytest.fixture
-def workflow_module(api: ProvisionerApi) -> Iterator[Any]:
-    module = importlib.import_module("functions.workflow.workflow_entry")
-    module.wiring.cache_clear()  # compose against this test's moto and settings
-    yield module
-    module.wiring.cache_clear()
-
-
-def invoke_workflow(module: Any, request: dict[str, Any], key: str) -> dict[str, Any]:
-    context = LocalLambdaContext(LambdaFunction(name="sip-provisioner-workflow", timeout_seconds=25.0))
-    result: dict[str, Any] = module.lambda_handler({"request": request, "idempotency_key": key}, context)
-    return result
 
 
 # -- where the password goes ----------------------------------------------------------------------

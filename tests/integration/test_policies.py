@@ -7,18 +7,16 @@ DynamoDB and Secrets Manager are moto's, SignalWire is the emulator over real HT
 the deployment policy are written to SSM per test (PARAMETERS_MAX_AGE is 0).
 """
 
-import importlib
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import boto3
 import pytest
 
-from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext
+from local.gateway import IamCaller
 from sip_provisioning import workflow
-from tests.integration.conftest import CALLER, INVENTORY_TABLE, PARAMETERS_PATH, Answer, ProvisionerApi
+from tests.integration.conftest import CALLER, INVENTORY_TABLE, PARAMETERS_PATH, Answer, ProvisionerApi, invoke_workflow
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -685,20 +683,6 @@ def test_without_a_deployment_policy_every_caller_may_manage_every_endpoint(api:
 
 
 # -- the workflow entry ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def workflow_module(api: ProvisionerApi) -> Iterator[Any]:
-    module = importlib.import_module("functions.workflow.workflow_entry")
-    module.wiring.cache_clear()  # compose against this test's moto and settings
-    yield module
-    module.wiring.cache_clear()
-
-
-def invoke_workflow(module: Any, request: dict[str, Any], key: str) -> dict[str, Any]:
-    context = LocalLambdaContext(LambdaFunction(name="sip-provisioner-workflow", timeout_seconds=25.0))
-    result: dict[str, Any] = module.lambda_handler({"request": request, "idempotency_key": key}, context)
-    return result
 
 
 def test_the_workflow_entry_raises_forbidden_for_a_profile_whose_callers_exclude_workflow(

@@ -87,14 +87,26 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return app.resolve(event, context)
 
 
-def _refusal(error: ScimError) -> dict[str, Any]:
-    """A request refused before it is routed: no route has run, so the answer is built here."""
+def _reported(error: ScimError) -> tuple[int, dict[str, str]]:
+    """Count and log a refusal; the status and the headers (beyond its media type) it is answered with."""
     status, scim_type = status_and_scim_type(error)
     record_failure(f"scim:{scim_type or status}", error.detail, status=status)
-    headers = {"Content-Type": SCIM_CONTENT_TYPE}
+    headers = {}
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="scim"'
-    return {"statusCode": status, "headers": headers, "body": json.dumps(error_document(error))}
+    if isinstance(error, TryAgain):
+        headers["Retry-After"] = str(error.retry_after)
+    return status, headers
+
+
+def _refusal(error: ScimError) -> dict[str, Any]:
+    """A request refused before it is routed: no route has run, so the answer is built here."""
+    status, headers = _reported(error)
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": SCIM_CONTENT_TYPE, **headers},
+        "body": json.dumps(error_document(error)),
+    }
 
 
 def _authenticate(event: APIGatewayProxyEventV2) -> None:
@@ -117,7 +129,7 @@ def _context() -> users.ScimContext:
     return users.ScimContext(
         ports=ports,
         settings=parse_scim_settings(config.scim.settings, _parameter(SCIM_SETTINGS)),
-        base_url=_base_url(app.current_event),
+        base_url=_base(),
         deadline=Deadline.before_timeout(remaining_ms),
         busy_seconds=remaining_ms / 1000,
     )
@@ -248,10 +260,8 @@ def delete_user(scim_id: str) -> Response[str]:
 
 
 def _error_response(error: ScimError) -> Response[str]:
-    status, scim_type = status_and_scim_type(error)
-    record_failure(f"scim:{scim_type or status}", error.detail, status=status)
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TryAgain) else None
-    return _answer(error_document(error), status, headers)
+    status, headers = _reported(error)
+    return _answer(error_document(error), status, headers or None)
 
 
 @app.exception_handler(ScimError)

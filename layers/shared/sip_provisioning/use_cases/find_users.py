@@ -8,10 +8,7 @@ from sip_provisioning.use_cases.ports import Ports
 
 
 def user_by_id(ports: Ports, scim_id: str) -> ProvisionedUser:
-    user = ports.scim_users.by_id(scim_id)
-    if user is None:
-        raise ScimUserNotFound(scim_id)
-    return provisioned(ports, user)
+    return provisioned(ports, stored_user(ports, scim_id))
 
 
 def stored_user(ports: Ports, scim_id: str) -> ScimUserRecord:
@@ -37,7 +34,7 @@ def users_with_external_id(ports: Ports, external_id: str, *, offset: int, limit
 
 
 def all_users(ports: Ports, *, offset: int, limit: int) -> UserPage:
-    """`limit` users after the first `offset`, in SIP username order, and how many there are."""
+    """`limit` users after the first `offset`, in id order, and how many there are."""
     total = ports.scim_users.count()
     users = ports.scim_users.page(offset=offset, limit=limit) if limit > 0 and offset < total else []
     return UserPage(users=_with_endpoints(ports, users), total=total)

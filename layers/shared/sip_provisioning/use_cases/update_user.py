@@ -30,7 +30,7 @@ def update_user(
         if holder is not None and holder.scim_id != seen.scim_id:
             raise UserNameInUse(state.user_name)
     user = seen
-    if state != UserState.model_validate(seen.model_dump(include=set(UserState.model_fields))):
+    if state.model_dump() != seen.model_dump(include=set(UserState.model_fields)):
         user = seen.model_copy(update={**state.model_dump(), "updated_at": now_iso()})
         ports.scim_users.replace(seen, user)
     try:

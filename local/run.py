@@ -56,7 +56,6 @@ import threading
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import boto3
 import botocore.auth
@@ -76,7 +75,16 @@ from local.gateway import (
 )
 from local.inventory_table import create_inventory_table
 from local.lambda_invoke import LocalLambdaService
-from local.seed import SignalWireAccount, SlackApp, create_idempotency_table, seed_policy, seed_slack, seed_ssm
+from local.seed import (
+    SCIM_SETTINGS,
+    SignalWireAccount,
+    SlackApp,
+    create_idempotency_table,
+    seed_policy,
+    seed_scim,
+    seed_slack,
+    seed_ssm,
+)
 from local.signalwire_emulator import SignalWireEmulator
 from local.sigv4 import REGION as SIGV4_REGION
 from local.sigv4 import SERVICE as SIGV4_SERVICE
@@ -111,8 +119,6 @@ SLACK_FUNCTION = LambdaFunction(name="sip-provisioner-local-slack-command")
 LOCAL_SLACK_TEAM_ID = "T0LOCAL"
 SCIM_ROUTE_KEY = "ANY /scim/v2/{proxy+}"
 SCIM_FUNCTION = LambdaFunction(name="sip-provisioner-local-scim")
-SCIM_BEARER_TOKEN = "scim/bearer_token"  # noqa: S105 - a parameter name
-SCIM_SETTINGS = "scim/settings"
 # An RFC 6750 bearer token, the one shape an identity provider can send in its Authorization header.
 BEARER_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # Locally the Slack function answers loopback stand-ins for Slack's response_url, and nothing else.
@@ -178,44 +184,6 @@ def scim_bearer_token_from_environment(environ: Mapping[str, str]) -> tuple[str,
 
 def scim_settings_file_from_environment(environ: Mapping[str, str]) -> Path | None:
     return Path(environ["SCIM_SETTINGS_FILE"]) if environ.get("SCIM_SETTINGS_FILE") else None
-
-
-def seed_scim(ssm_client: Any, prefix: str, bearer_token: str, settings_file: Path | None) -> list[str]:
-    """Write the SCIM endpoint's parameters under `prefix` as an operator does; return their names.
-
-    The settings file must hold a JSON object (StartupError naming the file otherwise); the
-    function validates the rest when it reads the parameter, as it does in AWS.
-    """
-    prefix = prefix.rstrip("/")
-    ssm_client.put_parameter(
-        Name=f"{prefix}/{SCIM_BEARER_TOKEN}", Value=bearer_token, Type="SecureString", Overwrite=True
-    )
-    names = [f"{prefix}/{SCIM_BEARER_TOKEN}"]
-    if settings_file is None:
-        return names
-    try:
-        text = settings_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise StartupError(f"SCIM_SETTINGS_FILE: cannot read {settings_file}: {error}") from None
-    try:
-        settings = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise StartupError(
-            f"SCIM_SETTINGS_FILE: {settings_file} is not JSON "
-            f"({error.msg} at line {error.lineno}, column {error.colno})."
-        ) from None
-    if not isinstance(settings, dict):
-        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-        kind = kinds.get(type(settings), "a number")
-        raise StartupError(
-            f"SCIM_SETTINGS_FILE: {settings_file} must hold a JSON object (CONTRACT.md section 8), not {kind}."
-        )
-    try:
-        ssm_client.put_parameter(Name=f"{prefix}/{SCIM_SETTINGS}", Value=text, Type="String", Overwrite=True)
-    except ClientError as error:  # SSM's own limits, a String parameter's 4 KB
-        raise StartupError(f"SCIM_SETTINGS_FILE: SSM refused {settings_file}: {error}") from None
-    names.append(f"{prefix}/{SCIM_SETTINGS}")
-    return names
 
 
 def port_from_environment(environ: Mapping[str, str]) -> int:
@@ -438,7 +406,12 @@ def serve(stop_requested: threading.Event) -> None:
             print(f"Deployment policy: {policy_file} as {PARAMETERS_PATH}/policy")
         else:
             print(f"Deployment policy: none ({PARAMETERS_PATH}/policy does not exist; set POLICY_FILE)")
-        names += seed_scim(boto3.client("ssm"), PARAMETERS_PATH, scim_bearer_token, scim_settings_file)
+        try:
+            names += seed_scim(boto3.client("ssm"), PARAMETERS_PATH, scim_bearer_token, scim_settings_file)
+        except ValueError as error:
+            raise StartupError(f"SCIM_SETTINGS_FILE: {error}") from None
+        except ClientError as error:  # SSM's own limits, a String parameter's 4 KB
+            raise StartupError(f"SCIM_SETTINGS_FILE: SSM refused {scim_settings_file}: {error}") from None
         if scim_settings_file is not None:
             print(f"SCIM settings: {scim_settings_file} as {PARAMETERS_PATH}/{SCIM_SETTINGS}")
         else:

@@ -19,6 +19,8 @@ SIP_DOMAIN = "signalwire/sip_domain"
 SLACK_SIGNING_SECRET = "slack/signing_secret"  # noqa: S105 - a parameter name
 SLACK_ALLOWED_TEAM_IDS = "slack/allowed_team_ids"
 POLICY = "policy"
+SCIM_BEARER_TOKEN = "scim/bearer_token"  # noqa: S105 - a parameter name
+SCIM_SETTINGS = "scim/settings"
 
 
 @dataclass(frozen=True)
@@ -78,20 +80,41 @@ def seed_policy(ssm_client: Any, prefix: str, policy_file: Path) -> str:
     Only its shape is checked here, a JSON object (ValueError otherwise): the function validates
     the rest when it reads the parameter, as it does in AWS.
     """
-    try:
-        text = policy_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read {policy_file}: {error}") from None
-    try:
-        policy = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{policy_file} is not JSON: {error}") from None
-    if not isinstance(policy, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(policy), "a number")
-        raise ValueError(f"{policy_file} must hold a JSON object, not {kind}")
     name = f"{prefix.rstrip('/')}/{POLICY}"
-    ssm_client.put_parameter(Name=name, Value=text, Type="String", Overwrite=True)
+    ssm_client.put_parameter(Name=name, Value=_json_object_text(policy_file), Type="String", Overwrite=True)
     return name
+
+
+def seed_scim(ssm_client: Any, prefix: str, bearer_token: str, settings_file: Path | None) -> list[str]:
+    """Write the SCIM endpoint's parameters (CONTRACT.md section 8) as an operator does: the bearer
+    token as the SecureString `<prefix>/scim/bearer_token` and, when given, `settings_file` as the
+    String `<prefix>/scim/settings`; return their names. The settings must be a JSON object
+    (ValueError otherwise); the function validates the rest, as it does in AWS."""
+    prefix = prefix.rstrip("/")
+    names = [f"{prefix}/{SCIM_BEARER_TOKEN}"]
+    ssm_client.put_parameter(Name=names[0], Value=bearer_token, Type="SecureString", Overwrite=True)
+    if settings_file is not None:
+        names.append(f"{prefix}/{SCIM_SETTINGS}")
+        ssm_client.put_parameter(Name=names[1], Value=_json_object_text(settings_file), Type="String", Overwrite=True)
+    return names
+
+
+def _json_object_text(path: Path) -> str:
+    """The text of `path`, which must hold a JSON object (ValueError naming the file otherwise)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(document), "a number"
+        )
+        raise ValueError(f"{path} must hold a JSON object, not {kind}")
+    return text
 
 
 def create_idempotency_table(dynamodb_client: Any, table_name: str) -> None:

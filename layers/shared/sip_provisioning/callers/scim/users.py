@@ -69,7 +69,7 @@ def create_user(context: ScimContext, body: object) -> dict[str, Any]:
 
 
 def get_user(context: ScimContext, scim_id: str, parameters: UserResponseParameters) -> dict[str, Any]:
-    return user_document(_returned(context, find_users.user_by_id(context.ports, scim_id)), parameters)
+    return _document(context, find_users.user_by_id(context.ports, scim_id), parameters)
 
 
 def list_users(
@@ -160,8 +160,10 @@ def _returned(context: ScimContext, provisioned: ProvisionedUser) -> ScimUser:
     )
 
 
-def _document(context: ScimContext, provisioned: ProvisionedUser) -> dict[str, Any]:
-    return user_document(_returned(context, provisioned))
+def _document(
+    context: ScimContext, provisioned: ProvisionedUser, parameters: UserResponseParameters | None = None
+) -> dict[str, Any]:
+    return user_document(_returned(context, provisioned), parameters)
 
 
 def _integer(name: str, value: str | None, *, default: int) -> int:

@@ -12,10 +12,12 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
@@ -73,21 +75,31 @@ class LocalRun:
         response.raise_for_status()
         return [endpoint for endpoint in response.json()["data"] if endpoint["username"] == username]
 
+    def aws(self, service: str) -> Any:
+        """A client of the moto server the run started, at the endpoint it printed (any credentials)."""
+        [moto_line] = [line for line in self.output if line.startswith("AWS (moto): ")]
+        endpoint = moto_line.removeprefix("AWS (moto): ").split(";", 1)[0]
+        return boto3.client(
+            service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
-def start_local_run() -> LocalRun:
+def start_local_run(settings: Mapping[str, str] | None = None) -> LocalRun:
+    """`python -m local.run` as a new user starts it: none of this shell's make-run settings
+    (SignalWire, LOCAL_*, SCIM_*, PROFILES_DIR, POLICY_FILE), only `settings`, on a free port."""
     environment = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("SIGNALWIRE_") and name not in {"PROFILES_DIR", "LOCAL_CALLER_ARN"}
+        if not name.startswith(("SIGNALWIRE_", "LOCAL_", "SCIM_")) and name not in {"PROFILES_DIR", "POLICY_FILE"}
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "local.run"],
         cwd=REPOSITORY_ROOT,
-        env={**environment, "PORT": "0", "PYTHONUNBUFFERED": "1"},
+        env={**environment, "PORT": "0", "PYTHONUNBUFFERED": "1", **(settings or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

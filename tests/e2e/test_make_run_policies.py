@@ -2,21 +2,15 @@
 onboarding identity create, refuses anyone else, and puts the password in Secrets Manager only."""
 
 import json
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import botocore.auth
 import pytest
 import requests
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.e2e.test_make_run import REPOSITORY_ROOT, REQUEST_TIMEOUT_SECONDS, LocalRun, end
+from tests.e2e.test_make_run import REQUEST_TIMEOUT_SECONDS, LocalRun, end, start_local_run
 
 ACCESS_KEY_ID = "AKIAONBOARDING000002"
 SECRET_ACCESS_KEY = "onboarding-secret-fedcba9876543210"
@@ -26,23 +20,8 @@ NEW_HIRE = {"username": "new.hire", "profile": "onboarding", "owner": "E2001"}
 
 @pytest.fixture(scope="module")
 def policy_run() -> Iterator[LocalRun]:
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SIGNALWIRE_", "LOCAL_")) and name not in {"PROFILES_DIR", "POLICY_FILE"}
-    }
     callers = {ACCESS_KEY_ID: {"secret_access_key": SECRET_ACCESS_KEY, "arn": ONBOARDING_ARN}}
-    environment |= {"PORT": "0", "PYTHONUNBUFFERED": "1", "LOCAL_CALLERS": json.dumps(callers)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.run"],
-        cwd=REPOSITORY_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    run = LocalRun(process)
-    threading.Thread(target=run.read_output, name="local-run-output", daemon=True).start()
+    run = start_local_run({"LOCAL_CALLERS": json.dumps(callers)})
     try:
         run.wait_until_listening()
         yield run
@@ -55,14 +34,6 @@ def signed_post(url: str, body: object) -> requests.Response:
     request = AWSRequest(method="POST", url=url, data=data, headers={"Content-Type": "application/json"})
     botocore.auth.SigV4Auth(Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY), "execute-api", "us-east-1").add_auth(request)
     return requests.post(url, data=data, headers=dict(request.headers.items()), timeout=REQUEST_TIMEOUT_SECONDS)
-
-
-def aws(run: LocalRun, service: str) -> Any:
-    [moto_line] = [line for line in run.output if line.startswith("AWS (moto): ")]
-    endpoint = moto_line.removeprefix("AWS (moto): ").split(";", 1)[0]
-    return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
 
 
 def test_the_same_request_from_another_identity_is_forbidden_and_creates_nothing(policy_run: LocalRun) -> None:
@@ -86,11 +57,11 @@ def test_the_onboarding_identity_creates_and_its_password_is_only_in_secrets_man
     assert response.status_code == 201, response.text
     body = response.json()
     assert "password" not in body
-    secret = aws(policy_run, "secretsmanager").get_secret_value(SecretId=body["password_secret_arn"])
+    secret = policy_run.aws("secretsmanager").get_secret_value(SecretId=body["password_secret_arn"])
     stored = json.loads(secret["SecretString"])
     # And the secret holds the password, found nowhere in the answer or the inventory
     assert stored["username"] == "new.hire"
     assert stored["sip_uri"] == body["sip_uri"]
     assert stored["password"] not in response.text
-    items = aws(policy_run, "dynamodb").scan(TableName="sip-provisioning-local-inventory")["Items"]
+    items = policy_run.aws("dynamodb").scan(TableName="sip-provisioning-local-inventory")["Items"]
     assert stored["password"] not in json.dumps(items)

@@ -2,21 +2,15 @@
 and POLICY_FILE, driven over HTTP with requests signed by botocore as they would be for AWS."""
 
 import json
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import botocore.auth
 import pytest
 import requests
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.e2e.test_make_run import REPOSITORY_ROOT, REQUEST_TIMEOUT_SECONDS, LocalRun, end
+from tests.e2e.test_make_run import REQUEST_TIMEOUT_SECONDS, LocalRun, end, start_local_run
 
 ACCESS_KEY_ID = "AKIAONBOARDING000001"
 SECRET_ACCESS_KEY = "onboarding-secret-0123456789abcdef"
@@ -28,29 +22,10 @@ POLICY = {"admins": [CALLER_ARN]}
 def signed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun]:
     policy_file = tmp_path_factory.mktemp("policy") / "policy.json"
     policy_file.write_text(json.dumps(POLICY), encoding="utf-8")
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("SIGNALWIRE_", "LOCAL_")) and name not in {"PROFILES_DIR", "POLICY_FILE"}
-    }
     callers = {ACCESS_KEY_ID: {"secret_access_key": SECRET_ACCESS_KEY, "arn": CALLER_ARN}}
-    environment |= {
-        "PORT": "0",
-        "PYTHONUNBUFFERED": "1",
-        "LOCAL_CALLERS": json.dumps(callers),
-        "LOCAL_REQUIRE_SIGV4": "1",
-        "POLICY_FILE": str(policy_file),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.run"],
-        cwd=REPOSITORY_ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    run = start_local_run(
+        {"LOCAL_CALLERS": json.dumps(callers), "LOCAL_REQUIRE_SIGV4": "1", "POLICY_FILE": str(policy_file)}
     )
-    run = LocalRun(process)
-    threading.Thread(target=run.read_output, name="local-run-output", daemon=True).start()
     try:
         run.wait_until_listening()
         yield run
@@ -94,22 +69,8 @@ def test_an_unsigned_request_is_403_when_signatures_are_required(signed_run: Loc
 
 def test_the_policy_file_is_in_ssm_as_the_deployment_policy(signed_run: LocalRun) -> None:
     # Given make run started with POLICY_FILE, and moto's endpoint it printed
-    [moto_line] = [line for line in signed_run.output if line.startswith("AWS (moto): ")]
-    endpoint = moto_line.removeprefix("AWS (moto): ").split(";", 1)[0]
     # When the deployment policy parameter is read from there
-    ssm = _ssm(endpoint)
-    parameter = ssm.get_parameter(Name="/sip-provisioning/local/policy")["Parameter"]
+    parameter = signed_run.aws("ssm").get_parameter(Name="/sip-provisioning/local/policy")["Parameter"]
     # Then it is a String holding the file's policy
     assert parameter["Type"] == "String"
     assert json.loads(parameter["Value"]) == POLICY
-
-
-def _ssm(endpoint: str) -> Any:
-    """An SSM client of the moto server make run started (it takes any credentials)."""
-    return boto3.client(
-        "ssm",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )

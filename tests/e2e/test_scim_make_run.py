@@ -8,9 +8,7 @@ identity provider's test connection."""
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import httpx2
 import pytest
 import requests
@@ -30,10 +28,7 @@ READ_ONLY_EXTENSION_CHECKS = {"check_add_attribute", "check_remove_attribute", "
 
 @pytest.fixture(scope="module")
 def scim_run() -> Iterator[LocalRun]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("SCIM_BEARER_TOKEN", "SCIM_SETTINGS_FILE"):
-            patch.delenv(name, raising=False)
-        run = start_local_run()  # it generates a token and prints it
+    run = start_local_run()  # no SCIM_BEARER_TOKEN: it generates a token and prints it
     try:
         run.wait_until_listening()
         yield run
@@ -54,18 +49,6 @@ def scim(run: LocalRun, method: str, path: str, body: object = None) -> requests
         json=body,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"},
         timeout=REQUEST_TIMEOUT_SECONDS,
-    )
-
-
-def secrets_manager(run: LocalRun) -> Any:
-    [moto_line] = [line for line in run.output if line.startswith("AWS (moto): ")]
-    endpoint = moto_line.removeprefix("AWS (moto): ").split(";", 1)[0]
-    return boto3.client(
-        "secretsmanager",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
     )
 
 
@@ -106,7 +89,7 @@ def test_a_posted_user_gets_an_endpoint_whose_password_is_in_secrets_manager(sci
     extension = response.json()[SIP_SCHEMA]
     [endpoint] = scim_run.emulator_endpoints_named("grace.hopper")
     assert extension["sipEndpointId"] == endpoint["id"]
-    secret = secrets_manager(scim_run).get_secret_value(SecretId=extension["passwordSecretArn"])
+    secret = scim_run.aws("secretsmanager").get_secret_value(SecretId=extension["passwordSecretArn"])
     stored = json.loads(secret["SecretString"])
     assert stored["username"] == "grace.hopper"
     assert stored["password"] not in response.text

@@ -61,7 +61,7 @@ class SlashCommandPayload(BaseModel):
 
 def is_ssl_check(raw_body: bytes) -> bool:
     """Whether the body is Slack's check of the command URL's certificate: a form with `ssl_check=1`
-    (and a verification token, no command), as Bolt recognises it."""
+    (beside it Slack sends only a verification token), recognised by that field alone, as Bolt does."""
     try:
         return ("ssl_check", "1") in _form_pairs(raw_body)
     except MalformedSlashCommand:

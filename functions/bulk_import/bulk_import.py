@@ -5,12 +5,14 @@ Step Functions invokes it directly (`lambda:invoke`) with one of four actions:
 - `validate` `{"source": {"bucket", "key"}, "max_concurrency", "execution_name"}`: the whole file
   checked as it streams in (`sip_provisioning.use_cases.bulk_import`); answers
   `{"valid", "rows", "max_concurrency"}`, and for a bad file writes `<key>.report.json` first and
-  adds `"bad_rows"`, `"report"` and `"summary"` (the Fail state's cause).
-- `create_row` `{"source", "execution_name", "index", "row", "idempotency_key"}`: one row of the
-  Distributed Map created under the bulk caller at most once per key, its outcome written under
-  `bulk-results/`; answers only `{"line", "status"}` so the Map's output stays tiny. A failure is
-  raised by its problem type's name (`sip_provisioning.workflow`) for the state machine's Retry
-  and Catch, as the workflow entry raises it.
+  adds `"bad_rows"`, `"report"` and `"summary"` (the Fail state's cause). A source that cannot be
+  read at all (no such object or bucket, access denied) is a bad file too: `"summary"` names it,
+  and there is no report (there may be no bucket to write it to).
+- `create_row` `{"source", "execution_name", "index", "row"}`: one row of the Distributed Map
+  created under the bulk caller at most once per key `<execution name>:<username>`, its outcome
+  written under `bulk-results/`; answers only `{"line", "status"}` so the Map's output stays tiny.
+  A failure is raised by its problem type's name (`sip_provisioning.workflow`) for the state
+  machine's Retry and Catch, as the workflow entry raises it.
 - `row_failed` `{"source", "execution_name", "index", "row", "failure": {"Error", "Cause"}}`: the
   Catch of a row that failed for good; records its problem type.
 - `report` `{"source", "execution_name"}`: every row's outcome, in file order, as
@@ -29,7 +31,7 @@ import pydantic
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 from sip_provisioning import errors, workflow
 from sip_provisioning.adapters.objects import S3Objects
@@ -43,12 +45,14 @@ from sip_provisioning.use_cases.bulk_import import (
     RowInvalid,
     RowResult,
     Source,
+    SourceUnreadable,
     created_result,
     line_of,
     preview_for,
     record_row,
     request_from_row,
     validate_source,
+    without_byte_order_mark,
     write_report,
 )
 from sip_provisioning.wiring import Wiring, warm_up_during_init
@@ -89,22 +93,29 @@ class _Event(BaseModel):
     execution_name: str = Field(min_length=1, max_length=80, pattern=r"^[^\s/:]+$")
 
 
+# A Map item: the CSV row by its column names (a file's BOM may still be on the first one).
+type Row = Annotated[dict[str, str], AfterValidator(without_byte_order_mark)]
+
+
 class Validate(_Event):
     action: Literal["validate"]
-    max_concurrency: int = Field(ge=MAX_CONCURRENCY_RANGE[0], le=MAX_CONCURRENCY_RANGE[1])
+    # Strict: the Map reads the input's own value, so "10" or true must not pass as a number.
+    max_concurrency: int = Field(strict=True, ge=MAX_CONCURRENCY_RANGE[0], le=MAX_CONCURRENCY_RANGE[1])
 
 
 class CreateRow(_Event):
     action: Literal["create_row"]
     index: int = Field(ge=0)
-    row: dict[str, str]
-    idempotency_key: str = Field(min_length=1, max_length=255)
+    row: Row
+    # Sent by the definition before the BOM fix (the key built from `$.row.username`); a redrive of
+    # an execution it started still sends it. The key is `<execution name>:<username>` either way.
+    idempotency_key: str | None = None
 
 
 class RowFailed(_Event):
     action: Literal["row_failed"]
     index: int = Field(ge=0)
-    row: dict[str, str]
+    row: Row
     failure: dict[str, Any]
 
 
@@ -128,7 +139,15 @@ _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
 def _validate(event: Validate, context: LambdaContext) -> dict[str, Any]:
     bulk = wiring()
-    validation = validate_source(bulk.objects, event.source, preview_for(bulk.service.ports))
+    try:
+        validation = validate_source(bulk.objects, event.source, preview_for(bulk.service.ports))
+    except SourceUnreadable as unreadable:
+        logger.warning(
+            "Bulk source cannot be read",
+            extra={"bucket": unreadable.bucket, "key": unreadable.key, "reason": unreadable.reason},
+        )
+        summary = f"The source {unreadable}; nothing was created."
+        return {"valid": False, "rows": 0, "max_concurrency": event.max_concurrency, "summary": summary}
     answer: dict[str, Any] = {
         "valid": validation.valid,
         "rows": validation.rows,
@@ -152,11 +171,12 @@ def _create_row(event: CreateRow, context: LambdaContext) -> dict[str, Any]:
     bulk = wiring()
     line = line_of(event.index)
     logger.append_keys(line=line)
-    logger.set_correlation_id(event.idempotency_key)
     try:
         request = request_from_row(event.row)
     except RowInvalid as invalid:  # validated before: only a file changed since can get here
         raise errors.RequestInvalid(invalid.errors) from None
+    key = f"{event.execution_name}:{request.username}"
+    logger.set_correlation_id(key)
     deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
     try:
         created = create.create_endpoint_once(
@@ -164,7 +184,7 @@ def _create_row(event: CreateRow, context: LambdaContext) -> dict[str, Any]:
             BULK_CALLER,
             request,
             deadline,
-            key=event.idempotency_key,
+            key=key,
             busy_seconds=context.get_remaining_time_in_millis() / 1000,
         )
     except errors.UpstreamUnavailable as unavailable:

@@ -3,7 +3,8 @@
 API Gateway cannot sign Slack's calls, so this route has no IAM authorizer: the function checks
 Slack's request signature over the raw body before it reads anything else, then the workspace.
 A request that fails either is answered 401 or 403 (problem details, as every route answers its
-refusals) and nothing else happens.
+refusals) and nothing else happens. Slack's `ssl_check=1` form, its check of the URL's
+certificate, comes first: an empty 200 that does nothing, as Slack's Bolt answers it.
 
 Slack wants an answer within 3 seconds, so that answer never waits on SignalWire: `help`,
 `profiles`, every rule of a `create` and the username of the other verbs are checked at once
@@ -63,7 +64,13 @@ from sip_provisioning.slack.messages import (
     usage_message,
     working_message,
 )
-from sip_provisioning.slack.payloads import JOB_KINDS, CommandJob, MalformedSlashCommand, SlashCommandPayload
+from sip_provisioning.slack.payloads import (
+    JOB_KINDS,
+    CommandJob,
+    MalformedSlashCommand,
+    SlashCommandPayload,
+    is_ssl_check,
+)
 from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
 from sip_provisioning.use_cases import create
 from sip_provisioning.use_cases.delete import delete_endpoint_once, preview_delete
@@ -114,14 +121,19 @@ def _answer_slack_request(event: APIGatewayProxyEventV2, context: LambdaContext)
     request_id = event.request_context.request_id
     logger.set_correlation_id(request_id)
     try:
+        raw_body = _raw_body(event)
+    except binascii.Error:
+        return _refusal(MalformedRequest("The body is not readable base64."), request_id)
+    if is_ssl_check(raw_body):
+        # Slack checking the URL's certificate. Like Bolt, answered before any other check: the
+        # empty 200 says nothing and does nothing, whoever asks.
+        logger.info("Slack ssl_check answered")
+        return {"statusCode": 200, "headers": {"Content-Type": "text/plain; charset=utf-8"}, "body": ""}
+    try:
         slack = _slack_settings()
     except ConfigurationError as error:
         logger.error("The Slack command cannot check requests", extra={"detail": str(error)})
         return _refusal(error, request_id)
-    try:
-        raw_body = _raw_body(event)
-    except binascii.Error:
-        return _refusal(MalformedRequest("The body is not readable base64."), request_id)
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     try:
         verify_slack_signature(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -123,6 +124,20 @@ def test_an_unsigned_request_is_refused_and_creates_nothing(
     assert answer.json()["status"] == 401
     assert local_run.emulator_endpoints_named(username) == []
     assert response_url.posts == []
+
+
+def test_slacks_signed_ssl_check_is_answered_200_with_an_empty_body(local_run: LocalRun) -> None:
+    # Given the form Slack posts to check the command URL's certificate, signed
+    body = urlencode({"ssl_check": "1", "token": "gIkuvaNzQIHg97ATvDxqgjtO"}).encode()
+    # When it is posted
+    answer = requests.post(
+        f"{local_run.base_url}/chatops/slack",
+        data=body,
+        headers=signed_headers(body, SIGNING_SECRET),
+        timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+    # Then Slack gets the 200 it checks for, with nothing in it
+    assert (answer.status_code, answer.content) == (200, b"")
 
 
 def test_a_request_from_a_workspace_not_allowed_is_refused_403(

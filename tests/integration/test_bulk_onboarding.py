@@ -89,7 +89,9 @@ class BulkOnboarding:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=text.encode("utf-8"))
 
     def run(self, name: str = "intake-2025-06", key: str = KEY, **extra: Any) -> Execution:
-        execution_input = {"source": {"bucket": BUCKET, "key": key}, **extra}
+        return self.run_input({"source": {"bucket": BUCKET, "key": key}, **extra}, name)
+
+    def run_input(self, execution_input: object, name: str = "intake-2025-06") -> Execution:
         with self.bridge.installed():
             started = self.sfn.start_execution(
                 stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
@@ -253,13 +255,18 @@ def test_a_max_concurrency_outside_1_to_100_creates_nothing(bulk: BulkOnboarding
     assert bulk.emulator.create_requests_received() == 0
 
 
+@pytest.mark.parametrize(
+    "earlier_key",
+    [False, True],
+    ids=["as-the-map-sends-them", "with-the-key-the-earlier-definition-sent"],
+)
 def test_running_the_same_rows_again_under_the_executions_keys_creates_nothing_twice(
-    bulk: BulkOnboarding,
+    bulk: BulkOnboarding, earlier_key: bool
 ) -> None:
     # Given a file imported once
     bulk.upload(good_file())
     first = bulk.run()
-    # When its rows are sent again as the Map sent them, under the same keys (what a redrive does)
+    # When its rows are sent again as a Map sends them (what a redrive does)
     module = cold_bulk_module()
     again = [
         module.lambda_handler(
@@ -269,7 +276,7 @@ def test_running_the_same_rows_again_under_the_executions_keys_creates_nothing_t
                 "execution_name": "intake-2025-06",
                 "index": index,
                 "row": row,
-                "idempotency_key": f"intake-2025-06:{row['username']}",
+                **({"idempotency_key": f"intake-2025-06:{row['username']}"} if earlier_key else {}),
             },
             _Context(),
         )
@@ -347,6 +354,151 @@ def test_a_file_with_an_unknown_column_is_rejected_at_its_header(bulk: BulkOnboa
     assert header["line"] == 1
     assert [e["field"] for e in header["errors"]] == ["password"]
     assert bulk.emulator.create_requests_received() == 0
+
+
+def excel_export(*lines: str) -> bytes:
+    """A file as Excel saves "CSV UTF-8": a byte order mark, and CRLF after every line."""
+    return "\ufeff".encode() + "".join(f"{line}\r\n" for line in lines).encode("utf-8")
+
+
+def test_an_excel_export_with_a_byte_order_mark_and_crlf_line_ends_imports_completely(bulk: BulkOnboarding) -> None:
+    # Given a file saved by Excel: a BOM before the header, CRLF line ends, username the first column
+    bulk.s3.put_object(
+        Bucket=BUCKET,
+        Key=KEY,
+        Body=excel_export("username,profile,caller_id", "ada.lovelace,office,Ada Lovelace", "grace.hopper,,"),
+    )
+    # When it is imported
+    execution = bulk.run()
+    # Then every row is created as its cells say, and the report names each by its username
+    assert execution.status == "SUCCEEDED", execution.history
+    assert execution.output["created"] == 2
+    stored = {endpoint["username"]: endpoint for endpoint in bulk.emulator.endpoints}
+    assert set(stored) == {"ada.lovelace", "grace.hopper"}
+    assert stored["ada.lovelace"]["caller_id"] == "Ada Lovelace"
+    results = bulk.report()["results"]
+    assert [(row["line"], row["username"], row["status"]) for row in results] == [
+        (2, "ada.lovelace", "created"),
+        (3, "grace.hopper", "created"),
+    ]
+
+
+def test_an_excel_sep_line_above_the_header_is_named_and_creates_nothing(bulk: BulkOnboarding) -> None:
+    # Given a file whose first line is Excel's `sep=,` hint rather than the header
+    bulk.s3.put_object(Bucket=BUCKET, Key=KEY, Body=excel_export("sep=,", "username,profile", "ada.lovelace,office"))
+    # When it is imported
+    execution = bulk.run()
+    # Then line 1 is named for it, with what to do, and nothing is created
+    [header] = bulk.report()["bad_rows"]
+    assert execution.failure()[0] == "BulkValidationFailed"
+    assert header["line"] == 1
+    assert "sep=" in header["errors"][0]["message"]
+    assert bulk.emulator.endpoints == []
+
+
+# -- a source that cannot be read ----------------------------------------------------------------
+
+
+MISSING_BUCKET = "sip-provisioning-no-such-bucket"
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key"),
+    [(BUCKET, "imports/no-such-file.csv"), (MISSING_BUCKET, KEY)],
+    ids=["missing-key", "missing-bucket"],
+)
+def test_a_source_that_does_not_exist_fails_as_bulk_validation_failed_naming_bucket_and_key(
+    bulk: BulkOnboarding, bucket: str, key: str
+) -> None:
+    # Given / When an import names an object that is not there
+    execution = bulk.run_input({"source": {"bucket": bucket, "key": key}})
+    # Then it fails as BulkValidationFailed, its cause naming the bucket and the key, and nothing is created
+    error, cause = execution.failure()
+    assert (execution.status, error) == ("FAILED", "BulkValidationFailed")
+    assert f"s3://{bucket}/{key}" in cause
+    assert execution.events("MapRunStarted") == []
+    assert bulk.emulator.endpoints == []
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key"),
+    [(BUCKET, "imports/no-such-file.csv"), (MISSING_BUCKET, KEY)],
+    ids=["missing-key", "missing-bucket"],
+)
+def test_a_source_that_does_not_exist_leaves_no_stack_trace_in_the_cause_the_history_or_the_log(
+    bulk: BulkOnboarding, service_log: Any, bucket: str, key: str
+) -> None:
+    # Given / When an import names an object that is not there
+    execution = bulk.run_input({"source": {"bucket": bucket, "key": key}})
+    # Then no stack trace is in the execution's cause, in its history, or in the function's log
+    _, cause = execution.failure()
+    history = execution_history_text(bulk.sfn, execution.arn)
+    log = json.dumps(service_log())
+    for written in (cause, history, log):
+        assert "Traceback" not in written
+        assert "stackTrace" not in written
+        assert 'File "' not in written
+
+
+# -- an input that is not an import ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "execution_input",
+    [
+        {},
+        {"source": f"s3://{BUCKET}/{KEY}"},
+        {"source": {"bucket": BUCKET}},
+        {"source": {"key": KEY}},
+        {"source": {"bucket": 4711, "key": KEY}},
+        {"source": {"bucket": BUCKET, "key": None}},
+        [],
+        "text",
+        42,
+        None,
+    ],
+    ids=[
+        "no-source",
+        "source-a-string",
+        "no-key",
+        "no-bucket",
+        "bucket-not-text",
+        "key-null",
+        "a-list",
+        "a-string",
+        "a-number",
+        "null",
+    ],
+)
+def test_an_input_naming_no_source_fails_as_a_validation_error_before_anything_runs(
+    bulk: BulkOnboarding, execution_input: object
+) -> None:
+    # Given a good file in the bucket
+    bulk.upload(good_file())
+    # When an import is started with an input that does not name an object
+    execution = bulk.run_input(execution_input)
+    # Then it fails at once as ValidationError naming the source, and nothing is created
+    error, cause = execution.failure()
+    assert (execution.status, error) == ("FAILED", "ValidationError")
+    assert cause.startswith("source:")
+    assert bulk.bridge.invocations() == 0
+    assert bulk.emulator.endpoints == []
+
+
+@pytest.mark.parametrize("max_concurrency", ["10", 2.5, True, None, [4], 0], ids=str)
+def test_a_max_concurrency_that_is_not_a_whole_number_from_1_to_100_creates_nothing(
+    bulk: BulkOnboarding, max_concurrency: object
+) -> None:
+    # Given a good file
+    bulk.upload(good_file())
+    # When the import is started with such a max_concurrency
+    execution = bulk.run(max_concurrency=max_concurrency)
+    # Then it fails as a validation error naming the field, and nothing is created
+    error, cause = execution.failure()
+    assert (execution.status, error) == ("FAILED", "ValidationError")
+    assert "max_concurrency" in cause
+    assert execution.events("MapRunStarted") == []
+    assert bulk.emulator.endpoints == []
 
 
 # -- rows that fail while others go on -----------------------------------------------------------

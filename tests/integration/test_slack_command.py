@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -711,6 +712,73 @@ def test_a_job_queued_by_the_create_only_version_still_runs(slack: SlackCommand)
     [post] = slack.delivered(1)
     assert "SIP endpoint `ada.lovelace` created" in message_text(post.message)
     assert len(slack.api.emulator.endpoints) == 1
+
+
+# -- Slack's own checks of the URL -----------------------------------------------------------------
+
+
+def ssl_check_body() -> bytes:
+    """What Slack posts to check a command URL's certificate: no command, no team, no user."""
+    return urlencode({"ssl_check": "1", "token": "gIkuvaNzQIHg97ATvDxqgjtO"}).encode()
+
+
+def test_a_signed_ssl_check_is_answered_200_with_an_empty_body_and_does_nothing(slack: SlackCommand) -> None:
+    # Given / When Slack checks the command URL with a signed ssl_check form
+    body = ssl_check_body()
+    answer = slack.send_raw(body, signed_headers(body, SIGNING_SECRET))
+    # Then it is answered 200 with nothing in the body, and nothing else happens
+    assert (answer.status, answer.body) == (200, "")
+    assert slack.jobs() == []
+    assert slack.signalwire_requests() == 0
+    assert slack.idempotency_records() == 0
+    assert slack.response_url.posts == []
+
+
+def test_an_unsigned_ssl_check_is_answered_200_and_does_nothing_as_bolt_answers_it(slack: SlackCommand) -> None:
+    # Given / When an ssl_check form comes without Slack's signature (Bolt answers it before verifying)
+    answer = slack.send_raw(ssl_check_body(), {"Content-Type": "application/x-www-form-urlencoded"})
+    # Then it gets the same empty 200, which says nothing and starts nothing
+    assert (answer.status, answer.body) == (200, "")
+    assert slack.jobs() == []
+    assert slack.signalwire_requests() == 0
+
+
+def test_a_form_whose_ssl_check_is_not_1_is_read_as_a_command(slack: SlackCommand) -> None:
+    # Given / When a signed form says ssl_check=0 and nothing else
+    body = urlencode({"ssl_check": "0", "token": "gIkuvaNzQIHg97ATvDxqgjtO"}).encode()
+    answer = slack.send_raw(body, signed_headers(body, SIGNING_SECRET))
+    # Then it is no check: a form without a command's fields is refused as malformed
+    assert (answer.status, answer.body["type"]) == (400, "malformed-request")
+
+
+def test_every_field_slack_sends_with_a_command_from_an_enterprise_install_is_accepted(slack: SlackCommand) -> None:
+    # Given the whole form Slack posts for a command in an Enterprise Grid workspace
+    body = urlencode(
+        {
+            "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+            "team_id": TEAM,
+            "team_domain": "example",
+            "enterprise_id": "E0ENTERPRISE",
+            "enterprise_name": "Example Corp",
+            "channel_id": "C2147483705",
+            "channel_name": "it-help",
+            "user_id": USER,
+            "user_name": "ada",
+            "command": "/sip",
+            "text": "create ada.lovelace",
+            "api_app_id": "A0SIPPROV01",
+            "is_enterprise_install": "true",
+            "response_url": slack.response_url.url(TEAM),
+            "trigger_id": new_trigger_id(),
+        }
+    ).encode()
+    # When it is sent, signed
+    answer = slack.send_raw(body, signed_headers(body, SIGNING_SECRET))
+    # Then no field is refused: the command is started and creates its endpoint
+    assert answer.status == 200, answer.body
+    assert "Creating SIP endpoint `ada.lovelace`" in blocks_text(answer)
+    slack.delivered(1)
+    assert [endpoint["username"] for endpoint in slack.api.emulator.endpoints] == ["ada.lovelace"]
 
 
 # -- refused: nothing else happens ---------------------------------------------------------------

@@ -378,6 +378,45 @@ def test_a_request_that_breaks_a_rule_fails_the_execution_as_a_validation_error(
     assert machines.emulator.create_requests_received() == 0
 
 
+NOT_AN_OBJECT = [[], "ada.lovelace", 42, None]
+NOT_AN_OBJECT_IDS = ["a-list", "a-string", "a-number", "null"]
+
+
+@pytest.mark.parametrize(
+    "execution_input",
+    [
+        {"employee": EMPLOYEE},
+        {"employee": EMPLOYEE, "sip_endpoint": "ada.lovelace"},
+        {"employee": EMPLOYEE, "sip_endpoint": ["ada.lovelace"]},
+        {"employee": EMPLOYEE, "sip_endpoint": None},
+        {"employee": EMPLOYEE, "sip_endpoint": {}},
+        {"employee": EMPLOYEE, "sip_endpoint": {"username": 4711}},
+        *NOT_AN_OBJECT,
+    ],
+    ids=[
+        "no-sip-endpoint",
+        "sip-endpoint-a-string",
+        "sip-endpoint-a-list",
+        "sip-endpoint-null",
+        "no-username",
+        "username-not-text",
+        *NOT_AN_OBJECT_IDS,
+    ],
+)
+def test_an_onboarding_input_naming_no_endpoint_fails_as_a_validation_error_and_creates_nothing(
+    machines: StateMachines, execution_input: object
+) -> None:
+    # Given / When an onboarding gets an input that asks for no endpoint it could create
+    execution = machines.onboard(execution_input)
+    # Then it fails at once as ValidationError naming what is missing, and nothing is created
+    error, cause = execution.failure()
+    assert (execution.status, error) == ("FAILED", "ValidationError")
+    assert execution.fail_states() == ["SipEndpointMissing"]
+    assert cause.startswith("sip_endpoint:")
+    assert machines.bridge.invocations() == 0
+    assert machines.emulator.endpoints == []
+
+
 def test_a_transient_signalwire_failure_is_retried_to_exactly_one_create(machines: StateMachines) -> None:
     # Given SignalWire fails the first create with a 503
     machines.emulator.inject_fault(Fault.SERVICE_UNAVAILABLE, times=1)
@@ -591,6 +630,23 @@ def test_an_input_naming_no_username_fails_before_anything_runs(
     assert execution.fail_states() == ["UsernameMissing"]
     assert cause.startswith("sip_endpoint.username:")
     assert machines.bridge.invocations() == 0
+
+
+@pytest.mark.parametrize("execution_input", NOT_AN_OBJECT, ids=NOT_AN_OBJECT_IDS)
+def test_an_offboarding_input_that_is_not_an_object_fails_before_anything_runs(
+    machines: StateMachines, execution_input: object
+) -> None:
+    # Given an onboarded employee
+    machines.onboard(onboarding_input("ada.lovelace"))
+    invocations = machines.bridge.invocations()
+    # When an offboarding gets an input that is not a JSON object
+    execution = machines.offboard(execution_input)
+    # Then it fails as ValidationError naming the username it needs, and nothing is disabled
+    error, cause = execution.failure()
+    assert (execution.status, error) == ("FAILED", "ValidationError")
+    assert cause.startswith("sip_endpoint.username:")
+    assert machines.bridge.invocations() == invocations
+    assert machines.record_status("ada.lovelace") == "active"
 
 
 def test_a_username_that_breaks_a_rule_fails_as_a_validation_error_from_the_function(

@@ -2,19 +2,26 @@
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
+from sip_provisioning.adapters.objects import S3Objects
 from sip_provisioning.errors import FieldError, Forbidden, RequestInvalid
 from sip_provisioning.self_service import EndpointRequest, LamlWebhooksHandler
 from sip_provisioning.use_cases.bulk_import import (
     KNOWN_COLUMNS,
     LineTooLong,
+    NotUtf8,
     RowInvalid,
+    SourceUnreadable,
     check_header,
     line_of,
     request_from_row,
     text_lines,
     validate_lines,
+    without_byte_order_mark,
 )
 
 
@@ -82,11 +89,21 @@ def test_the_header_names_every_unknown_and_repeated_column_and_a_missing_userna
     ]
 
 
-def test_a_header_starting_with_a_byte_order_mark_is_refused() -> None:
-    # Given / When a header as Excel's "CSV UTF-8" writes it
-    problems = check_header(["\ufeffusername", "profile"])
-    # Then the file is refused for its BOM, and the column itself is recognised
-    assert [problem.field for problem in problems] == ["(file)"]
+def test_excels_sep_hint_in_place_of_the_header_is_named_alone() -> None:
+    # Given / When line 1 is Excel's `sep=,` hint (two cells as CSV reads it) or `sep=;`
+    problems = [check_header(["sep=", ""]), check_header(["sep=;"])]
+    # Then each is one problem of the file naming the hint, not a list of unknown columns
+    assert [[(problem.field, problem.message[:23]) for problem in found] for found in problems] == [
+        [("(file)", "is Excel's 'sep=,' hint")],
+        [("(file)", "is Excel's 'sep=;' hint")],
+    ]
+
+
+def test_a_row_whose_first_column_name_kept_the_files_byte_order_mark_is_read_without_it() -> None:
+    # Given / When a Map item whose first column's name starts with the file's BOM is read
+    request = request_from_row(without_byte_order_mark({"\ufeffusername": "ada", "profile": "office"}))
+    # Then it is the request its cells say
+    assert (request.username, request.profile) == ("ada", "office")
 
 
 def test_the_maps_item_index_is_the_file_line_below_the_header() -> None:
@@ -108,6 +125,26 @@ def test_lines_are_whole_even_when_a_chunk_splits_a_character() -> None:
     assert read == ["username\n", "josé\n"]
 
 
+@pytest.mark.parametrize("cut", [1, 2, 3, 4], ids=lambda cut: f"cut-after-{cut}-bytes")
+def test_a_byte_order_mark_is_not_part_of_the_text_wherever_a_chunk_ends(cut: int) -> None:
+    # Given a file as Excel's "CSV UTF-8" saves it, a BOM and CRLF line ends, in two chunks
+    data = "\ufeffusername,profile\r\nada,office\r\n".encode()
+    # When it is read as text lines
+    read = list(text_lines([data[:cut], data[cut:]]))
+    # Then the BOM is gone and each line is whole
+    assert read == ["username,profile\r\n", "ada,office\r\n"]
+
+
+def test_a_byte_that_is_not_utf8_after_a_byte_order_mark_is_found_at_its_line() -> None:
+    # Given a file with a BOM whose second line holds a Latin-1 byte
+    data = "\ufeffusername\n".encode() + b"gr\xe9ce\n"
+    # When it is read
+    # Then the reading stops at line 2
+    with pytest.raises(NotUtf8) as not_utf8:
+        list(text_lines([data]))
+    assert not_utf8.value.line == 2
+
+
 def test_a_line_longer_than_a_request_body_stops_the_reading() -> None:
     # Given a line of 20,000 characters arriving in small chunks
     chunks = [b"x" * 1000] * 20
@@ -116,6 +153,29 @@ def test_a_line_longer_than_a_request_body_stops_the_reading() -> None:
     with pytest.raises(LineTooLong) as too_long:
         list(text_lines(chunks))
     assert too_long.value.line == 1
+
+
+def test_an_object_s3_will_not_let_us_read_is_unreadable_naming_bucket_and_key() -> None:
+    # Given S3 answering the object's GET with AccessDenied
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(s3) as stubber:
+        stubber.add_client_error("get_object", service_error_code="AccessDenied", http_status_code=403)
+        # When the object is read
+        # Then it is unreadable, naming where it is and why
+        with pytest.raises(SourceUnreadable) as unreadable:
+            list(S3Objects(lambda: s3).chunks("imports", "2025/intake.csv"))
+    assert str(unreadable.value) == "s3://imports/2025/intake.csv cannot be read: access is denied"
+
+
+def test_an_s3_failure_that_is_not_about_the_object_stays_a_failure() -> None:
+    # Given S3 answering the object's GET with an internal error
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(s3) as stubber:
+        stubber.add_client_error("get_object", service_error_code="InternalError", http_status_code=500)
+        # When the object is read
+        # Then that is no verdict on the file: the error goes on as it is
+        with pytest.raises(ClientError):
+            list(S3Objects(lambda: s3).chunks("imports", "2025/intake.csv"))
 
 
 # -- validating a file -------------------------------------------------------------------------
@@ -210,6 +270,15 @@ def test_bytes_that_are_not_utf8_stop_the_validation_at_their_line() -> None:
     [bad] = validation.bad_rows
     assert bad.line == 3
     assert "UTF-8" in bad.errors[0].message
+
+
+def test_an_excel_export_with_a_byte_order_mark_and_crlf_line_ends_is_a_good_file() -> None:
+    # Given a file as Excel's "CSV UTF-8" saves it
+    data = "\ufeffusername,profile\r\nada,office\r\ngrace,\r\n".encode()
+    # When it is validated
+    validation = validate_lines(text_lines([data]), accept_all)
+    # Then both rows are counted and none is bad
+    assert (validation.rows, validation.bad_rows) == (2, [])
 
 
 def test_an_unknown_column_stops_at_the_header_before_any_row_is_checked() -> None:

@@ -2,11 +2,19 @@
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from sip_provisioning.use_cases.bulk_import import CHUNK_BYTES
+from sip_provisioning.use_cases.bulk_import import CHUNK_BYTES, SourceUnreadable
+
+# S3's answers for an object that cannot be read at all, in the caller's words.
+UNREADABLE_REASONS: Final = {
+    "NoSuchKey": "does not exist",
+    "NoSuchBucket": "does not exist: there is no such bucket",
+    "AccessDenied": "cannot be read: access is denied",
+    "InvalidObjectState": "cannot be read: it is archived",
+}
 
 
 class S3Objects:
@@ -15,7 +23,13 @@ class S3Objects:
 
     def chunks(self, bucket: str, key: str) -> Iterator[bytes]:
         """The object's bytes as they arrive, `CHUNK_BYTES` at a time: never the whole object at once."""
-        body = self._client().get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            body = self._client().get_object(Bucket=bucket, Key=key)["Body"]
+        except ClientError as error:
+            reason = UNREADABLE_REASONS.get(error.response["Error"]["Code"])
+            if reason is None:
+                raise
+            raise SourceUnreadable(bucket, key, reason) from None
         try:
             yield from body.iter_chunks(chunk_size=CHUNK_BYTES)
         finally:

@@ -42,14 +42,8 @@ class SlashCommandPayload(BaseModel):
     @classmethod
     def from_form(cls, raw_body: bytes) -> "SlashCommandPayload":
         """The payload in an `application/x-www-form-urlencoded` body; `MalformedSlashCommand` if it is not one."""
-        try:
-            pairs = parse_qsl(
-                raw_body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"
-            )
-        except ValueError:  # UnicodeDecodeError among them
-            raise MalformedSlashCommand("The body is not a form of UTF-8 text.") from None
         fields: dict[str, str] = {}
-        for name, value in pairs:
+        for name, value in _form_pairs(raw_body):
             if name in fields:
                 raise MalformedSlashCommand(f"The form repeats the field '{name[:64]}'.")
             fields[name] = value
@@ -63,6 +57,24 @@ class SlashCommandPayload(BaseModel):
     def caller(self) -> str:
         """The idempotency scope and audit identity of the person who ran the command."""
         return slack_caller(self.team_id, self.user_id)
+
+
+def is_ssl_check(raw_body: bytes) -> bool:
+    """Whether the body is Slack's check of the command URL's certificate: a form with `ssl_check=1`
+    (beside it Slack sends only a verification token), recognised by that field alone, as Bolt does."""
+    try:
+        return ("ssl_check", "1") in _form_pairs(raw_body)
+    except MalformedSlashCommand:
+        return False
+
+
+def _form_pairs(raw_body: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(
+            raw_body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"
+        )
+    except ValueError:  # UnicodeDecodeError among them
+        raise MalformedSlashCommand("The body is not a form of UTF-8 text.") from None
 
 
 def slack_caller(team_id: str, user_id: str) -> str:

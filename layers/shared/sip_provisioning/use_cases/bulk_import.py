@@ -11,7 +11,10 @@ Validation streams the object: it decodes the body chunk by chunk and hands `csv
 line at a time, keeping only the usernames seen (for uniqueness) and the bad rows (for the
 report). Every row is checked as `preview_endpoint` (a dry run) checks it for the bulk caller,
 under one snapshot of the configuration. A good file has one physical line per row (no blank
-lines, no row spanning lines), so the Distributed Map's item index `i` is line `i + 2`.
+lines, no row spanning lines), so the Distributed Map's item index `i` is line `i + 2`. What
+Excel's "CSV UTF-8" writes is a good file: its byte order mark is dropped, and its CRLF line ends
+are line ends like LF. Its `sep=,` hint above the header is refused by name: the Map's reader
+would take that line for the header.
 
 While the Map runs, each row's outcome is a small JSON object under `ROW_RESULTS_PREFIX` (see
 `row_result_key`), so the Map's own output stays tiny whatever the number of rows; the report
@@ -52,6 +55,7 @@ KNOWN_COLUMNS: Final = frozenset(
 MAX_LINE_CHARACTERS: Final = 16 * 1024
 CHUNK_BYTES: Final = 64 * 1024
 BOM: Final = "\ufeff"
+EXCEL_SEPARATOR_HINT: Final = "sep="
 HEADER_LINE: Final = 1
 FIRST_ROW_LINE: Final = 2
 ROW_RESULTS_PREFIX: Final = "bulk-results/"
@@ -61,10 +65,21 @@ CREATED: Final = "created"
 REPORT_READERS: Final = 16
 
 
+class SourceUnreadable(Exception):
+    """The source object cannot be read at all: it, or its bucket, does not exist, or access is denied."""
+
+    def __init__(self, bucket: str, key: str, reason: str) -> None:
+        super().__init__(f"s3://{bucket}/{key} {reason}")
+        self.bucket, self.key, self.reason = bucket, key, reason
+
+
 class ObjectStore(Protocol):
     """The imports bucket, object by object."""
 
-    def chunks(self, bucket: str, key: str) -> Iterator[bytes]: ...
+    def chunks(self, bucket: str, key: str) -> Iterator[bytes]:
+        """The object's bytes; `SourceUnreadable` when there is no object to read."""
+        ...
+
     def put_json(self, bucket: str, key: str, document: Mapping[str, Any]) -> None: ...
     def get_json(self, bucket: str, key: str) -> dict[str, Any] | None: ...
 
@@ -127,13 +142,12 @@ class RowInvalid(Exception):
 
 
 def check_header(header: Sequence[str]) -> list[FieldError]:
-    """The header's problems: a BOM, unknown or repeated columns, no `username`."""
+    """The header's problems: Excel's `sep=` hint in its place, unknown or repeated columns, no `username`."""
+    if header and header[0].startswith(EXCEL_SEPARATOR_HINT) and not any(header[1:]):
+        hint = ",".join(header)[:16]  # `sep=,` reads as the cells "sep=" and ""
+        message = f"is Excel's '{hint}' hint, not the header: remove it, so that line 1 is the header"
+        return [FieldError(field="(file)", message=message)]
     problems = []
-    if header and header[0].startswith(BOM):
-        problems.append(
-            FieldError(field="(file)", message="starts with a byte order mark: save it as UTF-8 without BOM")
-        )
-        header = [header[0].removeprefix(BOM), *header[1:]]
     for column in header:
         if column not in KNOWN_COLUMNS:
             problems.append(FieldError(field=column[:64], message=f"unknown column; known: {known_columns_text()}"))
@@ -167,6 +181,11 @@ def request_document(row: Mapping[str, str]) -> dict[str, Any]:
             ]
         )
     return document
+
+
+def without_byte_order_mark(row: Mapping[str, str]) -> dict[str, str]:
+    """A row as the Map's reader hands it, its first column's name freed of the file's BOM if it kept it."""
+    return {column.removeprefix(BOM): value for column, value in row.items()}
 
 
 def request_from_row(row: Mapping[str, str]) -> EndpointRequest:
@@ -220,20 +239,22 @@ def preview_for(ports: Ports) -> Callable[[EndpointRequest], None]:
 
 
 def text_lines(chunks: Iterable[bytes], max_characters: int = MAX_LINE_CHARACTERS) -> Iterator[str]:
-    """The UTF-8 text of `chunks` as lines, each with its `\\n` (only `\\n` ends a line, as for CSV).
+    """The UTF-8 text of `chunks` as lines, each with its `\\n` (only `\\n` ends a line, as for CSV),
+    without the byte order mark the text may start with.
 
     Raises `NotUtf8` at the first byte that is not UTF-8, `LineTooLong` when a line outgrows
     `max_characters`: memory stays bounded by one chunk and one line.
     """
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     pending = ""
     line_number = 1
     for chunk in chunks:
         try:
             pending += decoder.decode(chunk)
         except UnicodeDecodeError as error:
-            # The decoder holds at most 3 bytes of an unfinished character, never a newline.
-            raise NotUtf8(line_number + chunk[: max(error.start, 0)].count(b"\n")) from None
+            # Counted in the bytes the decoder saw (the chunk after a BOM, or after the at most 3
+            # bytes of an unfinished character it held back, never a newline).
+            raise NotUtf8(line_number + error.object[: max(error.start, 0)].count(b"\n")) from None
         *complete, pending = pending.split("\n")
         for line in complete:
             yield line + "\n"

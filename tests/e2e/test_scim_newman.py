@@ -56,23 +56,25 @@ def written_assertions(item: dict[str, Any]) -> int:
     return sum(line.count("pm.test(") for script in scripts for line in script)
 
 
-def run_newman(run: LocalRun, token: str, folder: str, report: Path) -> dict[str, Any]:
+def run_newman(local_run: LocalRun, token: str, folder: str, report: Path) -> dict[str, Any]:
     """newman's JSON report of `folder` run against the run's /scim/v2 with `token`."""
     assert NEWMAN.exists(), f"{NEWMAN} is missing: run `npm ci` in {REPOSITORY_ROOT} (`make test` does)"
     assert COLLECTION.exists(), f"{COLLECTION} is missing: the shared directory belongs beside the repository"
-    host, port = run.base_url.removeprefix("http://").split(":")
+    host, port = local_run.base_url.removeprefix("http://").split(":")
     variables = {"Protocol": "http", "Server": host, "Port": f":{port}", "Api": "scim/v2", "token": token}
-    subprocess.run(  # noqa: S603 - the pinned newman, with arguments built here
+    completed = subprocess.run(  # noqa: S603 - the pinned newman, with arguments built here
         [str(NEWMAN), "run", str(COLLECTION), "--folder", folder, "--reporters", "json"]
         + ["--reporter-json-export", str(report), "--disable-unicode"]
         + [argument for name, value in variables.items() for argument in ("--env-var", f"{name}={value}")],
         cwd=REPOSITORY_ROOT,
         capture_output=True,
+        text=True,
         timeout=NEWMAN_TIMEOUT_SECONDS,
         check=False,  # newman exits 1 when any assertion fails; the report says which
     )
-    report_document: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
-    return report_document["run"]
+    assert report.exists(), f"newman wrote no report:\n{completed.stdout}{completed.stderr}"
+    newman_run: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))["run"]
+    return newman_run
 
 
 def test_microsofts_user_tests_pass_but_the_checks_beyond_section_8(

@@ -98,7 +98,7 @@ class AsSentManager(Manager):
 class AsSentEnterpriseUser(EnterpriseUser):
     """The enterprise extension, its `manager` as identity providers send it."""
 
-    manager: AsSentManager | None = None  # type: ignore[assignment]  # a wider value type, by design
+    manager: AsSentManager | None = None
 
 
 class ScimUser(User[AsSentEnterpriseUser | SipUser]):

@@ -341,6 +341,13 @@ def test_the_sip_extension_schema_is_read_only() -> None:
     assert document["meta"]["location"] == f"{BASE_URL}/Schemas/{SIP_EXTENSION_URN}"
 
 
+def test_the_enterprise_schema_has_its_rfc_name_and_description() -> None:
+    # Given / When the enterprise extension's schema is asked for
+    document = schema_document(ENTERPRISE, BASE_URL)
+    # Then it is named as RFC 7643 section 8.7.1 names it
+    assert (document["name"], document["description"]) == ("EnterpriseUser", "Enterprise User")
+
+
 def test_the_enterprise_schema_requires_neither_the_managers_value_nor_its_ref() -> None:
     # Given / When the enterprise extension's schema is asked for
     document = schema_document(ENTERPRISE, BASE_URL)

@@ -223,8 +223,16 @@ def _resource_types(base_url: str) -> list[ResourceType]:
     return [user_type]
 
 
+def _enterprise_schema() -> SchemaDocument:
+    """The enterprise extension's schema under its name and description in RFC 7643 §8.7.1 (not
+    those of the class that reads it)."""
+    schema = AsSentEnterpriseUser.to_schema()
+    schema.name, schema.description = "EnterpriseUser", "Enterprise User"
+    return schema
+
+
 def _schemas(base_url: str) -> list[SchemaDocument]:
-    schemas = [User.to_schema(), AsSentEnterpriseUser.to_schema(), SipUser.to_schema()]
+    schemas = [User.to_schema(), _enterprise_schema(), SipUser.to_schema()]
     for schema in schemas:
         schema.meta = Meta(resource_type="Schema", location=f"{base_url}/Schemas/{schema.id}")
     return schemas

@@ -15,6 +15,11 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/s
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# newman, which runs Microsoft's SCIM validation collection in the end-to-end tests, as package-lock.json pins it.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
@@ -23,7 +28,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 run: $(VENV)/.installed
 	$(VENV)/bin/python -m local.run
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/python -m pytest
 
 lint: $(VENV)/.installed
@@ -46,7 +51,7 @@ openapi: $(VENV)/.installed
 check: test lint sam-build cfn-lint
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # Cold start (Lambda's CPU modeled), per-request cost and memory size against a bare handler, then
 # the tracing options; writes bench/results.json and bench/tracing_results.json.

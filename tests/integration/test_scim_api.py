@@ -625,6 +625,99 @@ def test_a_put_ignores_the_id_meta_and_sip_extension_it_carries(scim: ScimClient
     assert sip(answer.body) == sip(ada)
 
 
+# How users come to be as the service keeps them: posted with every kind of attribute, given a
+# manager as Okta and Entra send one, changed by PATCH, deactivated.
+EVERY_CORE_ATTRIBUTE: dict[str, Any] = {
+    "externalId": "00u1core",
+    "name": {"formatted": "Ms. Ada King", "familyName": "King", "givenName": "Ada", "honorificPrefix": "Ms."},
+    "displayName": "Ada King",
+    "nickName": "Ada",
+    "profileUrl": "https://login.example.com/ada",
+    "title": "Engineer",
+    "userType": "Employee",
+    "preferredLanguage": "en-GB",
+    "locale": "en-GB",
+    "timezone": "Europe/London",
+    "emails": [
+        {"value": "ada@example.com", "type": "work", "primary": True},
+        {"value": "ada@home.example.org", "type": "home"},
+    ],
+    "phoneNumbers": [{"value": "+44 20 7946 0000", "type": "work", "primary": True}, {"value": "tel:+44-7700-900000"}],
+    "ims": [{"value": "ada.king", "type": "xmpp"}],
+    "photos": [{"value": "https://photos.example.com/ada.jpg", "type": "photo"}],
+    "addresses": [
+        {
+            "type": "work",
+            "streetAddress": "12 Analytical Row",
+            "locality": "London",
+            "region": "Greater London",
+            "postalCode": "NW1 2DB",
+            "country": "GB",
+            "formatted": "12 Analytical Row\nLondon NW1 2DB\nGB",
+            "primary": True,
+        },
+        {"type": "other", "formatted": "Somewhere else"},
+    ],
+    "entitlements": [{"value": "sip"}],
+    "roles": [{"value": "engineer", "display": "Engineer", "primary": True}],
+    "x509Certificates": [{"value": "MIIDQzCCAqygAwIBAgICEAAwDQYJKoZIhvcNAQEFBQAw"}],
+}
+EVERY_ENTERPRISE_ATTRIBUTE: dict[str, Any] = {
+    "employeeNumber": "701984",
+    "costCenter": "4130",
+    "organization": "Universal Studios",
+    "division": "Theme Park",
+    "department": "Tour Operations",
+}
+MANAGER_ID = "26118915-6090-4610-87e4-49d8ca9f808d"
+ROUND_TRIPS: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
+    "a minimal user": ({}, []),
+    "a user with every core attribute": (EVERY_CORE_ATTRIBUTE, []),
+    "an enterprise user whose manager has a $ref": (
+        {
+            ENTERPRISE_SCHEMA: {
+                **EVERY_ENTERPRISE_ATTRIBUTE,
+                "manager": {"value": MANAGER_ID, "$ref": f"../Users/{MANAGER_ID}"},
+            }
+        },
+        [],
+    ),
+    "an enterprise user whose manager Okta sent without $ref": (
+        {ENTERPRISE_SCHEMA: {**EVERY_ENTERPRISE_ATTRIBUTE, "manager": {"value": MANAGER_ID}}},
+        [],
+    ),
+    "a user Entra gave a manager by its id alone": (
+        EVERY_CORE_ATTRIBUTE,
+        [{"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager", "value": MANAGER_ID}],
+    ),
+    "a user whose work email and phone Entra's PATCH added": (
+        {},
+        [
+            {"op": "Add", "path": 'emails[type eq "work"].value', "value": "ada@example.com"},
+            {"op": "Add", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+44 7700 900000"},
+        ],
+    ),
+    "a deactivated user": (EVERY_CORE_ATTRIBUTE, [{"op": "replace", "value": {"active": False}}]),
+}
+
+
+@pytest.mark.parametrize(("sent", "operations"), ROUND_TRIPS.values(), ids=ROUND_TRIPS.keys())
+def test_a_put_of_a_user_exactly_as_get_returned_it_succeeds_and_changes_nothing(
+    scim: ScimClient, sent: dict[str, Any], operations: list[dict[str, Any]]
+) -> None:
+    # Given a user as the service keeps it, read by GET
+    ada = created(scim, "ada@example.com", **sent)
+    if operations:
+        assert scim.patch_user(ada["id"], *operations).status == 200
+    read = scim.request("GET", f"/Users/{ada['id']}")
+    # When the identity provider puts back exactly what it read
+    answer = scim.request("PUT", f"/Users/{ada['id']}", read.body)
+    # Then it succeeds, and the user is as it was
+    assert answer.status == 200, answer.body
+    assert answer.body == read.body
+    assert scim.request("GET", f"/Users/{ada['id']}").body == read.body
+
+
 def test_a_put_of_an_unknown_user_is_a_404(scim: ScimClient) -> None:
     # Given / When a user that does not exist is replaced
     answer = scim.request("PUT", "/Users/2819c223-7f76-453a-919d-413861904646", user_body("ada@example.com"))

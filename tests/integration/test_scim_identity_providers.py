@@ -83,6 +83,19 @@ OKTA_REACTIVATE: dict[str, Any] = {
 # `GET /Users?startIndex=1&count=2`, "always constant"; its imports then page with count=100.
 OKTA_CONNECTOR_PROBE = "startIndex=1&count=2"
 
+# Okta's profile editor maps the enterprise manager as `managerValue` -> `manager.value` and
+# `managerDisplayName` -> `manager.displayName`: the create carries the manager without `$ref`.
+OKTA_MANAGER_ID = "00ujl29u0le5T6Aj10h8"
+
+
+def okta_create_with_manager() -> dict[str, Any]:
+    return {
+        **OKTA_CREATE,
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+        ENTERPRISE_SCHEMA: {"department": "Sales", "manager": {"value": OKTA_MANAGER_ID, "displayName": "Ada Manager"}},
+    }
+
+
 # -- Microsoft Entra ID --------------------------------------------------------------------------
 # https://learn.microsoft.com/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups
 # ("Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft Entra ID", section
@@ -293,6 +306,19 @@ def test_oktas_assignment_gives_the_user_an_endpoint_whose_password_is_only_in_s
     assert endpoint["password"] != OKTA_CREATE["password"]
     record = record_of(api, OKTA_SIP_USERNAME)
     assert (record["status"], record["owner"], record["created_via"]) == ("active", OKTA_USER_NAME, "scim")
+
+
+def test_oktas_create_with_the_enterprise_manager_without_ref_creates_the_user_and_its_endpoint(
+    scim: ScimClient, api: ProvisionerApi
+) -> None:
+    # Given Okta found no user with the userName
+    # When it creates the user with the enterprise manager as its mapping sends it, without `$ref`
+    answer = scim.request("POST", "/Users", okta_create_with_manager())
+    # Then the user is created with that manager (its read-only displayName left out), and has its endpoint
+    created = assert_ok(answer, 201)
+    assert created[ENTERPRISE_SCHEMA] == {"department": "Sales", "manager": {"value": OKTA_MANAGER_ID}}
+    [endpoint] = signalwire_endpoints(api, OKTA_SIP_USERNAME)
+    assert sip_of(created)["sipEndpointId"] == endpoint["id"]
 
 
 def test_after_oktas_create_its_user_name_lookup_finds_the_user(scim: ScimClient) -> None:
@@ -621,6 +647,33 @@ def test_entras_manager_sent_as_a_bare_id_is_kept_as_the_managers_value(scim: Sc
     assert updated[ENTERPRISE_SCHEMA]["manager"]["value"] == manager["id"]
     read = assert_ok(scim.request("GET", f"/Users/{report['id']}"))
     assert read[ENTERPRISE_SCHEMA]["manager"]["value"] == manager["id"]
+
+
+def test_entras_create_with_the_manager_as_a_bare_id_keeps_it_as_the_managers_value(scim: ScimClient) -> None:
+    # Given Entra found no user with the userName
+    # When it creates the user with the enterprise manager as the manager's id alone
+    body = {**ENTRA_CREATE, ENTERPRISE_SCHEMA: {**ENTRA_CREATE[ENTERPRISE_SCHEMA], "manager": "26118915-6090"}}
+    created = entra_assigns(scim, body)
+    # Then the user is created, its manager `{"value": <id>}`
+    assert created[ENTERPRISE_SCHEMA]["manager"] == {"value": "26118915-6090"}
+
+
+def test_after_entra_links_a_manager_a_put_of_the_user_as_read_with_active_false_disables_the_endpoint(
+    scim: ScimClient, api: ProvisionerApi
+) -> None:
+    # Given a user whose manager Entra linked by the manager's id alone
+    manager = entra_assigns(
+        scim, {**ENTRA_CREATE, "userName": "Manager_User@testuser.com", "externalId": "c3d4e5f6-manager"}
+    )
+    report = entra_assigns(scim)
+    assert_ok(patch(scim, report["id"], entra_add_manager(manager["id"])))
+    read = assert_ok(scim.request("GET", f"/Users/{report['id']}"))
+    # When an app that deactivates by PUT puts the user back as read, with `active: false`
+    answer = scim.request("PUT", f"/Users/{report['id']}", {**read, "active": False})
+    # Then the user is inactive with its manager kept, and its endpoint is disabled
+    replaced = assert_ok(answer)
+    assert (replaced["active"], replaced[ENTERPRISE_SCHEMA]["manager"]) == (False, {"value": manager["id"]})
+    assert record_of(api, ENTRA_SIP_USERNAME)["status"] == "disabled"
 
 
 def test_entras_user_name_change_renames_the_user_and_the_endpoints_owner_but_not_its_sip_username(

@@ -3,7 +3,6 @@
 from typing import Any
 
 import pytest
-from scim2_models import EnterpriseUser
 
 from sip_provisioning.callers.scim.errors import (
     ImmutableAttribute,
@@ -14,7 +13,7 @@ from sip_provisioning.callers.scim.errors import (
     ScimError,
 )
 from sip_provisioning.callers.scim.patch import apply_patch
-from sip_provisioning.callers.scim.resources import AsSentEmail, ScimUser, SipUser
+from sip_provisioning.callers.scim.resources import AsSentEmail, AsSentEnterpriseUser, ScimUser, SipUser
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -119,7 +118,7 @@ def test_a_path_with_the_enterprise_urn_sets_the_extension_attribute() -> None:
     # When Entra's replace of the department is applied
     patched = apply_patch(user, patch_op({"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Sales"}))
     # Then the department is set
-    assert patched[EnterpriseUser].department == "Sales"
+    assert patched[AsSentEnterpriseUser].department == "Sales"
 
 
 def test_an_object_without_path_may_carry_the_enterprise_extension() -> None:
@@ -128,7 +127,7 @@ def test_an_object_without_path_may_carry_the_enterprise_extension() -> None:
     # When a replace without path carries the extension by its URN
     patched = apply_patch(user, patch_op({"op": "replace", "value": {ENTERPRISE: {"department": "Sales"}}}))
     # Then the department is set
-    assert patched[EnterpriseUser].department == "Sales"
+    assert patched[AsSentEnterpriseUser].department == "Sales"
 
 
 def test_an_object_without_path_may_carry_an_extension_attribute_by_its_full_name() -> None:
@@ -137,7 +136,7 @@ def test_an_object_without_path_may_carry_an_extension_attribute_by_its_full_nam
     # When a replace without path names the department with its URN
     patched = apply_patch(user, patch_op({"op": "Add", "value": {f"{ENTERPRISE}:department": "Sales"}}))
     # Then the department is set
-    assert patched[EnterpriseUser].department == "Sales"
+    assert patched[AsSentEnterpriseUser].department == "Sales"
 
 
 def test_entra_adds_a_work_email_the_user_does_not_have_yet() -> None:
@@ -168,7 +167,18 @@ def test_entra_sends_the_manager_as_its_id_alone() -> None:
     # When Entra's add of the manager's id is applied
     patched = apply_patch(user, patch_op({"op": "Add", "path": f"{ENTERPRISE}:manager", "value": "26118915-6090"}))
     # Then the manager is that id
-    manager = patched[EnterpriseUser].manager
+    manager = patched[AsSentEnterpriseUser].manager
+    assert manager is not None
+    assert manager.value == "26118915-6090"
+
+
+def test_a_manager_id_alone_in_an_object_without_path_is_the_managers_value() -> None:
+    # Given a user
+    user = alice()
+    # When a replace without path sets the enterprise manager to the manager's id alone
+    patched = apply_patch(user, patch_op({"op": "Replace", "value": {f"{ENTERPRISE}:manager": "26118915-6090"}}))
+    # Then the manager is that id
+    manager = patched[AsSentEnterpriseUser].manager
     assert manager is not None
     assert manager.value == "26118915-6090"
 

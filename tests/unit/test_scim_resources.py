@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from scim2_models import EnterpriseUser
 
 from sip_provisioning.callers.scim.errors import (
     ImmutableAttribute,
@@ -18,6 +17,7 @@ from sip_provisioning.callers.scim.errors import (
 )
 from sip_provisioning.callers.scim.resources import (
     SIP_EXTENSION_URN,
+    AsSentEnterpriseUser,
     ScimUser,
     SipUser,
     client_attributes,
@@ -62,7 +62,8 @@ def test_a_created_user_keeps_what_the_identity_provider_sent() -> None:
     # Given / When an Entra creation body with the enterprise extension is read
     user = parse_user(created_body(**{"schemas": [CORE_USER, ENTERPRISE], ENTERPRISE: {"department": "Sales"}}))
     # Then its attributes are kept
-    assert (user.user_name, user.external_id, user[EnterpriseUser].department) == ("alice@example.com", "00u1", "Sales")
+    enterprise = user[AsSentEnterpriseUser]
+    assert (user.user_name, user.external_id, enterprise.department) == ("alice@example.com", "00u1", "Sales")
 
 
 def test_entra_string_booleans_are_booleans_in_a_created_user() -> None:
@@ -98,6 +99,40 @@ def test_a_created_user_that_is_not_an_object_is_invalid_syntax() -> None:
     # Then it is invalid syntax
     with pytest.raises(InvalidSyntax):
         parse_user([created_body()])
+
+
+def enterprise_body(manager: object) -> dict[str, Any]:
+    return created_body(schemas=[CORE_USER, ENTERPRISE], **{ENTERPRISE: {"manager": manager}})
+
+
+def test_a_manager_sent_as_its_value_without_ref_is_kept_as_sent() -> None:
+    # Given / When a creation body whose enterprise manager is `{"value": <id>}`, as Okta sends it, is read
+    user = parse_user(enterprise_body({"value": "26118915-6090"}))
+    # Then the manager is kept as it came, without a $ref
+    assert client_attributes(user)[ENTERPRISE] == {"manager": {"value": "26118915-6090"}}
+
+
+def test_a_manager_sent_as_its_id_alone_is_kept_as_its_value() -> None:
+    # Given / When a creation body whose enterprise manager is the manager's id alone is read
+    user = parse_user(enterprise_body("26118915-6090"))
+    # Then the manager is kept as `{"value": <id>}`
+    assert client_attributes(user)[ENTERPRISE] == {"manager": {"value": "26118915-6090"}}
+
+
+def test_a_manager_in_microsofts_capitals_is_read_as_its_value() -> None:
+    # Given / When the enterprise extension of Microsoft's validation collection ("Manager": {"Value": ...}) is read
+    user = parse_user(created_body(schemas=[CORE_USER, ENTERPRISE], **{ENTERPRISE: {"Manager": {"Value": "SuzzyQ"}}}))
+    # Then the manager's value is the one sent
+    assert client_attributes(user)[ENTERPRISE] == {"manager": {"value": "SuzzyQ"}}
+
+
+def test_a_returned_user_whose_manager_has_no_ref_reads_back_as_a_replacement() -> None:
+    # Given a user returned with a manager that has no $ref
+    document = user_document(returned(parse_user(enterprise_body({"value": "26118915-6090"}))))
+    # When the document is read as a PUT body
+    replacement = parse_user(document)
+    # Then it is the same user
+    assert client_attributes(replacement) == client_attributes(parse_user(enterprise_body({"value": "26118915-6090"})))
 
 
 def test_a_replacement_ignores_the_read_only_attributes_it_echoes() -> None:
@@ -304,6 +339,25 @@ def test_the_sip_extension_schema_is_read_only() -> None:
         ["sipUsername", "sipUri", "sipEndpointId", "profile", "passwordSecretArn"], "readOnly"
     )
     assert document["meta"]["location"] == f"{BASE_URL}/Schemas/{SIP_EXTENSION_URN}"
+
+
+def test_the_enterprise_schema_has_its_rfc_name_and_description() -> None:
+    # Given / When the enterprise extension's schema is asked for
+    document = schema_document(ENTERPRISE, BASE_URL)
+    # Then it is named as RFC 7643 section 8.7.1 names it
+    assert (document["name"], document["description"]) == ("EnterpriseUser", "Enterprise User")
+
+
+def test_the_enterprise_schema_requires_neither_the_managers_value_nor_its_ref() -> None:
+    # Given / When the enterprise extension's schema is asked for
+    document = schema_document(ENTERPRISE, BASE_URL)
+    # Then the manager's sub-attributes are all optional, as RFC 7643 section 4.3 has them
+    [manager] = [attribute for attribute in document["attributes"] if attribute["name"] == "manager"]
+    assert {sub["name"]: sub["required"] for sub in manager["subAttributes"]} == {
+        "value": False,
+        "$ref": False,
+        "displayName": False,
+    }
 
 
 def test_an_unknown_schema_is_not_found() -> None:

@@ -2,10 +2,9 @@
 
 import pytest
 from pydantic import ValidationError
-from scim2_models import EnterpriseUser
 
 from sip_provisioning.callers.scim.errors import InvalidValue
-from sip_provisioning.callers.scim.resources import ScimUser
+from sip_provisioning.callers.scim.resources import AsSentEnterpriseUser, ScimUser
 from sip_provisioning.callers.scim.settings import (
     ScimSettings,
     UsernameRule,
@@ -127,7 +126,7 @@ def test_the_profile_comes_from_the_enterprise_extension() -> None:
     # Given settings reading profiles from the enterprise department
     settings = ScimSettings(profile_attribute=DEPARTMENT, profiles={"Sales": "sales"})
     user = ScimUser(user_name="alice")
-    user[EnterpriseUser] = EnterpriseUser(department="Sales")
+    user[AsSentEnterpriseUser] = AsSentEnterpriseUser(department="Sales")
     # When a sales user's profile is chosen
     profile = profile_for(user, settings)
     # Then it is the sales profile

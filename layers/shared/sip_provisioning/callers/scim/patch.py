@@ -4,16 +4,16 @@ beside the RFC: `op` in any case ("Replace", "Add"), an operation without `path`
 an object of attributes (`{"op": "replace", "value": {"active": false}}`, names case-insensitive
 and URN-prefixed ones included), and Entra's "True"/"False" strings for booleans.
 
-Two more of Entra's forms are rewritten here, one operation at a time:
-- the enterprise `manager` as its id alone (`"value": "<id>"`) rather than `{"value": "<id>"}`;
-- an `add` or `replace` of `emails[type eq "work"].value` (any multi-valued attribute, any
-  sub-attribute) on a user with no such entry yet, which adds the entry
-  `{"type": "work", "value": ...}` instead of finding no target."""
+The enterprise `manager` as its id alone (`"value": "<id>"`), Entra's, is read by the model
+itself (resources.AsSentManager). One more of Entra's forms is rewritten here, one operation at a
+time: an `add` or `replace` of `emails[type eq "work"].value` (any multi-valued attribute, any
+sub-attribute) on a user with no such entry yet, which adds the entry `{"type": "work", "value": ...}`
+instead of finding no target."""
 
 from typing import Any
 
 from pydantic import ValidationError
-from scim2_models import URN, Context, EnterpriseUser, NoTargetException, PatchOp, PatchOperation, SCIMException
+from scim2_models import URN, Context, NoTargetException, PatchOp, PatchOperation, SCIMException
 from scim2_models.path import AttrPath, CompareOperator, Comparison, ValuePath
 
 from sip_provisioning.callers.scim.errors import scim_error_from
@@ -21,7 +21,6 @@ from sip_provisioning.callers.scim.resources import ScimUser
 
 _UserPatch = PatchOp[ScimUser]
 _UserPatchOperation = PatchOperation[ScimUser]
-_MANAGER_PATHS = frozenset({"manager", f"{str(EnterpriseUser.__schema__).lower()}:manager"})
 
 
 def apply_patch(user: ScimUser, body: object) -> ScimUser:
@@ -32,7 +31,7 @@ def apply_patch(user: ScimUser, body: object) -> ScimUser:
         request = _UserPatch.model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         patched = user.model_copy(deep=True)
         for operation in request.operations or []:
-            _apply(_with_manager_as_object(operation), patched)
+            _apply(operation, patched)
     except (SCIMException, ValidationError) as refusal:
         raise scim_error_from(refusal) from None
     return patched
@@ -46,16 +45,6 @@ def _apply(operation: PatchOperation[ScimUser], user: ScimUser) -> None:
         if entry is None:
             raise
         _UserPatch(operations=[entry]).patch(user)
-
-
-def _with_manager_as_object(operation: PatchOperation[ScimUser]) -> PatchOperation[ScimUser]:
-    if (
-        operation.path is None
-        or str(operation.path).lower() not in _MANAGER_PATHS
-        or not isinstance(operation.value, str)
-    ):
-        return operation
-    return _operation(operation.op, str(operation.path), {"value": operation.value})
 
 
 def _entry_for_an_unmatched_selection(operation: PatchOperation[ScimUser]) -> PatchOperation[ScimUser] | None:

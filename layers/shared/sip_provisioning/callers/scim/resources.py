@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, model_validator
 from scim2_models import (
     URN,
     AuthenticationScheme,
     Bulk,
+    CaseExact,
     ChangePassword,
     Context,
     Email,
@@ -26,9 +27,11 @@ from scim2_models import (
     Extension,
     Filter,
     ListResponse,
+    Manager,
     Meta,
     Mutability,
     Patch,
+    Reference,
     ResourceType,
     ResponseParameters,
     SCIMException,
@@ -77,7 +80,28 @@ class AsSentEmail(Email):
     value: str | None = None
 
 
-class ScimUser(User[EnterpriseUser | SipUser]):
+class AsSentManager(Manager):
+    """The enterprise `manager` as identity providers send it: `{"value": <id>}` without `$ref`
+    (Okta's mapping, Microsoft's validation collection), or the id alone (Entra's PATCH), which is
+    kept as `{"value": <id>}`. RFC 7643 §4.3 only recommends `value` and `$ref`; scim2-models
+    requires both, and would refuse these users and every PUT of them as GET returns them."""
+
+    value: Annotated[str | None, CaseExact.true] = None
+    ref: Reference["User"] | None = Field(None, serialization_alias="$ref", validation_alias="$ref")  # type: ignore[type-arg]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_id_alone_is_the_value(cls, data: Any) -> Any:
+        return {"value": data} if isinstance(data, str) else data
+
+
+class AsSentEnterpriseUser(EnterpriseUser):
+    """The enterprise extension, its `manager` as identity providers send it."""
+
+    manager: AsSentManager | None = None
+
+
+class ScimUser(User[AsSentEnterpriseUser | SipUser]):
     """A user: the core User schema with the enterprise and the SIP extensions."""
 
     emails: list[AsSentEmail] | None = None  # type: ignore[assignment]  # a wider value type, by design
@@ -199,8 +223,16 @@ def _resource_types(base_url: str) -> list[ResourceType]:
     return [user_type]
 
 
+def _enterprise_schema() -> SchemaDocument:
+    """The enterprise extension's schema under its name and description in RFC 7643 §8.7.1 (not
+    those of the class that reads it)."""
+    schema = AsSentEnterpriseUser.to_schema()
+    schema.name, schema.description = "EnterpriseUser", "Enterprise User"
+    return schema
+
+
 def _schemas(base_url: str) -> list[SchemaDocument]:
-    schemas = [User.to_schema(), EnterpriseUser.to_schema(), SipUser.to_schema()]
+    schemas = [User.to_schema(), _enterprise_schema(), SipUser.to_schema()]
     for schema in schemas:
         schema.meta = Meta(resource_type="Schema", location=f"{base_url}/Schemas/{schema.id}")
     return schemas

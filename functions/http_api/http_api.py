@@ -241,7 +241,14 @@ def get_endpoints(
     owner: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     status: Annotated[ListedStatus | None, Query(description="Default: every status but deleted.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=2048,
+            description="A page's `next_cursor`, for this caller and the same filters (any other is a 422).",
+        ),
+    ] = None,
 ) -> Response[str]:
     page = list_endpoints(
         _ports(),

@@ -588,6 +588,54 @@ def test_get_endpoints_filtered_by_a_profile_a_non_admin_may_not_use_lists_nothi
     assert answer.body["endpoints"] == []
 
 
+def break_profile(api: ProvisionerApi, name: str, how: str) -> None:
+    if how == "not-json":
+        api.put_parameter(f"profiles/{name}", "{carrier-pigeon-7f3a")
+    else:
+        api.ssm.delete_parameter(Name=f"{PARAMETERS_PATH}/profiles/{name}")
+
+
+@pytest.fixture
+def hire_and_team(api: ProvisionerApi) -> None:
+    """A deployment whose only admin is alice; `l.hire` of a profile only onboarding roles may
+    use, `l.team` of a profile for everyone."""
+    put_deployment_policy(api, ADMINS_ONLY_ALICE)
+    put_profile(api, "new-hires", {"callers": ["arn:aws:sts::123456789012:assumed-role/onboarding-*"]})
+    put_profile(api, "team")
+    assert create(api, {"username": "l.hire", "profile": "new-hires"}, caller=ONBOARDING).status == 201
+    assert create(api, {"username": "l.team", "profile": "team"}, caller=CREATOR).status == 201
+
+
+@pytest.mark.usefixtures("hire_and_team")
+@pytest.mark.parametrize("how", ["not-json", "deleted"])
+def test_get_endpoints_shows_the_endpoints_of_a_profile_that_broke_or_disappeared_to_admins_only(
+    api: ProvisionerApi, how: str
+) -> None:
+    # Given the profile of l.hire broken (not JSON) or deleted from SSM
+    break_profile(api, "new-hires", how)
+    # When mallory, the onboarding role and alice list the inventory
+    # Then no one but the admin is shown l.hire: visibility fails closed, never open
+    assert listed_usernames(api, STRANGER) == ["l.team"]
+    assert listed_usernames(api, ONBOARDING) == ["l.team"]
+    assert listed_usernames(api, ADMIN) == ["l.hire", "l.team"]
+
+
+@pytest.mark.usefixtures("hire_and_team")
+@pytest.mark.parametrize("how", ["not-json", "deleted"])
+def test_only_an_admin_looks_up_an_endpoint_of_a_profile_that_broke_or_disappeared(
+    api: ProvisionerApi, how: str
+) -> None:
+    # Given the profile of l.hire broken (not JSON) or deleted from SSM
+    break_profile(api, "new-hires", how)
+    # When mallory and alice look it up
+    mallorys = api.request("GET", endpoint_path("l.hire"), caller=STRANGER)
+    alices = api.request("GET", endpoint_path("l.hire"), caller=ADMIN)
+    # Then mallory is refused, without the endpoint, and alice sees it
+    assert_forbidden(mallorys, "policy.callers")
+    assert "endpoint" not in mallorys.body
+    assert alices.status == 200, alices.body
+
+
 # -- broken policies ------------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """The inventory record: what the service knows of an endpoint it created (never a password)."""
 
+import json
 from enum import StrEnum
 from typing import Any
 
@@ -70,8 +71,35 @@ class RecordSummary(BaseModel):
         return cls.model_validate(record.model_dump(include=set(cls.model_fields)))
 
 
+class ListPosition(BaseModel):
+    """Where a list goes on: after the record of `username` whose key in the table is `record_key`
+    (a username may have several records, a current one and deleted ones moved aside)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    record_key: str
+
+
 class RecordPage(BaseModel):
+    """Records in username order; `resume_after` is None when the list is at its end."""
+
     model_config = ConfigDict(frozen=True)
 
     records: list[InventoryRecord]
-    next_cursor: str | None
+    resume_after: ListPosition | None
+
+
+class ListingQuery(BaseModel):
+    """`GET /endpoints` as one caller asked it: what a cursor is issued for and only good for.
+    The page size is not part of it: a caller may go on with pages of another size."""
+
+    model_config = ConfigDict(frozen=True)
+
+    caller: str
+    profile: str | None
+    owner: str | None
+    status: EndpointStatus | None
+
+    def binding(self) -> bytes:
+        return json.dumps(["GET /endpoints", self.caller, self.profile, self.owner, self.status]).encode()

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from sip_provisioning.configuration import ServiceConfig, SignalWireSettings
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord, RecordPage
+from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord, ListPosition, RecordPage
 from sip_provisioning.domain.scim_users import ScimUserRecord
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
 from sip_provisioning.use_cases.once import OnceStore
@@ -39,8 +39,9 @@ class Inventory(Protocol):
         profile: str | None,
         owner: str | None,
         statuses: frozenset[EndpointStatus],
+        profiles_seen: frozenset[str] | None,
         limit: int,
-        cursor: str | None,
+        after: ListPosition | None,
     ) -> RecordPage: ...
 
 

@@ -30,12 +30,10 @@ def reset_password(
         record, endpoint = managed(ports.inventory, client, username, deadline)
     check_reset(config, caller, record, request)
     delivery = delivery_for(config, caller, record.profile, request.password_delivery)
-    answered = request.password is None and delivery is PasswordDelivery.RESPONSE
+    delivered = request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER
     # A secret that holds the endpoint's password gets every new one, a caller's own too: it
-    # never keeps a password SignalWire no longer takes. A generated one also where its delivery says.
-    to_secret = record.password_secret_arn is not None or (
-        request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER
-    )
+    # never keeps a password SignalWire no longer takes.
+    to_secret = delivered or record.password_secret_arn is not None
     labels = SecretLabels.of(record)
     if to_secret:
         check_secret_fits(ports, labels)
@@ -63,8 +61,8 @@ def reset_password(
     return PasswordReset(
         username=username,
         sip_uri=uri,
-        password=password.get_secret_value() if answered else None,
-        password_secret_arn=None if answered else secret_arn,
+        password=password.get_secret_value() if request.password is None and not delivered else None,
+        password_secret_arn=secret_arn if delivered else None,
     )
 
 

@@ -287,6 +287,35 @@ def test_a_patch_setting_a_field_the_endpoints_profile_does_not_let_it_set_is_fo
     assert signalwire_endpoint(api, "p.locked") == before
 
 
+def test_handler_url_listed_as_overridable_lets_a_patch_change_the_url_alone_keeping_the_profiles_urls(
+    api: ProvisionerApi,
+) -> None:
+    # Given carol's endpoint of a LaML-webhooks profile that sets fallback and status callback
+    # urls and lets a request set only `handler.url` (and the owner)
+    put_profile(
+        api,
+        "url-only",
+        {"overridable": ["handler.url", "owner"], "url_hosts": ["*.example.com"]},
+        call_fallback_url="https://voice-fallback.example.com/laml/team",
+        call_status_callback_url="https://voice.example.com/laml/status",
+    )
+    assert create(api, {"username": "p.url", "profile": "url-only"}, caller=CREATOR).status == 201
+    # When carol's PATCH gives a LaML-webhooks handler with just a url
+    url = "https://voice.example.com/laml/carol"
+    handler = {"type": "laml_webhooks", "url": url}
+    answer = api.request("PATCH", endpoint_path("p.url"), {"handler": handler}, caller=CREATOR)
+    # Then the url changed alone: the profile's fallback and status callback urls stay
+    assert answer.status == 200, answer.body
+    assert answer.body["changed"] == ["call_request_url"]
+    held = signalwire_endpoint(api, "p.url")
+    assert (held["call_request_url"], held["call_fallback_url"], held["call_status_callback_url"]) == (
+        url,
+        "https://voice-fallback.example.com/laml/team",
+        "https://voice.example.com/laml/status",
+    )
+    assert api.request("GET", endpoint_path("p.url")).body["drift"] == []
+
+
 def test_a_patch_moving_an_endpoint_to_a_profile_the_caller_may_not_use_is_forbidden(api: ProvisionerApi) -> None:
     # Given carol's endpoint of an open profile, and a profile only onboarding roles may use
     put_profile(api, "team")

@@ -50,6 +50,21 @@ class InventoryRecord(BaseModel):
     pending_until: int | None = Field(default=None, exclude=True)
 
 
+class SecretLabels(BaseModel):
+    """What a password secret's tags tell of its endpoint: always the endpoint as it is now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    profile: str
+    created_by: str
+    owner: str | None
+
+    @classmethod
+    def of(cls, record: InventoryRecord) -> "SecretLabels":
+        return cls(username=record.username, profile=record.profile, created_by=record.created_by, owner=record.owner)
+
+
 class RecordChanged(Exception):
     """The record is not as the writer last saw it: another request changed it first."""
 

@@ -20,7 +20,7 @@ from sip_provisioning.configuration import SignalWireSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.passwords import derive_password, generate_password
 from sip_provisioning.domain.policy import PasswordDelivery
-from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, SecretLabels
 from sip_provisioning.errors import (
     FieldError,
     RequestInvalid,
@@ -46,6 +46,7 @@ from sip_provisioning.signalwire.client import (
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, matches_payload
 from sip_provisioning.use_cases.guard import check_request, delivery_for
 from sip_provisioning.use_cases.once import Attempt, run_keyed
+from sip_provisioning.use_cases.password_secrets import check_secret_fits
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.reservations import reserve, settle_pending
 
@@ -71,6 +72,11 @@ def create_endpoint(
     payload = build_create_payload(request, config.profiles_for(request.profile), password)
     client = ports.signalwire(config.signalwire)
     delivery = delivery_for(config, caller, request.profile, request.password_delivery)
+    labels = SecretLabels(
+        username=request.username, profile=request.profile, created_by=caller.identity, owner=request.owner
+    )
+    if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
+        check_secret_fits(ports, labels)  # before anything is created: the password must have a home
     reservation = _reserve(ports, client, caller, request, deadline, attempt)
     try:
         endpoint = _create_at_most_once(client, payload, deadline, earlier_attempt=attempt.is_retry)
@@ -83,9 +89,7 @@ def create_endpoint(
     secret_arn = None
     if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
         # Before the record is completed: should this fail, the pending record is settled later.
-        secret_arn = ports.secrets.put_password(
-            request.username, password, uri, profile=request.profile, created_by=caller.identity, owner=request.owner
-        )
+        secret_arn = ports.secrets.put_password(labels, password, uri)
     _complete(ports, reservation, endpoint, secret_arn)
     metrics.add_metric(name="EndpointsCreated", unit=MetricUnit.Count, value=1)
     logger.info(

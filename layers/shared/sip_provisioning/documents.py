@@ -4,7 +4,7 @@ Every walk of a document that Python makes for us (the JSON parser, pydantic, `r
 `json.dumps`) recurses, so a body nested thousands of levels deep within the size limit would
 exhaust the stack and end in a 500. Each caller refuses such a document in its own words before
 anything else walks it. The deepest document a caller has reason to send, a SCIM PatchOp
-setting the enterprise manager, nests 5 levels; the bound leaves ample room above that.
+setting the enterprise manager inside its value, nests 6 levels; the bound leaves ample room.
 """
 
 import json
@@ -19,9 +19,8 @@ type PathPart = str | int
 class NestedTooDeep(ValueError):
     """A document whose arrays and objects nest deeper than `MAX_NESTING_DEPTH`."""
 
-    def __init__(self, path: tuple[PathPart, ...]) -> None:
+    def __init__(self) -> None:
         super().__init__(f"The document nests arrays or objects deeper than {MAX_NESTING_DEPTH} levels.")
-        self.path = path  # to the first value beyond the bound; empty when the parser could not follow
 
 
 def too_deep_at(document: object) -> tuple[PathPart, ...] | None:
@@ -49,8 +48,7 @@ def parse_json(text: str, *, object_pairs_hook: Callable[[list[tuple[str, Any]]]
     try:
         document = json.loads(text, object_pairs_hook=object_pairs_hook)
     except RecursionError:  # deeper than even the parser can follow
-        raise NestedTooDeep(()) from None
-    path = too_deep_at(document)
-    if path is not None:
-        raise NestedTooDeep(path)
+        raise NestedTooDeep from None
+    if too_deep_at(document) is not None:
+        raise NestedTooDeep
     return document

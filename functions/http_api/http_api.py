@@ -5,7 +5,6 @@ Everything below the routes (profiles, payload, SignalWire) lives in the shared 
 """
 
 import binascii
-import json
 import os
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -26,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from sip_provisioning.deadline import ANSWER_MARGIN_SECONDS, Deadline
+from sip_provisioning.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
 from sip_provisioning.domain.records import CreatedVia, EndpointStatus
 from sip_provisioning.errors import (
     FieldError,
@@ -97,8 +97,10 @@ def parse_json_object_body(body: str) -> dict[str, Any]:
     if not _is_json(app.current_event.headers.get("content-type")):
         raise UnsupportedMediaType("Send the body as application/json.")
     try:
-        document = json.loads(body, object_pairs_hook=_reject_duplicate_keys)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        document = parse_json(body, object_pairs_hook=_reject_duplicate_keys)
+    except NestedTooDeep:
+        raise MalformedRequest(f"The body nests arrays or objects deeper than {MAX_NESTING_DEPTH} levels.") from None
+    except ValueError:
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(document, dict):
         raise MalformedRequest("The body must be a JSON object.")

@@ -17,6 +17,7 @@ from tests.scim_helpers import (
     ENTERPRISE_SCHEMA,
     ERROR_SCHEMA,
     LIST_SCHEMA,
+    PATCH_SCHEMA,
     SCIM_JSON,
     SCIM_TOKEN,
     SIP_SCHEMA,
@@ -286,6 +287,37 @@ def test_a_body_that_is_not_json_is_invalid_syntax(scim: ScimClient) -> None:
     answer = scim.request("POST", "/Users", raw_body=b"{not json")
     # Then it is refused as invalid syntax
     assert is_error(answer, 400, "invalidSyntax")
+
+
+# 5,000 levels of arrays, and of objects, each within the 64 KiB limit.
+DEEP_VALUES = {
+    "5000 arrays": b"[" * 5000 + b"1" + b"]" * 5000,
+    "5000 objects": b'{"a":' * 5000 + b"1" + b"}" * 5000,
+}
+
+
+@pytest.mark.parametrize("deep_value", DEEP_VALUES.values(), ids=DEEP_VALUES.keys())
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_a_body_nested_thousands_deep_is_invalid_syntax_and_changes_nothing(
+    scim: ScimClient, emulator: SignalWireEmulator, method: str, deep_value: bytes
+) -> None:
+    # Given a user, and a body for the method whose displayName nests thousands of levels deep
+    user = created(scim, "ada@example.com")
+    if method == "PATCH":
+        opening = f'{{"schemas": ["{PATCH_SCHEMA}"], "Operations": [{{"op": "replace", "path": "displayName", "value": '
+        body = opening.encode() + deep_value + b"}]}"
+    else:
+        body = json.dumps(user_body("grace@example.com"))[:-1].encode() + b', "displayName": ' + deep_value + b"}"
+    assert len(body) <= 64 * 1024
+    path = "/Users" if method == "POST" else f"/Users/{user['id']}"
+    before = (emulator.endpoints, scim.request("GET", f"/Users/{user['id']}").body)
+    # When it is sent
+    answer = scim.request(method, path, raw_body=body)
+    # Then it is refused as invalid syntax, and nothing changed
+    assert is_error(answer, 400, "invalidSyntax"), answer.body
+    assert "deeper than 32 levels" in answer.body["detail"]
+    assert (emulator.endpoints, scim.request("GET", f"/Users/{user['id']}").body) == before
+    assert scim.request("GET", "/Users").body["totalResults"] == 1
 
 
 def test_a_body_over_64_kib_is_a_413(scim: ScimClient) -> None:

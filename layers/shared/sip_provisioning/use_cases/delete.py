@@ -16,7 +16,7 @@ from sip_provisioning.signalwire.client import (
 )
 from sip_provisioning.signalwire.models import SipEndpoint
 from sip_provisioning.use_cases.guard import check_manage
-from sip_provisioning.use_cases.managed import find
+from sip_provisioning.use_cases.managed import again_on_conflict, find
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.upstream import problem_for_fault, signalwire_faults_as_problems
@@ -29,6 +29,10 @@ def preview_delete(ports: Ports, caller: Caller, username: str, deadline: Deadli
 
 
 def delete_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDeleted:
+    return again_on_conflict(lambda: _delete(ports, caller, username, deadline))
+
+
+def _delete(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDeleted:
     client, record, endpoint = _target(ports, caller, username, deadline)
     if record.status is EndpointStatus.DELETED:
         return EndpointDeleted(username=username)  # deleted already: the same answer again

@@ -1,5 +1,10 @@
 """The endpoint a life-cycle route acts on: managed (in the inventory) and present in SignalWire.
 
+Two writes racing on one endpoint: each route writes its record after SignalWire took its change,
+conditional on the record it read. When another write came between, the route runs again from
+the start (SignalWire is asked again, the change is sent again), so the record written last
+describes the change SignalWire got last.
+
 The inventory's endpoint id is a cache of SignalWire's truth. When it is stale (SignalWire has
 no endpoint with that id, or that endpoint no longer holds the username), the username is
 looked up, and what SignalWire holds under it is the answer: never an endpoint the record does
@@ -7,10 +12,11 @@ not name, which may be someone else's.
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.domain.records import DELETED_OUTSIDE, EndpointStatus, InventoryRecord
+from sip_provisioning.domain.records import DELETED_OUTSIDE, EndpointStatus, InventoryRecord, RecordChanged
 from sip_provisioning.errors import EndpointNotFound, EndpointNotManaged, IdempotencyInProgress
 from sip_provisioning.signalwire.client import EndpointMissing
 from sip_provisioning.signalwire.models import SipEndpoint
@@ -87,3 +93,20 @@ def managed(
     if found.endpoint is None:
         raise EndpointNotFound(username)
     raise EndpointNotManaged(username)
+
+
+RACE_RUNS = 3
+
+
+def again_on_conflict[T](work: Callable[[], T]) -> T:
+    """`work` (a route acting on one endpoint), run again while another request changed the
+    record between its read and its write."""
+    for _run in range(RACE_RUNS - 1):
+        try:
+            return work()
+        except RecordChanged:
+            continue
+    try:
+        return work()
+    except RecordChanged:
+        raise IdempotencyInProgress("Another request is changing this endpoint; retry shortly.") from None

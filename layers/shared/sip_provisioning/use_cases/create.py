@@ -189,7 +189,7 @@ def _reserve(
     def follow(seen: InventoryRecord) -> InventoryRecord:
         """A live record of the username: when its endpoint is gone from SignalWire (the
         username was just seen free), it follows, deleted, and the username can be created."""
-        if attempt.username_was_free or held_by_id(client, seen, deadline) is not None:
+        if attempt.username_was_free or seen.endpoint_id is None or held_by_id(client, seen, deadline) is not None:
             return seen  # not seen free by this attempt, or still there (under another name)
         return deleted_outside(ports.inventory, seen)
 

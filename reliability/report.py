@@ -1,5 +1,5 @@
 """`make reliability`: every fault scenario run and judged, the fault, create-defect, SSM,
-concurrency and fuzz suites run, and one table of what happened.
+concurrency, whose-endpoint, race and fuzz suites run, and one table of what happened.
 
     python -m reliability.report
 
@@ -33,6 +33,8 @@ SUITES = (
     "tests/integration/test_create_defects.py",
     "tests/integration/test_ssm_faults.py",
     "tests/integration/test_concurrency.py",
+    "tests/integration/test_whose_endpoint.py",
+    "tests/integration/test_endpoint_races.py",
     "tests/e2e/test_fuzz_openapi.py",
 )
 COLUMNS = (

@@ -450,9 +450,9 @@ def test_a_signalwire_outage_during_a_post_is_a_503_and_the_next_request_complet
 def test_a_lost_create_answer_is_recovered_by_the_next_request_without_a_second_endpoint(
     scim: ScimClient, emulator: SignalWireEmulator
 ) -> None:
-    # Given a create SignalWire commits but whose answer is lost, and whose lookup fails too
+    # Given a create SignalWire commits but whose answer is lost, and whose lookup after it fails too
     emulator.inject_fault(Fault.COMMIT_THEN_CLOSE)
-    emulator.inject_fault(Fault.SERVER_ERROR, operation="list")
+    emulator.inject_fault(Fault.SERVER_ERROR, operation="list", after=1)
     failed = scim.post_user(user_body("ada@example.com"))
     user_id = scim.request("GET", "/Users", query='filter=userName+eq+"ada@example.com"').body["Resources"][0]["id"]
     # When the identity provider sends the user again

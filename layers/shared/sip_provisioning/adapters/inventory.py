@@ -196,7 +196,7 @@ def _unchanged(seen: InventoryRecord) -> tuple[str, dict[str, Any]]:
 
 def _item(record: InventoryRecord, sort_key: str) -> dict[str, Any]:
     document = record.model_dump(mode="json", exclude_none=True)
-    for internal in ("attempt_id", "pending_until"):
+    for internal in ("attempt_id", "pending_until", "username_was_free"):
         value = getattr(record, internal)
         if value is not None:
             document[internal] = value

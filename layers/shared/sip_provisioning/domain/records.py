@@ -48,6 +48,12 @@ class InventoryRecord(BaseModel):
     # recognises its own reservation, and how a crash between reserve and complete is recovered.
     attempt_id: str | None = Field(default=None, exclude=True)
     pending_until: int | None = Field(default=None, exclude=True)
+    # A pending record's proof that SignalWire held no endpoint under the username before the
+    # attempt's create left: without it, whatever SignalWire holds is someone else's.
+    username_was_free: bool | None = Field(default=None, exclude=True)
+
+
+DELETED_OUTSIDE = "signalwire"  # `deleted_by` of a record whose endpoint was deleted outside the service
 
 
 class SecretLabels(BaseModel):

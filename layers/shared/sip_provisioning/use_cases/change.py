@@ -18,7 +18,7 @@ from sip_provisioning.self_service import EndpointChanges, EndpointRequest
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
 from sip_provisioning.use_cases.create import sip_uri
 from sip_provisioning.use_cases.guard import check_change
-from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.managed import again_on_conflict, managed
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.password_secrets import check_secret_fits
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
@@ -107,7 +107,7 @@ def change_endpoint_once(
         body=changes,
         busy_seconds=busy_seconds,
         answer_model=EndpointChanged,
-        work=lambda _attempt: change_endpoint(ports, caller, username, changes, deadline),
+        work=lambda _attempt: again_on_conflict(lambda: change_endpoint(ports, caller, username, changes, deadline)),
     )
 
 

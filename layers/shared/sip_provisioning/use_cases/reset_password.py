@@ -11,7 +11,7 @@ from sip_provisioning.responses import PasswordReset
 from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.use_cases.create import sip_uri
 from sip_provisioning.use_cases.guard import check_reset, delivery_for
-from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.managed import again_on_conflict, managed
 from sip_provisioning.use_cases.once import Attempt, run_keyed
 from sip_provisioning.use_cases.password_secrets import check_secret_fits
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
@@ -46,8 +46,8 @@ def reset_password(
     updated = record.model_copy(
         update={"status": EndpointStatus.ACTIVE, "password_secret_arn": secret_arn or record.password_secret_arn}
     )
-    if updated != record:  # enabled again, or its password now in a secret
-        ports.inventory.replace(record, updated.model_copy(update={"updated_at": now_iso()}))
+    # Written even when unchanged: a disable that raced this reset then runs again.
+    ports.inventory.replace(record, updated.model_copy(update={"updated_at": now_iso()}))
     metrics.add_metric(name="PasswordsReset", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIP endpoint password reset",
@@ -86,7 +86,9 @@ def reset_password_once(
         body=request,
         busy_seconds=busy_seconds,
         answer_model=PasswordReset,
-        work=lambda attempt: reset_password(ports, caller, username, request, deadline, attempt),
+        work=lambda attempt: again_on_conflict(
+            lambda: reset_password(ports, caller, username, request, deadline, attempt)
+        ),
         restore=lambda answer, attempt: restore_password(ports, request, answer, attempt),
     )
 

@@ -16,10 +16,10 @@ import requests
 
 from local.signalwire_emulator import Fault, SignalWireEmulator
 from local.step_functions import load_template
-from tests.e2e.test_make_run import REQUEST_TIMEOUT_SECONDS, REPOSITORY_ROOT, LocalRun, end, start_local_run
+from tests.e2e.test_make_run import REPOSITORY_ROOT, REQUEST_TIMEOUT_SECONDS, LocalRun, end, start_local_run
 
 EMULATOR_PROJECT = "template-project"
-EMULATOR_TOKEN = "template-token"  # noqa: S105 - the emulator's loopback credential
+EMULATOR_TOKEN = "template-token"
 # What the template's code, layer and definition paths are relative to.
 TEMPLATE_FOLDERS = ("functions", "layers", "statemachine")
 

@@ -2,10 +2,10 @@
 
 Each request becomes a payload format 2.0 event the way API Gateway builds it for a `$default`
 route on the `$default` stage behind the IAM authorizer, and the handler's answer is written
-back the way API Gateway reads a format 2.0 response. Explicit routes (`POST /chatops/slack`,
-`ANY /scim/v2/{proxy+}`) can send a method and path, or every path under a prefix, to another
-function, with or without the IAM authorizer; their events carry that route key. Choices, where
-it matters:
+back the way API Gateway reads a format 2.0 response. Routes (`POST /chatops/slack`,
+`GET /endpoints/{username}`, `ANY /scim/v2/{proxy+}`) send a method and path, a path with
+variables, or every path under a prefix, to a function, with or without the IAM authorizer; their
+events carry that route key. Choices, where it matters:
 
 - Bodies are base64-encoded unless the content type is text (`text/*`, JSON, JavaScript, XML
   and their `+json`/`+xml` variants) and the bytes are valid UTF-8. API Gateway base64-encodes
@@ -19,9 +19,14 @@ it matters:
   signatures are required. Routes without the IAM authorizer are never checked.
 - `domainName` is the host the client addressed (the Host header), as it is for a custom
   domain in AWS.
-- One invocation runs at a time, as in a single Lambda execution environment: Powertools'
-  logger keys and metrics are per-process state that concurrent invocations would mix up. The
-  lock can be shared with other local stand-ins that run handlers in this process.
+- Requests are served concurrently. A handler that runs in this process is called under an
+  invocation lock (one at a time, as in one execution environment: Powertools' logger keys and
+  metrics are per-process state), which other local stand-ins can share; `make run` passes
+  handlers backed by execution environments (local/environments.py) and no lock. A throttled
+  function (`Throttled`) or a failed one (`InvocationFailed`) is API Gateway's 500.
+- Routes come as API Gateway keys them: `POST /chatops/slack`, `GET /endpoints/{username}`
+  (path variables as `pathParameters`, percent-decoded), `ANY /scim/v2/{proxy+}`. Without a
+  `$default` handler, a request no route takes is API Gateway's 404 `{"message":"Not Found"}`.
 - A route without the IAM authorizer gets an event without `requestContext.authorizer`, as
   API Gateway sends it for a route whose authorization is NONE.
 - Bodies above API Gateway's 10 MB limit get its 413 answer; the handler is not invoked.
@@ -317,10 +322,10 @@ class Route:
     """A route of its own: the function that serves it, and whether it sits behind the IAM authorizer.
 
     Its key, as in API Gateway, is a method (or `ANY`) and a path: one path exactly
-    (`POST /chatops/slack`), or with a greedy variable every path under a prefix
-    (`ANY /scim/v2/{proxy+}`, whose events carry `pathParameters.proxy`). A request goes to the
-    most specific route: its method and path, then `ANY` and its path, then the longest matching
-    prefix (its method before `ANY`), else `$default`.
+    (`POST /chatops/slack`), with variables for whole segments (`GET /endpoints/{username}`), or
+    with a greedy variable every path under a prefix (`ANY /scim/v2/{proxy+}`, whose events carry
+    `pathParameters.proxy`). A request goes to the most specific route: not greedy before greedy,
+    more literal segments first, then longer paths, its method before `ANY`; else `$default`.
     """
 
     handler: LambdaHandler
@@ -334,6 +339,8 @@ class _PayloadTooLarge(Exception):
 
 class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
+    # Callers open dozens of connections at once; the default backlog of 5 would reset some.
+    request_queue_size = 128
 
 
 def _parse_route_key(route_key: str) -> tuple[str, tuple[str, ...], bool]:

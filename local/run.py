@@ -2,18 +2,22 @@
 
     python -m local.run        # from the repository root; PORT (default 3000, 0 picks a free one)
 
-What it starts, all in this process, and stops on Ctrl-C or SIGTERM:
-- a moto server standing in for AWS; every AWS SDK call of the function goes there,
-- SSM seeded under /sip-provisioning/local with the profiles in $PROFILES_DIR
+What it starts, in this process and its children, and stops on Ctrl-C or SIGTERM:
+- the stack of template.yaml ($TEMPLATE_FILE, when set) as `sam deploy` would create it
+  (local/stack.py): its tables, buckets, queues, topics and roles in a moto server standing in
+  for AWS (DynamoDB's item operations made atomic, as DynamoDB's are), its state machines run by
+  moto with their Lambda tasks bridged to the functions (local/step_functions.py), and its
+  functions, each in execution environments of its own (local/environments.py) with its role's
+  credentials and checks (local/permissions.py),
+- SSM seeded under the functions' PARAMETERS_PATH with the profiles in $PROFILES_DIR
   (default config/profiles) and the SignalWire settings,
 - the SignalWire emulator on a free loopback port, unless SIGNALWIRE_SPACE_URL,
   SIGNALWIRE_PROJECT_ID and SIGNALWIRE_API_TOKEN are all set (then those are used),
 - the Slack command's SSM parameters from SLACK_SIGNING_SECRET and SLACK_ALLOWED_TEAM_IDS
   (comma-separated), or a generated throwaway secret and the team T0LOCAL,
-- a local Lambda Invoke API (local/lambda_invoke.py) for the Slack function's asynchronous
-  invocations of itself, which the AWS SDK reaches through AWS_ENDPOINT_URL_LAMBDA,
-- SECRETS_PREFIX=sip-provisioning/local/endpoints/ for the functions (CONTRACT.md section 5), so
-  the secrets they write land in moto's Secrets Manager,
+- a local Lambda Invoke API (local/lambda_invoke.py) for the functions' asynchronous
+  invocations, which the AWS SDK reaches through AWS_ENDPOINT_URL_LAMBDA, following each
+  function's EventInvokeConfig,
 - the deployment's policy `<prefix>/policy` from the JSON file $POLICY_FILE, when it is set
   (it must hold a JSON object; the function validates the rest); unset, the parameter does not
   exist and every caller is an admin,
@@ -22,10 +26,8 @@ What it starts, all in this process, and stops on Ctrl-C or SIGTERM:
   `<prefix>/scim/settings` from the JSON file $SCIM_SETTINGS_FILE, when it is set (it must hold
   a JSON object; the function validates the rest); unset, the parameter does not exist and the
   function uses its defaults,
-- the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT: `POST /chatops/slack` to the Slack
-  function and `ANY /scim/v2/{proxy+}` to the SCIM function, both without the IAM authorizer (the
-  functions check Slack's signature and the bearer token), every other request to the HTTP API
-  function behind the IAM authorizer.
+- the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT with the template's routes and
+  their auth, and /swagger.
 
 Who a request behind the IAM authorizer runs as:
 - LOCAL_CALLERS: a JSON object of access key id -> {"secret_access_key": ..., "arn": ...}
@@ -76,6 +78,7 @@ from local.gateway import (
     SigningCaller,
 )
 from local.lambda_invoke import LocalLambdaService
+from local.moto_atomic import make_item_operations_atomic
 from local.permissions import ROLE_STATEMENTS_VARIABLE as LOCAL_ROLE_STATEMENTS
 from local.seed import (
     SCIM_SETTINGS,
@@ -454,6 +457,7 @@ def serve(stop_requested: threading.Event) -> None:
     put_lambda_code_on_path(stack)  # profiles are validated with the function's own models
 
     with contextlib.ExitStack() as running:
+        make_item_operations_atomic()
         moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto_server.start()
         running.callback(moto_server.stop)

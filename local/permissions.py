@@ -201,7 +201,7 @@ def install_checks(statements: list[Mapping[str, Any]], function_name: str, role
         )
         print(f"AccessDenied: function {function_name} may not {action} on {on} (role {role_name})", file=sys.stderr)
         error = {"Error": {"Code": "AccessDeniedException", "Message": message}}
-        raise ClientError(error, model.name)  # type: ignore[arg-type]
+        raise ClientError(error, model.name)
 
     original_init: Callable[..., None] = botocore.session.Session.__init__
 
@@ -209,7 +209,7 @@ def install_checks(statements: list[Mapping[str, Any]], function_name: str, role
         original_init(self, *args, **kwargs)
         self.register("before-parameter-build", check)
 
-    botocore.session.Session.__init__ = session_init  # type: ignore[method-assign]
+    botocore.session.Session.__init__ = session_init
 
 
 def install_from_environment() -> None:

@@ -17,6 +17,7 @@ A scenario holds when all four counts are 0, the inventory equals SignalWire, an
 the ones the scenario expects.
 """
 
+import functools
 import hashlib
 import hmac
 import json
@@ -281,7 +282,7 @@ def one_username_many_keys(run: LocalRun) -> Outcome:
     username = unique("one-name")
     outcome.usernames.add(username)
     keys = [unique("key") for _ in range(20)]
-    outcome.answers = at_once([lambda key=key: create(run, username, key) for key in keys])
+    outcome.answers = at_once([functools.partial(create, run, username, key) for key in keys])
     for answer in outcome.answers:
         if answer.status == 201:
             outcome.give(username, answer.body["endpoint"]["id"])
@@ -297,8 +298,8 @@ def patch_against_delete(run: LocalRun) -> Outcome:
         created(run, outcome, username)
     calls: list[Callable[[], Answer]] = []
     for username in usernames:
-        calls.append(lambda u=username: run.call("PATCH", f"/endpoints/{u}", json={"caller_id": "Raced"}))
-        calls.append(lambda u=username: run.call("DELETE", f"/endpoints/{u}"))
+        calls.append(functools.partial(run.call, "PATCH", f"/endpoints/{username}", json={"caller_id": "Raced"}))
+        calls.append(functools.partial(run.call, "DELETE", f"/endpoints/{username}"))
     outcome.answers = at_once(calls)
     allowed = {"200", "204", "404 endpoint-not-found"}
     outcome.mismatches += sorted({kind for kind in kinds(outcome.answers) if kind not in allowed})
@@ -317,8 +318,8 @@ def reset_against_disable(run: LocalRun) -> Outcome:
         created(run, outcome, username)
     calls: list[Callable[[], Answer]] = []
     for username in usernames:
-        calls.append(lambda u=username: run.call("POST", f"/endpoints/{u}/password", json={}))
-        calls.append(lambda u=username: run.call("POST", f"/endpoints/{u}/disable", json={}))
+        calls.append(functools.partial(run.call, "POST", f"/endpoints/{username}/password", json={}))
+        calls.append(functools.partial(run.call, "POST", f"/endpoints/{username}/disable", json={}))
     outcome.answers = at_once(calls)
     allowed = {"200"}
     outcome.mismatches += sorted({kind for kind in kinds(outcome.answers) if kind not in allowed})
@@ -352,8 +353,8 @@ def scim_put_against_delete(run: LocalRun) -> Outcome:
     calls: list[Callable[[], Answer]] = []
     for username, user_id in users:
         replacement = {"schemas": [USER_SCHEMA], "userName": f"{username}@example.com", "displayName": "Raced"}
-        calls.append(lambda i=user_id, r=replacement: scim(run, "PUT", f"/Users/{i}", r))
-        calls.append(lambda i=user_id: scim(run, "DELETE", f"/Users/{i}"))
+        calls.append(functools.partial(scim, run, "PUT", f"/Users/{user_id}", replacement))
+        calls.append(functools.partial(scim, run, "DELETE", f"/Users/{user_id}"))
     outcome.answers = at_once(calls)
     allowed = {"200", "204", "404", "409"}
     outcome.mismatches += sorted({str(answer.status) for answer in outcome.answers} - allowed)

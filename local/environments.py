@@ -309,8 +309,9 @@ class FunctionPool:
     """A function's execution environments: reused while warm, one more only when all are busy."""
 
     def __init__(self, spec: FunctionSpec, process_environment: Mapping[str, str]) -> None:
+        """`process_environment` is read each time an environment starts (it may be completed later)."""
         self.spec = spec
-        self._process_environment = dict(process_environment)
+        self._process_environment = process_environment
         self._lock = threading.Lock()
         self._environments: list[Environment] = []
         self._idle: list[Environment] = []

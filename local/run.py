@@ -55,7 +55,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -326,9 +326,7 @@ def create_resources(stack: Stack) -> None:
         boto3.client("iam").create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
 
 
-def function_environment(
-    stack: Stack, function: FunctionSettings, moto_url: str, statements_dir: Path
-) -> dict[str, str]:
+def function_environment(function: FunctionSettings, moto_url: str, statements_dir: Path) -> dict[str, str]:
     """What an execution environment of `function` runs with besides the template's variables:
     its role's credentials (from moto's STS) and checks, and AWS at moto's endpoint."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
@@ -382,15 +380,11 @@ def lambda_function(function: FunctionSettings) -> LambdaFunction:
     )
 
 
-def send_invocation_record(stack: Stack) -> Callable[[str, dict[str, Any]], None]:
+def send_invocation_record(queue_arn: str, record: dict[str, Any]) -> None:
     """How Lambda delivers a failed asynchronous invocation's record to an SQS destination."""
-
-    def send(queue_arn: str, record: dict[str, Any]) -> None:
-        sqs = boto3.client("sqs")
-        queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
-
-    return send
+    sqs = boto3.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
 
 
 def first_answer_status(base_url: str, signer: Credentials | None = None) -> int:
@@ -521,7 +515,7 @@ def serve(stop_requested: threading.Event) -> None:
         pools: dict[str, FunctionPool] = {}
         environments: dict[str, dict[str, str]] = {}
         for logical_id, function in stack.functions.items():
-            environments[logical_id] = function_environment(stack, function, moto_url, statements_dir)
+            environments[logical_id] = function_environment(function, moto_url, statements_dir)
             pools[logical_id] = FunctionPool(function_spec(function), environments[logical_id])
             running.callback(pools[logical_id].stop)
             concurrency = function.reserved_concurrency or "unreserved"
@@ -536,7 +530,7 @@ def serve(stop_requested: threading.Event) -> None:
                     for logical_id, function in stack.functions.items()
                 ],
                 async_settings={function.name: function.async_settings for function in stack.functions.values()},
-                on_failure=send_invocation_record(stack),
+                on_failure=send_invocation_record,
                 invocation_lock=contextlib.nullcontext(),
             )
         )

@@ -91,8 +91,6 @@ class FunctionSettings:
     role_arn: str
     # Every statement of its role: inline policies and the stack's own managed policies.
     statements: tuple[Mapping[str, Any], ...]
-    # AWS managed policies attached to its role, which a local run cannot read.
-    aws_managed_policy_arns: tuple[str, ...]
     async_settings: AsyncSettings = field(default_factory=AsyncSettings)
 
 
@@ -148,13 +146,6 @@ class Stack:
             if optional in properties:
                 arguments[optional] = properties[optional]
         return arguments
-
-    def table_named(self, table_name: str) -> str:
-        """The logical id of the table deployed as `table_name`."""
-        for logical_id in self.of_type("AWS::DynamoDB::Table"):
-            if self.physical_ids[logical_id] == table_name:
-                return logical_id
-        raise KeyError(table_name)
 
 
 def create_table(dynamodb_client: Any, stack: Stack, logical_id: str, table_name: str | None = None) -> str:
@@ -403,14 +394,12 @@ class _Resolver:
             role_name = properties["Role"].rsplit("/", 1)[-1]
             role = roles.get(role_name, {})
             statements: list[Mapping[str, Any]] = []
-            aws_managed: list[str] = []
             for policy in role.get("Policies", []):
                 statements.extend(_statements(policy["PolicyDocument"]))
+            # AWS managed policies (arn:aws:iam::aws:policy/...) cannot be read offline: see local/permissions.py.
             for arn in role.get("ManagedPolicyArns", []):
                 if arn in managed_policies:
                     statements.extend(_statements(managed_policies[arn]))
-                else:
-                    aws_managed.append(arn)
             functions[logical_id] = FunctionSettings(
                 logical_id=logical_id,
                 name=name,
@@ -430,7 +419,6 @@ class _Resolver:
                 ),
                 role_arn=properties["Role"],
                 statements=tuple(statements),
-                aws_managed_policy_arns=tuple(aws_managed),
                 async_settings=async_settings.get(name, AsyncSettings()),
             )
         state_machines = {

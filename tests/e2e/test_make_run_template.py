@@ -5,6 +5,7 @@ concurrency, and each function's AWS calls are checked against its role."""
 
 import json
 import re
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +18,12 @@ import requests
 from local.signalwire_emulator import Fault, SignalWireEmulator
 from local.step_functions import load_template
 from tests.e2e.test_make_run import REPOSITORY_ROOT, REQUEST_TIMEOUT_SECONDS, LocalRun, end, start_local_run
+from tests.slack_helpers import signed_headers, slash_command_body
 
 EMULATOR_PROJECT = "template-project"
 EMULATOR_TOKEN = "template-token"
+SLACK_SECRET = "template-slack-signing-secret"
+SLACK_TEAM = "T0TEMPLATE"
 # What the template's code, layer and definition paths are relative to.
 TEMPLATE_FOLDERS = ("functions", "layers", "statemachine")
 
@@ -203,3 +207,42 @@ def test_the_templates_own_roles_allow_every_call_of_a_create_and_a_listing() ->
         assert "AccessDenied" not in output(run)
     finally:
         end(run)
+
+
+def test_a_slack_job_that_keeps_failing_is_retried_then_lands_in_the_templates_on_failure_queue() -> None:
+    # Given make run, and a Slack response_url nothing listens on (the job cannot post its answer)
+    run = started({"SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_ALLOWED_TEAM_IDS": SLACK_TEAM})
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}/commands/{SLACK_TEAM}"
+        username = f"job-{uuid.uuid4().hex[:6]}"
+        body = slash_command_body(f"create {username}", team_id=SLACK_TEAM, user_id="U0JOB", response_url=dead_url)
+        # When the slash command creates an endpoint
+        answer = requests.post(
+            f"{run.base_url}/chatops/slack",
+            data=body,
+            headers=signed_headers(body, SLACK_SECRET),
+            timeout=REQUEST_TIMEOUT_SECONDS,
+        )
+        # Then the command is answered, and once its job failed 3 times (the template's 2 retries)
+        # Lambda's invocation record with the command is in the template's on-failure queue
+        assert answer.status_code == 200, answer.text
+        record = failure_record(run)
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestContext"]["approximateInvokeCount"] == 3
+        assert username in json.dumps(record["requestPayload"])
+    finally:
+        end(run)
+
+
+def failure_record(run: LocalRun) -> dict[str, Any]:
+    """The first message of the on-failure queue (the one queue of the stack), waiting for it."""
+    sqs = run.aws("sqs")
+    [queue_url] = sqs.list_queues()["QueueUrls"]
+    for _ in range(6):
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=10).get("Messages", [])
+        if messages:
+            record: dict[str, Any] = json.loads(messages[0]["Body"])
+            return record
+    pytest.fail(f"no invocation record in {queue_url}:\n{output(run)}")

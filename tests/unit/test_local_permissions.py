@@ -1,13 +1,15 @@
 """What `make run` checks of each function's AWS calls (local/permissions.py): the IAM action and
 resource a call needs, matched against its role's statements with IAM's wildcards."""
 
+from typing import Any
+
 from local.permissions import is_allowed, refusal, required
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/inventory"
 SECRETS = "arn:aws:secretsmanager:us-east-1:123456789012:secret:sip-provisioning/local/endpoints/*-??????"
 
 
-def allow(action: str | list[str], resource: str | list[str]) -> dict[str, object]:
+def allow(action: str | list[str], resource: str | list[str]) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource}
 
 
@@ -75,7 +77,10 @@ def test_actions_match_case_insensitively_and_with_wildcards() -> None:
 
 def test_an_explicit_deny_wins_over_an_allow() -> None:
     # Given a role that allows every DynamoDB action and denies deleting items
-    statements = [allow("dynamodb:*", "*"), {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": "*"}]
+    statements: list[dict[str, Any]] = [
+        allow("dynamodb:*", "*"),
+        {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": "*"},
+    ]
     # When / Then a DeleteItem is refused while a GetItem is allowed
     assert not is_allowed(statements, "dynamodb:DeleteItem", TABLE)
     assert is_allowed(statements, "dynamodb:GetItem", TABLE)

@@ -5,7 +5,8 @@ Each scenario sends its requests at the same moment (threads behind one barrier)
 whose SignalWire is an emulator in this process, then audits every username it touched:
 
 - duplicates: endpoints SignalWire holds beyond one per username;
-- lost: an endpoint answered (201, or posted to Slack) that SignalWire does not hold;
+- lost: an endpoint answered (a 201's id, or a Slack answer naming its SIP URI) that SignalWire
+  does not hold;
 - orphans: an endpoint without a live inventory record, or a live record without its endpoint;
 - unexplained 5xx: a final 5xx answer. The callers here retry what a client retries and count
   it: a throttle (API Gateway's 500 `{"message":"Internal Server Error"}` for a throttled
@@ -23,7 +24,6 @@ import hmac
 import json
 import os
 import queue
-import re
 import subprocess
 import sys
 import tempfile
@@ -73,6 +73,7 @@ class Outcome:
     answers: list[Answer] = field(default_factory=list)
     usernames: set[str] = field(default_factory=set)
     given: dict[str, set[str]] = field(default_factory=dict)  # username -> endpoint ids answered
+    announced: set[str] = field(default_factory=set)  # usernames an answer said exist, without an id
     mismatches: list[str] = field(default_factory=list)
 
     def give(self, username: str, endpoint_id: str) -> None:
@@ -427,13 +428,10 @@ def slack_trigger_three_times(run: LocalRun) -> Outcome:
         response_url.close()
     if any(answer.status != 200 for answer in outcome.answers):
         outcome.mismatches.append("a delivery was not answered 200")
-    endpoint_ids = set(
-        re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", json.dumps(response_url.posts))
-    )
-    for endpoint_id in endpoint_ids:
-        outcome.give(username, endpoint_id)
-    if not response_url.posts:
-        outcome.mismatches.append("no answer was posted to the response_url")
+    if f"sip:{username}@" in json.dumps(response_url.posts):  # the job's answer names the endpoint
+        outcome.announced.add(username)
+    if username not in outcome.announced:
+        outcome.mismatches.append(f"no answer posted to the response_url named the endpoint: {response_url.posts}")
     return outcome
 
 
@@ -524,6 +522,7 @@ def audit(run: LocalRun, scenario: ConcurrentScenario, outcome: Outcome, throttl
         duplicates += max(0, len(endpoints) - 1)
         held = {endpoint["id"] for endpoint in endpoints}
         lost += len(outcome.given.get(username, set()) - held)
+        lost += 1 if username in outcome.announced and not held else 0
         if bool(endpoints) != live:
             orphans += 1
         if live and (record or {}).get("endpoint_id") not in held:

@@ -2,10 +2,10 @@
 
 Each request becomes a payload format 2.0 event the way API Gateway builds it for a `$default`
 route on the `$default` stage behind the IAM authorizer, and the handler's answer is written
-back the way API Gateway reads a format 2.0 response. Explicit routes (`POST /chatops/slack`,
-`ANY /scim/v2/{proxy+}`) can send a method and path, or every path under a prefix, to another
-function, with or without the IAM authorizer; their events carry that route key. Choices, where
-it matters:
+back the way API Gateway reads a format 2.0 response. Routes (`POST /chatops/slack`,
+`GET /endpoints/{username}`, `ANY /scim/v2/{proxy+}`) send a method and path, a path with
+variables, or every path under a prefix, to a function, with or without the IAM authorizer; their
+events carry that route key. Choices, where it matters:
 
 - Bodies are base64-encoded unless the content type is text (`text/*`, JSON, JavaScript, XML
   and their `+json`/`+xml` variants) and the bytes are valid UTF-8. API Gateway base64-encodes
@@ -19,9 +19,14 @@ it matters:
   signatures are required. Routes without the IAM authorizer are never checked.
 - `domainName` is the host the client addressed (the Host header), as it is for a custom
   domain in AWS.
-- One invocation runs at a time, as in a single Lambda execution environment: Powertools'
-  logger keys and metrics are per-process state that concurrent invocations would mix up. The
-  lock can be shared with other local stand-ins that run handlers in this process.
+- Requests are served concurrently. A handler that runs in this process is called under an
+  invocation lock (one at a time, as in one execution environment: Powertools' logger keys and
+  metrics are per-process state), which other local stand-ins can share; `make run` passes
+  handlers backed by execution environments (local/environments.py) and no lock. A throttled
+  function (`Throttled`) or a failed one (`InvocationFailed`) is API Gateway's 500.
+- Routes come as API Gateway keys them: `POST /chatops/slack`, `GET /endpoints/{username}`
+  (path variables as `pathParameters`, percent-decoded), `ANY /scim/v2/{proxy+}`. Without a
+  `$default` handler, a request no route takes is API Gateway's 404 `{"message":"Not Found"}`.
 - A route without the IAM authorizer gets an event without `requestContext.authorizer`, as
   API Gateway sends it for a route whose authorization is NONE.
 - Bodies above API Gateway's 10 MB limit get its 413 answer; the handler is not invoked.
@@ -50,6 +55,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from local.environments import InvocationFailed, Throttled
 from local.loopback import LoopbackServer
 from local.sigv4 import Credentials, SignatureRefused, SignedRequest, is_signed, verify
 
@@ -64,6 +70,7 @@ LOCAL_DEVELOPER_ARN = "arn:aws:iam::123456789012:user/local-developer"
 _TEXT_MEDIA_TYPES = frozenset({"application/json", "application/javascript", "application/xml"})
 _INTERNAL_ERROR_BODY = b'{"message":"Internal Server Error"}'
 _TOO_LARGE_BODY = b'{"message":"Request Entity Too Large"}'
+_NOT_FOUND_BODY = b'{"message":"Not Found"}'
 _FORBIDDEN_MESSAGE = "Forbidden"
 _GREEDY_SUFFIX = "/{proxy+}"
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY"})
@@ -315,10 +322,10 @@ class Route:
     """A route of its own: the function that serves it, and whether it sits behind the IAM authorizer.
 
     Its key, as in API Gateway, is a method (or `ANY`) and a path: one path exactly
-    (`POST /chatops/slack`), or with a greedy variable every path under a prefix
-    (`ANY /scim/v2/{proxy+}`, whose events carry `pathParameters.proxy`). A request goes to the
-    most specific route: its method and path, then `ANY` and its path, then the longest matching
-    prefix (its method before `ANY`), else `$default`.
+    (`POST /chatops/slack`), with variables for whole segments (`GET /endpoints/{username}`), or
+    with a greedy variable every path under a prefix (`ANY /scim/v2/{proxy+}`, whose events carry
+    `pathParameters.proxy`). A request goes to the most specific route: not greedy before greedy,
+    more literal segments first, then longer paths, its method before `ANY`; else `$default`.
     """
 
     handler: LambdaHandler
@@ -332,16 +339,43 @@ class _PayloadTooLarge(Exception):
 
 class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
+    # Callers open dozens of connections at once; the default backlog of 5 would reset some.
+    request_queue_size = 128
 
 
-def _parse_route_key(route_key: str) -> tuple[str, str, bool]:
-    """Method, path (a greedy route's prefix) and whether it is greedy; ValueError for another shape."""
+def _parse_route_key(route_key: str) -> tuple[str, tuple[str, ...], bool]:
+    """Method, path segments (a greedy route's without its last) and whether it is greedy;
+    ValueError for another shape."""
     method, _, path = route_key.partition(" ")
     greedy = path.endswith(_GREEDY_SUFFIX)
-    prefix = path.removesuffix(_GREEDY_SUFFIX) if greedy else path
-    if method not in _HTTP_METHODS or not path.startswith("/") or "{" in prefix or " " in path:
+    segments = tuple(path.removesuffix(_GREEDY_SUFFIX).split("/")[1:]) if path != "/" else ()
+    well_formed = all(
+        "{" not in segment or (segment.startswith("{") and segment.endswith("}") and "+" not in segment)
+        for segment in segments
+    )
+    if method not in _HTTP_METHODS or not path.startswith("/") or not well_formed or " " in path:
         raise ValueError(f"not a route key: {route_key!r} (like 'POST /chatops/slack' or 'ANY /scim/v2/{{proxy+}}')")
-    return method, prefix, greedy
+    return method, segments, greedy
+
+
+def _match_segments(route_segments: tuple[str, ...], greedy: bool, path_segments: list[str]) -> dict[str, str] | None:
+    """The path parameters when a request's path segments match a route's, else None."""
+    if greedy:
+        if len(path_segments) <= len(route_segments) or not "/".join(path_segments[len(route_segments) :]):
+            return None
+    elif len(path_segments) != len(route_segments):
+        return None
+    parameters = {}
+    for expected, actual in zip(route_segments, path_segments, strict=False):
+        if expected.startswith("{"):
+            if not actual:
+                return None
+            parameters[expected[1:-1]] = unquote(actual)
+        elif expected != actual:
+            return None
+    if greedy:
+        parameters["proxy"] = unquote("/".join(path_segments[len(route_segments) :]))
+    return parameters
 
 
 class LocalGateway(LoopbackServer):
@@ -356,7 +390,7 @@ class LocalGateway(LoopbackServer):
 
     def __init__(
         self,
-        handler: LambdaHandler,
+        handler: LambdaHandler | None,
         host: str = "127.0.0.1",
         port: int = 0,
         *,
@@ -376,33 +410,39 @@ class LocalGateway(LoopbackServer):
                 raise ValueError(f"signing caller {access_key_id!r} holds the credentials of another access key")
         self.require_sigv4 = require_sigv4
         self._credentials = {key: signing.credentials for key, signing in self.signing_callers.items()}
-        self._default_route = Route(handler, self.function)
+        self._default_route = Route(handler, self.function) if handler is not None else None
         self._routes = dict(routes or {})
-        self._greedy_routes: list[tuple[str, str, str, Route]] = []
+        # Most specific first: more literal segments, not greedy, a method before ANY.
+        self._ordered_routes: list[tuple[str, str, tuple[str, ...], bool, Route]] = []
         for route_key, route in self._routes.items():
-            method, prefix, greedy = _parse_route_key(route_key)
-            if greedy:
-                self._greedy_routes.append((route_key, method, prefix, route))
-        self._greedy_routes.sort(key=lambda entry: (-len(entry[2]), entry[1] == "ANY"))
+            method, segments, greedy = _parse_route_key(route_key)
+            self._ordered_routes.append((route_key, method, segments, greedy, route))
+        self._ordered_routes.sort(
+            key=lambda entry: (
+                entry[3],
+                -sum(not segment.startswith("{") for segment in entry[2]),
+                -len(entry[2]),
+                entry[1] == "ANY",
+            )
+        )
         self._invocation_lock = invocation_lock or threading.Lock()
 
     def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
         return _GatewayServer(address, functools.partial(_GatewayRequestHandler, gateway=self))
 
-    def route_for(self, method: str, path: str) -> tuple[str, Route]:
-        """The route key and route a request goes to: its own route, else `$default`."""
-        route_key, route, _ = self.match(method, path)
-        return route_key, route
-
-    def match(self, method: str, path: str) -> tuple[str, Route, dict[str, str]]:
-        """The route key, route and path parameters of a request (`path` as sent)."""
+    def match(self, method: str, path: str) -> tuple[str, Route, dict[str, str]] | None:
+        """The route key, route and path parameters of a request (`path` as sent); None when no
+        route takes it (API Gateway's 404)."""
         method = method.upper()
-        for route_key in (f"{method} {path}", f"ANY {path}"):
-            if route_key in self._routes:
-                return route_key, self._routes[route_key], {}
-        for route_key, route_method, prefix, route in self._greedy_routes:
-            if route_method in (method, "ANY") and path.startswith(f"{prefix}/") and len(path) > len(prefix) + 1:
-                return route_key, route, {"proxy": unquote(path[len(prefix) + 1 :])}
+        path_segments = path.split("/")[1:]
+        for route_key, route_method, segments, greedy, route in self._ordered_routes:
+            if route_method not in (method, "ANY"):
+                continue
+            parameters = _match_segments(segments, greedy, path_segments)
+            if parameters is not None:
+                return route_key, route, parameters
+        if self._default_route is None:
+            return None
         return "$default", self._default_route, {}
 
     def authenticate(self, request: SignedRequest) -> IamCaller:
@@ -418,9 +458,18 @@ class LocalGateway(LoopbackServer):
         """Run the route's handler (the default one's without `route`) on one event, as API
         Gateway's Lambda integration does."""
         route = route or self._default_route
+        if route is None:
+            raise ValueError("no route to invoke: the gateway has no $default route")
         with self._invocation_lock:
             try:
                 result = route.handler(event, LocalLambdaContext(route.function))
+            except Throttled as throttled:
+                # Lambda's 429 reaches the caller as API Gateway's 500 (integrationErrorMessage "Rate Exceeded").
+                _logger.warning("%s throttled (%s): answering 500 as API Gateway does", route.function.name, throttled)
+                return _internal_error()
+            except InvocationFailed as failure:
+                _logger.error("%s failed (%s): answering 500 as API Gateway does", route.function.name, failure)
+                return _internal_error()
             except Exception:
                 _logger.exception("The handler raised; answering 500 as API Gateway does")
                 return _internal_error()
@@ -475,7 +524,13 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
             return
         target = urlsplit(self.path)
         path = target.path or "/"
-        route_key, route, path_parameters = self._gateway.match(self.command, path)
+        matched = self._gateway.match(self.command, path)
+        if matched is None:
+            not_found = GatewayResponse(HTTPStatus.NOT_FOUND, [("Content-Type", "application/json")], _NOT_FOUND_BODY)
+            not_found.headers.append(("apigw-requestid", _request_id()))
+            self._send(not_found)
+            return
+        route_key, route, path_parameters = matched
         caller = self._gateway.caller
         if route.iam_authorizer:
             request = SignedRequest(self.command, path, target.query, tuple(self.headers.items()), body)

@@ -7,25 +7,35 @@ SDK at it with `AWS_ENDPOINT_URL_LAMBDA`. Choices, where it matters:
 
 - Only `Event` invocations, the one kind the service makes; any other is answered 400.
 - `FunctionName` may be the name or the full ARN (unqualified), as Lambda accepts them.
-- A failed invocation is logged with its traceback and not retried (Lambda would retry it as
-  the function's EventInvokeConfig says).
+- A function given `async_settings` (its EventInvokeConfig) is treated as Lambda treats it: a
+  throttled invocation waits and is tried again (1 s, doubling up to 30 s) for as long as the
+  event's maximum age allows; a failed one is retried up to its maximum retry attempts, after
+  `RETRY_DELAYS_SECONDS` (Lambda waits about 1 and 2 minutes; a local run, seconds); one that
+  still fails, or outlives its maximum age, goes to its on-failure destination as Lambda's
+  invocation record (`on_failure`). Without settings, a failed invocation is logged once.
 - Invocations can share a lock with the local gateway: one invocation at a time in this
-  process, since Powertools' logger keys and metrics are per-process state.
+  process, for handlers that run in it (Powertools' logger keys and metrics are per-process state).
 """
 
 import functools
 import json
 import logging
 import threading
-from collections.abc import Iterable
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from local.environments import InvocationFailed, Throttled
 from local.gateway import LambdaEvent, LambdaFunction, LambdaHandler, LocalLambdaContext
 from local.loopback import LoopbackServer
+from local.stack import AsyncSettings
 
 _logger = logging.getLogger(__name__)
 
@@ -33,6 +43,12 @@ INVOCATIONS_PATH_PREFIX = "/2015-03-31/functions/"
 INVOCATIONS_PATH_SUFFIX = "/invocations"
 MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024  # Lambda's quota for an asynchronous invocation's payload
 JOIN_TIMEOUT_SECONDS = 30.0
+RETRY_DELAYS_SECONDS = (1.0, 2.0)
+FIRST_THROTTLE_WAIT_SECONDS = 1.0
+LONGEST_THROTTLE_WAIT_SECONDS = 30.0
+
+# Where a failed asynchronous invocation's record goes: (destination ARN, record).
+type OnFailure = Callable[[str, dict[str, Any]], None]
 
 
 class _InvokeServer(ThreadingHTTPServer):
@@ -51,8 +67,13 @@ class LocalLambdaService(LoopbackServer):
         port: int = 0,
         *,
         invocation_lock: AbstractContextManager[Any] | None = None,
+        async_settings: Mapping[str, AsyncSettings] | None = None,
+        on_failure: OnFailure | None = None,
     ) -> None:
         self._functions = {function.name: (function, handler) for function, handler in functions}
+        self._async_settings = dict(async_settings or {})
+        self._on_failure = on_failure
+        self._stopping = threading.Event()
         super().__init__(host, port)
         self._invocation_lock = invocation_lock or threading.Lock()
         self._received: list[tuple[str, LambdaEvent]] = []
@@ -65,6 +86,7 @@ class LocalLambdaService(LoopbackServer):
     def stop(self) -> None:
         """Stop taking invocations, then let those already running finish (each is bounded by its timeout)."""
         super().stop()
+        self._stopping.set()  # no more retries or waits for a throttle
         self.wait_until_idle()
 
     @property
@@ -96,11 +118,83 @@ class LocalLambdaService(LoopbackServer):
         return True
 
     def _run(self, function: LambdaFunction, handler: LambdaHandler, event: LambdaEvent) -> None:
-        with self._invocation_lock:
+        settings = self._async_settings.get(function.name)
+        if settings is None:
+            with self._invocation_lock:
+                try:
+                    handler(event, LocalLambdaContext(function))
+                except Exception:
+                    _logger.exception("The asynchronous invocation of %s failed", function.name)
+            return
+        self._run_as_lambda(function, handler, event, settings)
+
+    def _run_as_lambda(
+        self, function: LambdaFunction, handler: LambdaHandler, event: LambdaEvent, settings: AsyncSettings
+    ) -> None:
+        """One asynchronous invocation with Lambda's retries, throttle waits and on-failure destination."""
+        request_id = str(uuid.uuid4())
+        received = time.monotonic()
+        attempts = 0
+        throttle_wait = FIRST_THROTTLE_WAIT_SECONDS
+        error: dict[str, Any] = {}
+        while True:
+            age = time.monotonic() - received
             try:
-                handler(event, LocalLambdaContext(function))
-            except Exception:
-                _logger.exception("The asynchronous invocation of %s failed (Lambda would retry it)", function.name)
+                with self._invocation_lock:
+                    context = LocalLambdaContext(function)
+                    context._aws_request_id = request_id
+                    handler(event, context)
+                return
+            except Throttled:
+                wait = min(throttle_wait, settings.maximum_event_age_seconds - age)
+                if wait <= 0:
+                    condition = "EventAgeExceeded"
+                    break
+                _logger.info("%s throttled; its asynchronous invocation waits %.0f s", function.name, wait)
+                throttle_wait = min(throttle_wait * 2, LONGEST_THROTTLE_WAIT_SECONDS)
+            except Exception as failure:
+                attempts += 1
+                error = failure.payload if isinstance(failure, InvocationFailed) else _payload_for(failure, request_id)
+                _logger.error(
+                    "The asynchronous invocation of %s failed (attempt %d): %s",
+                    function.name,
+                    attempts,
+                    error.get("errorType"),
+                )
+                if attempts > settings.maximum_retry_attempts:
+                    condition = "RetriesExhausted"
+                    break
+                wait = RETRY_DELAYS_SECONDS[min(attempts, len(RETRY_DELAYS_SECONDS)) - 1]
+                if age + wait > settings.maximum_event_age_seconds:
+                    condition = "EventAgeExceeded"
+                    break
+            if self._stopping.wait(wait):
+                return
+        _logger.error("The asynchronous invocation of %s is dropped: %s", function.name, condition)
+        if settings.on_failure_queue_arn is not None and self._on_failure is not None:
+            record = {
+                "version": "1.0",
+                "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "requestContext": {
+                    "requestId": request_id,
+                    "functionArn": f"{function.arn}:$LATEST",
+                    "condition": condition,
+                    "approximateInvokeCount": attempts,
+                },
+                "requestPayload": event,
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responsePayload": error,
+            }
+            self._on_failure(settings.on_failure_queue_arn, record)
+
+
+def _payload_for(error: Exception, request_id: str) -> dict[str, Any]:
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(error.__traceback__),
+    }
 
 
 def function_name_of(path_segment: str) -> str:

@@ -2,18 +2,22 @@
 
     python -m local.run        # from the repository root; PORT (default 3000, 0 picks a free one)
 
-What it starts, all in this process, and stops on Ctrl-C or SIGTERM:
-- a moto server standing in for AWS; every AWS SDK call of the function goes there,
-- SSM seeded under /sip-provisioning/local with the profiles in $PROFILES_DIR
+What it starts, in this process and its children, and stops on Ctrl-C or SIGTERM:
+- the stack of template.yaml ($TEMPLATE_FILE, when set) as `sam deploy` would create it
+  (local/stack.py): its tables, buckets, queues, topics and roles in a moto server standing in
+  for AWS (DynamoDB's item operations made atomic, as DynamoDB's are), its state machines run by
+  moto with their Lambda tasks bridged to the functions (local/step_functions.py), and its
+  functions, each in execution environments of its own (local/environments.py) with its role's
+  credentials and checks (local/permissions.py),
+- SSM seeded under the functions' PARAMETERS_PATH with the profiles in $PROFILES_DIR
   (default config/profiles) and the SignalWire settings,
 - the SignalWire emulator on a free loopback port, unless SIGNALWIRE_SPACE_URL,
   SIGNALWIRE_PROJECT_ID and SIGNALWIRE_API_TOKEN are all set (then those are used),
 - the Slack command's SSM parameters from SLACK_SIGNING_SECRET and SLACK_ALLOWED_TEAM_IDS
   (comma-separated), or a generated throwaway secret and the team T0LOCAL,
-- a local Lambda Invoke API (local/lambda_invoke.py) for the Slack function's asynchronous
-  invocations of itself, which the AWS SDK reaches through AWS_ENDPOINT_URL_LAMBDA,
-- SECRETS_PREFIX=sip-provisioning/local/endpoints/ for the functions (CONTRACT.md section 5), so
-  the secrets they write land in moto's Secrets Manager,
+- a local Lambda Invoke API (local/lambda_invoke.py) for the functions' asynchronous
+  invocations, which the AWS SDK reaches through AWS_ENDPOINT_URL_LAMBDA, following each
+  function's EventInvokeConfig,
 - the deployment's policy `<prefix>/policy` from the JSON file $POLICY_FILE, when it is set
   (it must hold a JSON object; the function validates the rest); unset, the parameter does not
   exist and every caller is an admin,
@@ -22,10 +26,8 @@ What it starts, all in this process, and stops on Ctrl-C or SIGTERM:
   `<prefix>/scim/settings` from the JSON file $SCIM_SETTINGS_FILE, when it is set (it must hold
   a JSON object; the function validates the rest); unset, the parameter does not exist and the
   function uses its defaults,
-- the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT: `POST /chatops/slack` to the Slack
-  function and `ANY /scim/v2/{proxy+}` to the SCIM function, both without the IAM authorizer (the
-  functions check Slack's signature and the bearer token), every other request to the HTTP API
-  function behind the IAM authorizer.
+- the local API Gateway (local/gateway.py) on 127.0.0.1:$PORT with the template's routes and
+  their auth, and /swagger.
 
 Who a request behind the IAM authorizer runs as:
 - LOCAL_CALLERS: a JSON object of access key id -> {"secret_access_key": ..., "arn": ...}
@@ -43,7 +45,6 @@ The access key ids and ARNs are printed at start, never the secrets.
 
 import contextlib
 import http.client
-import importlib
 import io
 import json
 import logging
@@ -52,10 +53,12 @@ import re
 import secrets
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import boto3
 import botocore.auth
@@ -63,23 +66,24 @@ import botocore.awsrequest
 import botocore.credentials
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
+from samtranslator.model.exceptions import InvalidDocumentException
 
+from local.environments import FunctionPool, FunctionSpec
 from local.gateway import (
     LOCAL_DEVELOPER_ARN,
     IamCaller,
     LambdaFunction,
-    LambdaHandler,
     LocalGateway,
     Route,
     SigningCaller,
 )
-from local.inventory_table import create_inventory_table
 from local.lambda_invoke import LocalLambdaService
+from local.moto_atomic import make_item_operations_atomic
+from local.permissions import ROLE_STATEMENTS_VARIABLE as LOCAL_ROLE_STATEMENTS
 from local.seed import (
     SCIM_SETTINGS,
     SignalWireAccount,
     SlackApp,
-    create_idempotency_table,
     seed_policy,
     seed_scim,
     seed_slack,
@@ -89,47 +93,26 @@ from local.signalwire_emulator import SignalWireEmulator
 from local.sigv4 import REGION as SIGV4_REGION
 from local.sigv4 import SERVICE as SIGV4_SERVICE
 from local.sigv4 import Credentials
-from local.step_functions import LambdaBridge, create_local_role, create_state_machines, enable_execution
+from local.stack import TEMPLATE_PATH, FunctionSettings, Stack, TemplateError, create_table, load_stack
+from local.step_functions import LambdaBridge, enable_execution, placeholder_code
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-# Where the Lambda runtime finds the code: the layer's package and the function's module.
-LAMBDA_CODE_PATHS = (
-    REPOSITORY_ROOT / "layers" / "shared",
-    REPOSITORY_ROOT / "functions" / "http_api",
-    REPOSITORY_ROOT / "functions" / "slack_command",
-    REPOSITORY_ROOT / "functions" / "workflow",
-    REPOSITORY_ROOT / "functions" / "bulk_import",
-    REPOSITORY_ROOT / "functions" / "scim",
-)
-PARAMETERS_PATH = "/sip-provisioning/local"
-IDEMPOTENCY_TABLE = "sip-provisioning-local-idempotency"
-INVENTORY_TABLE = "sip-provisioning-local-inventory"
-WORKFLOW_FUNCTION = LambdaFunction(name="sip-provisioner-local-workflow", timeout_seconds=25)
-BULK_IMPORT_FUNCTION = LambdaFunction(name="sip-provisioner-local-bulk-import", timeout_seconds=25)
-IMPORTS_BUCKET = "sip-provisioning-local-imports"
-SECRETS_PREFIX = "sip-provisioning/local/endpoints/"  # CONTRACT.md section 5, as template.yaml sets it per stage
+# On every execution environment's PYTHONPATH: its sitecustomize installs the role's checks.
+LAMBDA_BOOT_DIR = Path(__file__).resolve().parent / "lambda_boot"
+OPENAPI_DOCUMENT = REPOSITORY_ROOT / "docs" / "openapi.json"
+SWAGGER_ROUTE_KEY = "GET /swagger"
 REGION = "us-east-1"
 DEFAULT_PORT = 3000
 EMULATOR_PROJECT_ID = "local-project"
 EMULATOR_API_TOKEN = "local-token"  # noqa: S105 - the emulator's fixed loopback credential
 EMULATOR_SIP_DOMAIN = "local.sip.signalwire.com"
 SIGNALWIRE_VARIABLES = ("SIGNALWIRE_SPACE_URL", "SIGNALWIRE_PROJECT_ID", "SIGNALWIRE_API_TOKEN")
-SLACK_ROUTE_KEY = "POST /chatops/slack"
-SLACK_FUNCTION = LambdaFunction(name="sip-provisioner-local-slack-command")
 LOCAL_SLACK_TEAM_ID = "T0LOCAL"
-SCIM_ROUTE_KEY = "ANY /scim/v2/{proxy+}"
-SCIM_FUNCTION = LambdaFunction(name="sip-provisioner-local-scim")
 # An RFC 6750 bearer token, the one shape an identity provider can send in its Authorization header.
 BEARER_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-# Locally the Slack function answers loopback stand-ins for Slack's response_url, and nothing else.
-LOCAL_RESPONSE_URL_PREFIXES = "http://127.0.0.1:,http://localhost:"
-# The template's function settings (template.yaml), so the handler runs as deployed.
-FUNCTION_ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": "sip-provisioner",
-    "POWERTOOLS_METRICS_NAMESPACE": "SipProvisioning",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "PARAMETERS_MAX_AGE": "300",
-}
+# The one template setting a local run replaces, where a function has it: locally the Slack
+# function answers loopback stand-ins for Slack's response_url, and nothing else.
+LOCAL_ENVIRONMENT_OVERRIDES = {"SLACK_RESPONSE_URL_PREFIXES": "http://127.0.0.1:,http://localhost:"}
 IAM_ARN_PATTERN = re.compile(r"arn:aws:(iam|sts)::\d{12}:[\w+=,.@/-]+")
 ACCESS_KEY_ID_PATTERN = re.compile(r"[A-Z0-9]{16,128}")
 LOCAL_CALLER_FIELDS = {"secret_access_key", "arn", "session_token", "user_id", "principal_org_id"}
@@ -286,20 +269,122 @@ def point_aws_sdk_at(endpoint_url: str, environ: MutableMapping[str, str]) -> No
     )
 
 
-def put_lambda_code_on_path() -> None:
-    sys.path[:0] = [str(path) for path in LAMBDA_CODE_PATHS if str(path) not in sys.path]
+def put_lambda_code_on_path(stack: Stack | None = None) -> None:
+    """Every function's code and layers on this process's import path (the profiles are validated
+    with the function's own models; the benchmarks import the handlers)."""
+    stack = stack or load_stack()
+    folders = {
+        str(folder) for function in stack.functions.values() for folder in (function.code_dir, *function.layer_dirs)
+    }
+    sys.path[:0] = sorted(folder for folder in folders if folder not in sys.path)
 
 
-def load_lambda_handler(module: str = "http_api") -> LambdaHandler:
-    """Import the function as the Lambda runtime does, after its environment is in place."""
-    handler: LambdaHandler = importlib.import_module(module).lambda_handler
-    return handler
+def shared_setting(stack: Stack, variable: str) -> str:
+    """The value every function of the stack has for `variable` (StartupError if they differ)."""
+    values = {function.environment.get(variable) for function in stack.functions.values()}
+    if len(values) != 1 or None in values:
+        raise StartupError(f"template.yaml: the functions do not share one {variable}; make run seeds one")
+    return str(values.pop())
 
 
-def serve_swagger_ui() -> None:
-    """Swagger UI at /swagger, for local runs only: the deployed API routes no such path, and
-    enabling it in the function would cost every cold start (~40 ms of OpenAPI model imports)."""
-    importlib.import_module("http_api").app.enable_swagger(path="/swagger")
+def swagger_ui(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Swagger UI of docs/openapi.json at /swagger (`?format=json`: the document), for local runs
+    only: the deployed API routes no such path, and the function serving it would pay for it on
+    every cold start."""
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import html
+
+    document = OPENAPI_DOCUMENT.read_text(encoding="utf-8")
+    if (event.get("queryStringParameters") or {}).get("format") == "json":
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": document}
+    assets = Path(html.__file__).parent
+    page = html.generate_swagger_html(
+        document.replace("</", "<\\/"),
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
+    )
+    return {"statusCode": 200, "headers": {"Content-Type": "text/html"}, "body": page}
+
+
+def create_resources(stack: Stack) -> None:
+    """The stack's tables, buckets, queues, topics and roles in moto, as the template declares them."""
+    for logical_id in stack.of_type("AWS::DynamoDB::Table"):
+        create_table(boto3.client("dynamodb"), stack, logical_id)
+    for logical_id, bucket in stack.of_type("AWS::S3::Bucket").items():
+        name = stack.physical_ids[logical_id]
+        boto3.client("s3").create_bucket(Bucket=name)
+        if versioning := bucket["Properties"].get("VersioningConfiguration"):
+            boto3.client("s3").put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": versioning["Status"]}
+            )
+    for logical_id in stack.of_type("AWS::SQS::Queue"):
+        boto3.client("sqs").create_queue(QueueName=stack.physical_ids[logical_id].rsplit("/", 1)[-1])
+    for logical_id in stack.of_type("AWS::SNS::Topic"):
+        boto3.client("sns").create_topic(Name=stack.physical_ids[logical_id].rsplit(":", 1)[-1])
+    for role_name, trust in stack.roles.items():
+        boto3.client("iam").create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+
+
+def function_environment(function: FunctionSettings, moto_url: str, statements_dir: Path) -> dict[str, str]:
+    """What an execution environment of `function` runs with besides the template's variables:
+    its role's credentials (from moto's STS) and checks, and AWS at moto's endpoint."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    environment.pop("PYTHONPATH", None)
+    credentials = boto3.client("sts").assume_role(RoleArn=function.role_arn, RoleSessionName=function.name)[
+        "Credentials"
+    ]
+    statements_file = statements_dir / f"{function.logical_id}.json"
+    statements_file.write_text(
+        json.dumps(
+            {"function_name": function.name, "role_arn": function.role_arn, "statements": list(function.statements)}
+        ),
+        encoding="utf-8",
+    )
+    environment.update(
+        {
+            "PYTHONPATH": str(LAMBDA_BOOT_DIR),
+            LOCAL_ROLE_STATEMENTS: str(statements_file),
+            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    return environment
+
+
+def function_spec(function: FunctionSettings) -> FunctionSpec:
+    environment = dict(function.environment)
+    environment.update({name: value for name, value in LOCAL_ENVIRONMENT_OVERRIDES.items() if name in environment})
+    return FunctionSpec(
+        name=function.name,
+        arn=function.arn,
+        handler=function.handler,
+        code_dir=function.code_dir,
+        layer_dirs=function.layer_dirs,
+        environment=environment,
+        timeout_seconds=function.timeout_seconds,
+        memory_size=function.memory_size,
+        reserved_concurrency=function.reserved_concurrency,
+    )
+
+
+def lambda_function(function: FunctionSettings) -> LambdaFunction:
+    return LambdaFunction(
+        name=function.name, memory_limit_in_mb=function.memory_size, timeout_seconds=function.timeout_seconds
+    )
+
+
+def send_invocation_record(queue_arn: str, record: dict[str, Any]) -> None:
+    """How Lambda delivers a failed asynchronous invocation's record to an SQS destination."""
+    sqs = boto3.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
 
 
 def first_answer_status(base_url: str, signer: Credentials | None = None) -> int:
@@ -329,7 +414,13 @@ def first_answer_status(base_url: str, signer: Credentials | None = None) -> int
 def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("local.gateway", "local.lambda_invoke", "local.signalwire_emulator", "local.step_functions"):
+    for name in (
+        "local.environments",
+        "local.gateway",
+        "local.lambda_invoke",
+        "local.signalwire_emulator",
+        "local.step_functions",
+    ):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
@@ -351,21 +442,16 @@ def serve(stop_requested: threading.Event) -> None:
     scim_bearer_token, scim_token_generated = scim_bearer_token_from_environment(environ)
     scim_settings_file = scim_settings_file_from_environment(environ)
     profiles_dir = Path(environ.get("PROFILES_DIR") or REPOSITORY_ROOT / "config" / "profiles")
-    # Before anything imports the function's package: Powertools reads these at import time.
-    for name, value in FUNCTION_ENVIRONMENT.items():
-        environ.setdefault(name, value)
-    environ.update(
-        {
-            "PARAMETERS_PATH": PARAMETERS_PATH,
-            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
-            "INVENTORY_TABLE": INVENTORY_TABLE,
-            "SLACK_RESPONSE_URL_PREFIXES": LOCAL_RESPONSE_URL_PREFIXES,
-            "SECRETS_PREFIX": SECRETS_PREFIX,
-        }
-    )
-    put_lambda_code_on_path()  # profiles are validated with the function's own models
+    template_path = Path(environ.get("TEMPLATE_FILE") or TEMPLATE_PATH)
+    try:
+        stack = load_stack(template_path)
+    except (TemplateError, InvalidDocumentException, OSError) as error:
+        raise StartupError(f"{template_path} cannot be stood up locally: {error}") from None
+    parameters_path = shared_setting(stack, "PARAMETERS_PATH")
+    put_lambda_code_on_path(stack)  # profiles are validated with the function's own models
 
     with contextlib.ExitStack() as running:
+        make_item_operations_atomic()
         moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto_server.start()
         running.callback(moto_server.stop)
@@ -392,70 +478,105 @@ def serve(stop_requested: threading.Event) -> None:
         )
 
         try:
-            names = seed_ssm(boto3.client("ssm"), PARAMETERS_PATH, profiles_dir, signalwire)
+            names = seed_ssm(boto3.client("ssm"), parameters_path, profiles_dir, signalwire)
         except ValueError as error:  # a broken or missing profile; profiles hold no secrets
             raise StartupError(f"the profiles in {profiles_dir} cannot be used: {error}") from None
-        names += seed_slack(boto3.client("ssm"), PARAMETERS_PATH, slack)
+        names += seed_slack(boto3.client("ssm"), parameters_path, slack)
         if policy_file is not None:
             try:
-                names.append(seed_policy(boto3.client("ssm"), PARAMETERS_PATH, policy_file))
+                names.append(seed_policy(boto3.client("ssm"), parameters_path, policy_file))
             except ValueError as error:
                 raise StartupError(f"POLICY_FILE: {error}") from None
             except ClientError as error:  # SSM's own limits, a String parameter's 4 KB
                 raise StartupError(f"POLICY_FILE: SSM refused {policy_file}: {error}") from None
-            print(f"Deployment policy: {policy_file} as {PARAMETERS_PATH}/policy")
+            print(f"Deployment policy: {policy_file} as {parameters_path}/policy")
         else:
-            print(f"Deployment policy: none ({PARAMETERS_PATH}/policy does not exist; set POLICY_FILE)")
+            print(f"Deployment policy: none ({parameters_path}/policy does not exist; set POLICY_FILE)")
         try:
-            names += seed_scim(boto3.client("ssm"), PARAMETERS_PATH, scim_bearer_token, scim_settings_file)
+            names += seed_scim(boto3.client("ssm"), parameters_path, scim_bearer_token, scim_settings_file)
         except ValueError as error:
             raise StartupError(f"SCIM_SETTINGS_FILE: {error}") from None
         except ClientError as error:  # SSM's own limits, a String parameter's 4 KB
             raise StartupError(f"SCIM_SETTINGS_FILE: SSM refused {scim_settings_file}: {error}") from None
         if scim_settings_file is not None:
-            print(f"SCIM settings: {scim_settings_file} as {PARAMETERS_PATH}/{SCIM_SETTINGS}")
+            print(f"SCIM settings: {scim_settings_file} as {parameters_path}/{SCIM_SETTINGS}")
         else:
-            print(f"SCIM settings: defaults ({PARAMETERS_PATH}/{SCIM_SETTINGS} does not exist; set SCIM_SETTINGS_FILE)")
-        create_idempotency_table(boto3.client("dynamodb"), IDEMPOTENCY_TABLE)
-        create_inventory_table(boto3.client("dynamodb"), INVENTORY_TABLE)
-        boto3.client("s3").create_bucket(Bucket=IMPORTS_BUCKET)
-        print(f"Imports bucket (bulk onboarding): s3://{IMPORTS_BUCKET}")
+            print(f"SCIM settings: defaults ({parameters_path}/{SCIM_SETTINGS} does not exist; set SCIM_SETTINGS_FILE)")
+        create_resources(stack)
+        for logical_id in stack.of_type("AWS::S3::Bucket"):
+            print(f"Bucket {logical_id}: s3://{stack.physical_ids[logical_id]}")
+        tables = ", ".join(stack.physical_ids[logical_id] for logical_id in stack.of_type("AWS::DynamoDB::Table"))
         print(
-            f"AWS (moto): {moto_url}; SSM has {len(names)} parameters under {PARAMETERS_PATH}; "
-            f"DynamoDB tables {IDEMPOTENCY_TABLE}, {INVENTORY_TABLE}"
+            f"AWS (moto): {moto_url}; SSM has {len(names)} parameters under {parameters_path}; DynamoDB tables {tables}"
         )
 
-        invocation_lock = threading.Lock()  # one Lambda execution environment for every function
-        # The state machines of template.yaml, their Lambda tasks bridged to the local functions.
-        bridge = LambdaBridge(invocation_lock=invocation_lock)
-        bridge.register("WorkflowFunction", WORKFLOW_FUNCTION, load_lambda_handler("workflow_entry"))
-        bridge.register("BulkImportFunction", BULK_IMPORT_FUNCTION, load_lambda_handler("bulk_import"))
-        running.enter_context(bridge.installed())
-        role_arn = create_local_role(boto3.client("iam"))
-        # An explicit endpoint: AWS_ENDPOINT_URL_LAMBDA is pointed at LocalLambdaService below.
-        function_arns = bridge.create_functions(boto3.client("lambda", endpoint_url=moto_url), role_arn)
-        state_machines = create_state_machines(
-            boto3.client("stepfunctions"), REPOSITORY_ROOT / "template.yaml", REPOSITORY_ROOT, function_arns, role_arn
-        )
-        for logical_id, arn in state_machines.items():
-            print(f"State machine {logical_id}: {arn}")
-        slack_handler = load_lambda_handler("slack_command")
+        # Each function in execution environments of its own, as the template sets it up.
+        statements_dir = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="make-run-roles-")))
+        pools: dict[str, FunctionPool] = {}
+        environments: dict[str, dict[str, str]] = {}
+        for logical_id, function in stack.functions.items():
+            environments[logical_id] = function_environment(function, moto_url, statements_dir)
+            pools[logical_id] = FunctionPool(function_spec(function), environments[logical_id])
+            running.callback(pools[logical_id].stop)
+            concurrency = function.reserved_concurrency or "unreserved"
+            print(
+                f"Function {logical_id}: {function.name} ({function.handler}, timeout {function.timeout_seconds} s, "
+                f"{function.memory_size} MB, reserved concurrency {concurrency})"
+            )
         lambda_service = running.enter_context(
-            LocalLambdaService([(SLACK_FUNCTION, slack_handler)], invocation_lock=invocation_lock)
+            LocalLambdaService(
+                [
+                    (lambda_function(function), pools[logical_id].handler)
+                    for logical_id, function in stack.functions.items()
+                ],
+                async_settings={function.name: function.async_settings for function in stack.functions.values()},
+                on_failure=send_invocation_record,
+                invocation_lock=contextlib.nullcontext(),
+            )
         )
-        environ["AWS_ENDPOINT_URL_LAMBDA"] = lambda_service.base_url
-        slack_route = Route(slack_handler, SLACK_FUNCTION, iam_authorizer=False)
-        scim_route = Route(load_lambda_handler("scim_api"), SCIM_FUNCTION, iam_authorizer=False)
-        http_api_handler = load_lambda_handler()
-        serve_swagger_ui()
+        for environment in environments.values():  # read when an environment starts
+            environment["AWS_ENDPOINT_URL_LAMBDA"] = lambda_service.base_url
+
+        # The state machines, their Lambda tasks (Distributed Map iterations too) in the same pools.
+        bridge = LambdaBridge()
+        for logical_id, function in stack.functions.items():
+            bridge.register(logical_id, lambda_function(function), pools[logical_id].handler)
+        running.enter_context(bridge.installed())
+        # An explicit endpoint: moto's Lambda holds the functions the state machines name.
+        moto_lambda = boto3.client("lambda", endpoint_url=moto_url)
+        for function in stack.functions.values():
+            moto_lambda.create_function(
+                FunctionName=function.name,
+                Runtime="python3.13",
+                Role=function.role_arn,
+                Handler=function.handler,
+                Code={"ZipFile": placeholder_code()},
+                Timeout=function.timeout_seconds,
+                MemorySize=function.memory_size,
+            )
+        for logical_id, machine in stack.state_machines.items():
+            created = boto3.client("stepfunctions").create_state_machine(
+                name=machine.name, definition=machine.definition, roleArn=machine.role_arn, type=machine.type
+            )
+            print(f"State machine {logical_id}: {created['stateMachineArn']}")
+
+        routes = {
+            route.key: Route(
+                pools[route.function_logical_id].handler,
+                lambda_function(stack.functions[route.function_logical_id]),
+                iam_authorizer=route.iam_authorizer,
+            )
+            for route in stack.routes
+        }
+        routes[SWAGGER_ROUTE_KEY] = Route(swagger_ui, LambdaFunction(name="local-swagger-ui"), iam_authorizer=False)
         try:
             gateway = running.enter_context(
                 LocalGateway(
-                    http_api_handler,
+                    None,
                     port=port,
                     caller=caller,
-                    routes={SLACK_ROUTE_KEY: slack_route, SCIM_ROUTE_KEY: scim_route},
-                    invocation_lock=invocation_lock,
+                    routes=routes,
+                    invocation_lock=contextlib.nullcontext(),
                     signing_callers=signing_callers,
                     require_sigv4=require_sigv4,
                 )
@@ -464,6 +585,9 @@ def serve(stop_requested: threading.Event) -> None:
             raise StartupError(
                 f"cannot listen on 127.0.0.1:{port} ({error.strerror}); set PORT (0: any free port)"
             ) from None
+        for route in stack.routes:
+            auth = "IAM" if route.iam_authorizer else "no IAM auth"
+            print(f"Route {route.key}: {route.function_logical_id} ({auth})")
         if require_sigv4 and not signing_callers:
             print("warning: LOCAL_REQUIRE_SIGV4=1 and no LOCAL_CALLERS: every IAM route answers 403", file=sys.stderr)
         else:
@@ -473,23 +597,38 @@ def serve(stop_requested: threading.Event) -> None:
                 print(f"warning: GET /profiles answered {status}; see the log above", file=sys.stderr)
         for line in describe_callers(caller, signing_callers, require_sigv4):
             print(line)
-        # A generated secret is a throwaway of this run, printed so that a user can sign requests
-        # with it; a secret the user gave is theirs and stays masked.
-        shown_secret = slack.signing_secret if slack_secret_generated else f"{mask(slack.signing_secret)} (yours)"
-        print(
-            f"Slack command: POST {gateway.base_url}/chatops/slack; signing secret {shown_secret}; "
-            f"allowed teams {','.join(slack.allowed_team_ids)}"
+        slack_route = next(
+            (
+                route
+                for route in stack.routes
+                if LOCAL_ENVIRONMENT_OVERRIDES.keys() & stack.functions[route.function_logical_id].environment.keys()
+            ),
+            None,
         )
-        secret_to_paste = slack.signing_secret if slack_secret_generated else "<yours>"
-        print(
-            f"Try it: SLACK_SIGNING_SECRET={secret_to_paste} .venv/bin/python -m local.slack_sign "
-            f"--url {gateway.base_url}/chatops/slack --team {slack.allowed_team_ids[0]} profiles"
-        )
+        if slack_route is not None:
+            # A generated secret is a throwaway of this run, printed so that a user can sign requests
+            # with it; a secret the user gave is theirs and stays masked.
+            shown_secret = slack.signing_secret if slack_secret_generated else f"{mask(slack.signing_secret)} (yours)"
+            slack_url = f"{gateway.base_url}{slack_route.path}"
+            print(
+                f"Slack command: {slack_route.method} {slack_url}; signing secret {shown_secret}; "
+                f"allowed teams {','.join(slack.allowed_team_ids)}"
+            )
+            secret_to_paste = slack.signing_secret if slack_secret_generated else "<yours>"
+            print(
+                f"Try it: SLACK_SIGNING_SECRET={secret_to_paste} .venv/bin/python -m local.slack_sign "
+                f"--url {slack_url} --team {slack.allowed_team_ids[0]} profiles"
+            )
         # As the Slack secret: a generated token is this run's throwaway, shown once to paste into
         # curl or an identity provider's test connection; a token the user gave stays masked.
         shown_token = scim_bearer_token if scim_token_generated else f"{mask(scim_bearer_token)} (yours)"
         print(f"SCIM bearer token: {shown_token}")
-        print(f"SCIM base URL: {gateway.base_url}/scim/v2")
+        scim_route = next(
+            (r for r in stack.routes if r.path.endswith("/{proxy+}") and not r.iam_authorizer and r is not slack_route),
+            None,
+        )
+        if scim_route is not None:
+            print(f"SCIM base URL: {gateway.base_url}{scim_route.path.removesuffix('/{proxy+}')}")
         print(f"Swagger UI: {gateway.base_url}/swagger")
         print(f"Listening on {gateway.base_url}")
         stop_requested.wait()

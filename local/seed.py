@@ -2,7 +2,7 @@
 
 Shared by `local.run` and the integration tests so both run the function against the same
 state: SSM parameters (CONTRACT.md section 2: every profile in a directory, the SignalWire
-settings, the Slack command's and the deployment's policy) and the idempotency table.
+settings, the Slack command's and the deployment's policy); the tests' idempotency table too.
 """
 
 import json
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from config.push_profiles import load_profiles, put_profiles
+from local.stack import create_table, load_stack
 
 SPACE_URL = "signalwire/space_url"
 PROJECT_ID = "signalwire/project_id"
@@ -118,13 +119,5 @@ def _json_object_text(path: Path) -> str:
 
 
 def create_idempotency_table(dynamodb_client: Any, table_name: str) -> None:
-    """The table template.yaml declares for Powertools' idempotency records (key `id`, TTL `expiration`)."""
-    dynamodb_client.create_table(
-        TableName=table_name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb_client.update_time_to_live(
-        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
-    )
+    """The table template.yaml declares for Powertools' idempotency records (its key and TTL)."""
+    create_table(dynamodb_client, load_stack(), "IdempotencyTable", table_name)

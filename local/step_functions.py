@@ -39,7 +39,9 @@ import yaml
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
 
+from local.environments import TOO_MANY_REQUESTS, InvocationFailed, Throttled
 from local.gateway import LambdaFunction, LocalLambdaContext
 
 _logger = logging.getLogger(__name__)
@@ -89,8 +91,11 @@ class LambdaBridge:
       (it cannot be stopped, but its result is discarded as Lambda would never have sent it).
     - `Event` invocations run on a thread of their own and are answered at once; `DryRun` only
       checks that the function exists.
-    - With `invocation_lock`, one invocation at a time with whatever else holds it (make run's
-      gateway): Powertools' logger keys and metrics are per-process state.
+    - With `invocation_lock`, one invocation at a time with whatever else holds it: Powertools'
+      logger keys and metrics are per-process state, for handlers run in this process.
+    - A handler backed by execution environments (local/environments.py) answers with their
+      error payload as is (`InvocationFailed`), and a throttle (`Throttled`) is Lambda's 429
+      `TooManyRequestsException`, which a Lambda task reports as `Lambda.TooManyRequestsException`.
     """
 
     def __init__(self, *, invocation_lock: AbstractContextManager[Any] | None = None) -> None:
@@ -128,7 +133,7 @@ class LambdaBridge:
                 Runtime="python3.13",
                 Role=role_arn,
                 Handler=_handler_name(bridged.handler),
-                Code={"ZipFile": _placeholder_code()},
+                Code={"ZipFile": placeholder_code()},
                 Timeout=max(1, int(bridged.function.timeout_seconds)),
                 MemorySize=bridged.function.memory_limit_in_mb,
                 Description="Run in-process by local.step_functions.LambdaBridge.",
@@ -185,6 +190,10 @@ class LambdaBridge:
             started = time.monotonic()
             try:
                 result = bridged.handler(event, context)
+            except Throttled as throttled:
+                raise TooManyRequests(str(throttled)) from None
+            except InvocationFailed as failure:  # an execution environment's own error payload
+                return json.dumps(failure.payload).encode("utf-8"), "Unhandled"
             except Exception as error:
                 return _error_payload_for(error, request_id), "Unhandled"
             elapsed = time.monotonic() - started
@@ -195,6 +204,15 @@ class LambdaBridge:
             return json.dumps(result).encode("utf-8"), None
         except (TypeError, ValueError) as error:
             return _error_payload(MARSHAL_ERROR, f"Unable to marshal response: {error}", request_id), "Unhandled"
+
+
+class TooManyRequests(JsonRESTError):
+    """Lambda's throttle: a Lambda task fails with `Lambda.TooManyRequestsException`."""
+
+    code = 429
+
+    def __init__(self, message: str) -> None:
+        super().__init__(TOO_MANY_REQUESTS, message)
 
 
 _install_lock = threading.Lock()
@@ -267,7 +285,7 @@ def _handler_name(handler: Handler) -> str:
     return f"{module.rsplit('.', 1)[-1]}.{getattr(handler, '__name__', 'lambda_handler')}"
 
 
-def _placeholder_code() -> bytes:
+def placeholder_code() -> bytes:
     """moto wants a deployment package; the bridge runs the handler in this process instead."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

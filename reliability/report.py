@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from reliability.concurrent import concurrent_row, run_concurrent_scenarios
 from reliability.harness import REPOSITORY_ROOT
 from reliability.runner import ScenarioResult, run_scenario
 from reliability.scenarios import SCENARIOS
@@ -141,14 +142,16 @@ def main() -> int:
             handler.setStream(output)
         with contextlib.redirect_stdout(output):
             results = [run_scenario(scenario) for scenario in SCENARIOS]
+        concurrent = run_concurrent_scenarios(output)
         suites = run_suites([path for path in SUITES if (REPOSITORY_ROOT / path).exists()], output)
-    print(table([*map(scenario_row, results), *map(suite_row, suites)]))
+    print(table([*map(scenario_row, results), *map(concurrent_row, concurrent), *map(suite_row, suites)]))
     print()
     duplicates = sum(result.duplicates for result in results)
     lost = sum(result.lost for result in results)
     foreign_claimed = sum(result.foreign_claimed for result in results)
     server_errors = sum(result.server_errors_for_mistakes for result in results)
     failing = [result.scenario.name for result in results if not result.holds]
+    failing += [f"concurrent: {result.name}" for result in concurrent if not result.holds]
     failing += [suite.path for suite in suites if not suite.holds]
     print(
         f"{len(results)} scenarios, {sum(len(r.scenario.requests) for r in results)} requests: "

@@ -10,6 +10,7 @@ import requests
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from local.stack import load_stack
 from tests.e2e.test_make_run import REQUEST_TIMEOUT_SECONDS, LocalRun, end, start_local_run
 
 ACCESS_KEY_ID = "AKIAONBOARDING000002"
@@ -63,5 +64,5 @@ def test_the_onboarding_identity_creates_and_its_password_is_only_in_secrets_man
     assert stored["username"] == "new.hire"
     assert stored["sip_uri"] == body["sip_uri"]
     assert stored["password"] not in response.text
-    items = policy_run.aws("dynamodb").scan(TableName="sip-provisioning-local-inventory")["Items"]
+    items = policy_run.aws("dynamodb").scan(TableName=load_stack().physical_ids["InventoryTable"])["Items"]
     assert stored["password"] not in json.dumps(items)

@@ -557,16 +557,6 @@ def test_every_inventory_index_sorts_by_username_and_projects_every_attribute(te
     }
 
 
-def test_the_local_inventory_table_has_the_templates_indexes(template: dict[str, Any]) -> None:
-    # Given the table make run and the tests create in moto
-    from local.inventory_table import INDEXES
-
-    # When the template's indexes are read
-    indexes = template["Resources"]["InventoryTable"]["Properties"]["GlobalSecondaryIndexes"]
-    # Then both have the same ones, on the same partition keys (both sort by username)
-    assert {index["IndexName"]: index["KeySchema"][0]["AttributeName"] for index in indexes} == INDEXES
-
-
 @every_function
 def test_the_function_is_told_its_idempotency_table(template: dict[str, Any], function_name: str) -> None:
     # Given / When the function's environment is read

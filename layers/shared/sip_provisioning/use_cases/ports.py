@@ -1,6 +1,6 @@
 """What the use cases need from the outside world, as small protocols, and who is asking."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,6 +25,7 @@ class SignalWire(Protocol):
     def update_endpoint(self, endpoint_id: str, changes: dict[str, Any], deadline: Deadline) -> SipEndpoint: ...
     def delete_endpoint(self, endpoint_id: str, deadline: Deadline) -> None: ...
     def find_endpoints_by_username(self, username: str, deadline: Deadline) -> list[SipEndpoint]: ...
+    def endpoint_pages(self, deadline: Deadline) -> Iterator[list[SipEndpoint]]: ...
 
 
 class Inventory(Protocol):
@@ -60,6 +61,21 @@ class ScimUsers(Protocol):
     def add(self, user: ScimUserRecord) -> None: ...
     def replace(self, seen: ScimUserRecord, updated: ScimUserRecord) -> None: ...
     def remove(self, seen: ScimUserRecord) -> None: ...
+
+
+class JsonObjects(Protocol):
+    """A bucket's JSON documents, by key."""
+
+    def put_json(self, bucket: str, key: str, document: object) -> None: ...
+    def get_json(self, bucket: str, key: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ReportBucket:
+    """Where the fleet's state machines keep their manifests and write their reports (the imports bucket)."""
+
+    objects: JsonObjects
+    name: str
 
 
 @dataclass(frozen=True)

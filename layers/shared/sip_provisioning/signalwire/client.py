@@ -1,5 +1,5 @@
-"""A narrow client for SignalWire's legacy SIP endpoint API: create, list (by username, or every
-endpoint page by page), retrieve, update and delete.
+"""A narrow client for SignalWire's legacy SIP endpoint API: create, list (by username, or page by
+page), retrieve, update and delete.
 
 It speaks HTTP and says precisely what happened (`SignalWireFault` subclasses); what that means
 for the caller (retry? look the endpoint up? which problem?) is the use case's decision.
@@ -11,7 +11,6 @@ is followed only when it points back at the same origin.
 
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,8 +27,6 @@ from sip_provisioning.observability import logger, metrics
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
 
 ENDPOINTS_PATH = "/api/relay/rest/endpoints/sip"
-# The largest page SignalWire's list answers: fewest calls for a whole listing.
-LIST_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -129,22 +126,24 @@ class SignalWireClient:
 
     def find_endpoints_by_username(self, username: str, deadline: Deadline) -> list[SipEndpoint]:
         """Endpoints whose username is exactly `username` (SignalWire filters by substring)."""
-        pages = self._pages({"filter_username": username}, deadline)
-        return [endpoint for page in pages for endpoint in page if endpoint.username == username]
-
-    def endpoint_pages(self, deadline: Deadline) -> Iterator[list[SipEndpoint]]:
-        """Every endpoint of the project, a page of up to `LIST_PAGE_SIZE` per call, as the calls answer."""
-        return self._pages({}, deadline)
-
-    def _pages(self, filters: dict[str, str], deadline: Deadline) -> Iterator[list[SipEndpoint]]:
-        """One list call per page, following `links.next` (on the same origin only)."""
         url: str | None = self._endpoints_url
-        params: dict[str, str] | None = {**filters, "page_size": str(LIST_PAGE_SIZE)}
+        params: dict[str, str] | None = {"filter_username": username, "page_size": "1000"}
+        found: list[SipEndpoint] = []
         while url:
             page = _parse(SipEndpointPage, self._send("GET", url, deadline, params=params))
-            yield page.data
+            found.extend(endpoint for endpoint in page.data if endpoint.username == username)
             next_link = page.links.get("next")
             url, params = (self._same_origin(next_link), None) if next_link else (None, None)
+        return found
+
+    def list_page(self, page_link: str | None, page_size: int, deadline: Deadline) -> SipEndpointPage:
+        """One page of every endpoint, newest first: the first (of `page_size`) when `page_link` is
+        None, else the page a `links.next` of an earlier page named (it carries its own size)."""
+        if page_link is None:
+            return _parse(
+                SipEndpointPage, self._send("GET", self._endpoints_url, deadline, params={"page_size": str(page_size)})
+            )
+        return _parse(SipEndpointPage, self._send("GET", self._same_origin(page_link), deadline))
 
     @property
     def _endpoints_url(self) -> str:

@@ -8,7 +8,7 @@ changes nothing.
 - `unmanaged`: endpoints SignalWire holds that no current record knows (a deleted record's
   username, created again behind the service's back, is unmanaged too).
 
-SignalWire is read with one list call per page of up to `LIST_PAGE_SIZE` endpoints, never one
+SignalWire is read with one list call per page of up to `LIST_PAGE_SIZE` (1,000) endpoints, never one
 call per endpoint; the inventory through its indexes, a page of records per query. A matched
 endpoint is found by the record's endpoint id, else by username. With a `profile`, `managed`,
 `drifted` and `missing` are that profile's; `unmanaged` endpoints have no profile, so every one
@@ -31,7 +31,7 @@ from sip_provisioning.observability import logger, metrics
 from sip_provisioning.payload_builder import build_create_payload
 from sip_provisioning.self_service import EndpointRequest
 from sip_provisioning.signalwire.models import SipEndpoint
-from sip_provisioning.use_cases.ports import Inventory, Ports, ReportBucket
+from sip_provisioning.use_cases.ports import Inventory, Ports, ReportBucket, SignalWire
 from sip_provisioning.use_cases.rollout import Location
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
 
@@ -39,6 +39,8 @@ MANAGED_STATUSES: Final = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISAB
 # A pending record's endpoint may exist already: it is neither managed yet nor anyone else's.
 KNOWN_STATUSES: Final = MANAGED_STATUSES | {EndpointStatus.PENDING}
 INVENTORY_PAGE: Final = 1000
+# The largest page SignalWire's list answers: the fewest calls for the whole fleet.
+LIST_PAGE_SIZE: Final = 1000
 # Drift compares every field but the password, so any stand-in lets the payload be built.
 PASSWORD_STAND_IN: Final = SecretStr("audit-compares-no-password")
 
@@ -108,7 +110,7 @@ def audit_fleet(
         raise UnknownProfile(profile, sorted(config.profiles))
     client = ports.signalwire(config.signalwire)
     with signalwire_faults_as_problems():
-        held = [endpoint for page in client.endpoint_pages(deadline) for endpoint in page]
+        held = list(_every_endpoint(client, deadline))
     known = list(_known_records(ports.inventory))
     managed = [
         record
@@ -194,6 +196,17 @@ def _problem(unbuildable: Exception) -> str:
     if isinstance(unbuildable, ValidationError):
         return "the stored request no longer passes the request rules"
     return str(unbuildable)
+
+
+def _every_endpoint(client: SignalWire, deadline: Deadline) -> Iterator[SipEndpoint]:
+    """SignalWire's endpoints, one list call per page, following each page's `links.next`."""
+    link: str | None = None
+    while True:
+        page = client.list_page(link, LIST_PAGE_SIZE, deadline)
+        yield from page.data
+        link = page.links.get("next")
+        if not link:
+            return
 
 
 def _known_records(inventory: Inventory) -> Iterator[InventoryRecord]:

@@ -207,7 +207,7 @@ def main() -> int:
     print(f"  {'drifted':<22}{per_drifted['writes']:>14.2f}{per_drifted['reads']:>14.2f}")
     print(f"  {'unchanged':<22}{per_unchanged['writes']:>14.2f}{per_unchanged['reads']:>14.2f}")
     print(f"  {'dry run, any':<22}{dry_calls['update'] / ENDPOINTS:>14.2f}{dry_calls['retrieve'] / ENDPOINTS:>14.2f}")
-    for label, output in (("dry run", dry), ("rollout", roll), ("again", again)):
+    for label, output in (("dry run", dry), ("rollout", roll), ("rollout again", again)):
         counted = {name: output[name] for name in ("endpoints", "changed", "unchanged", "failed")}
         print(f"  output of the {label}: {counted}")
     print()

@@ -508,6 +508,34 @@ def test_the_audit_finds_the_drifted_the_missing_and_the_unmanaged_endpoints(fle
     assert [unmanaged["username"] for unmanaged in report["unmanaged"]] == ["edsger.dijkstra"]
 
 
+def test_a_disabled_endpoint_in_line_is_managed_and_not_drifted(fleet: Fleet) -> None:
+    # Given a managed endpoint that was disabled (its password changed, its settings not)
+    fleet.create("ada.lovelace")
+    fleet.disable("ada.lovelace")
+    # When the fleet is audited
+    execution = fleet.audit()
+    # Then it counts as managed, in line, neither missing nor unmanaged
+    assert {name: execution.output[name] for name in ("managed", "drifted", "missing", "unmanaged")} == {
+        "managed": 1,
+        "drifted": 0,
+        "missing": 0,
+        "unmanaged": 0,
+    }
+
+
+def test_an_endpoint_made_by_hand_under_a_deleted_records_username_is_unmanaged(fleet: Fleet) -> None:
+    # Given an endpoint the service deleted, its username then taken again by hand
+    fleet.create("ada.lovelace")
+    assert fleet.api.request("DELETE", "/endpoints/ada.lovelace").status in (200, 204)
+    fleet.by_hand("POST", body={"username": "ada.lovelace", "password": "hand-made-password-0123"})
+    # When the fleet is audited
+    execution = fleet.audit()
+    # Then the hand-made endpoint is unmanaged, and the deleted record is not missing
+    report = fleet.document(AUDIT_REPORT)
+    assert [unmanaged["username"] for unmanaged in report["unmanaged"]] == ["ada.lovelace"]
+    assert (execution.output["managed"], execution.output["missing"]) == (0, 0)
+
+
 def test_the_audit_changes_nothing(fleet: Fleet) -> None:
     # Given a fleet with one endpoint of each kind, and the inventory as it is
     a_fleet_with_one_of_each(fleet)

@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 PORT ?= 3000
 export PORT
 
-.PHONY: run test lint sam-build cfn-lint check clean openapi bench bench-bulk reliability
+.PHONY: run test lint sam-build cfn-lint check clean openapi bench bench-bulk bench-fleet reliability
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/scim/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,3 +67,9 @@ reliability: $(VENV)/.installed
 # at max_concurrency 1, 4 and 16; prints the table and writes bench/bulk_results.json.
 bench-bulk: $(VENV)/.installed
 	$(VENV)/bin/python -m bench.bulk
+
+# A profile rollout over 1,000 endpoints and a fleet audit through the local stack (moto + LambdaBridge
+# + the emulator): SignalWire calls per drifted and per unchanged endpoint, list calls per audit;
+# prints the table and writes bench/fleet_results.json.
+bench-fleet: $(VENV)/.installed
+	$(VENV)/bin/python -m bench.fleet

@@ -4,28 +4,37 @@ The event is `{"action": ..., "idempotency_key": ..., ...}` (`sip_provisioning.w
 `create` with `request` (the default when `action` is absent), `show`, `disable`, `delete` and
 `reset_password` with `username`, `update` with `username` and `changes`. The answer is the body
 the route of the same action answers with 200 or 201 (`delete`: `{"username", "status":
-"deleted"}`). A failure is raised as a `sip_provisioning.workflow` error whose class name, the
-problem type in CamelCase, is what a state machine's Retry and Catch match. Every action is the
+"deleted"}`). The fleet's state machines send the steps of a profile rollout (`plan_rollout`,
+`roll_out`, `rollout_failed`, `report_rollout`) and the audit (`audit_fleet`), which keep their
+manifests and reports in the imports bucket (`IMPORTS_BUCKET`). A failure is raised as a
+`sip_provisioning.workflow` error whose class name, the problem type in CamelCase, is what a
+state machine's Retry and Catch match. Every action is the
 same use case as the HTTP API's, composed the same way, run as `WORKFLOW_CALLER`.
 """
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
+import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 from pydantic import BaseModel
 
 from sip_provisioning import workflow
+from sip_provisioning.adapters.objects import S3Objects
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.records import CreatedVia
+from sip_provisioning.errors import ConfigurationError
 from sip_provisioning.observability import logger, metrics, record_failure
+from sip_provisioning.problems import ProblemType
 from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.use_cases import change, create, delete, disable, look_up, reset_password
-from sip_provisioning.use_cases.ports import Caller, Ports
+from sip_provisioning.use_cases import audit, change, create, delete, disable, look_up, reset_password, rollout
+from sip_provisioning.use_cases.ports import Caller, Ports, ReportBucket
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 # The caller of every workflow invocation (contract section 5). Only state machine roles may
@@ -41,6 +50,20 @@ WORKFLOW_CALLER = Caller(identity="workflow", via=CreatedVia.WORKFLOW)
 def wiring() -> Wiring:
     """Built on first use, then reused by every warm invocation of this container."""
     return Wiring(RuntimeSettings.from_environ(os.environ))
+
+
+IMPORTS_BUCKET_VARIABLE: Final = "IMPORTS_BUCKET"
+_S3_CONFIG = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
+
+
+@cache
+def reports() -> ReportBucket:
+    """The imports bucket, where the fleet's state machines keep manifests and write reports."""
+    name = os.environ.get(IMPORTS_BUCKET_VARIABLE)
+    if not name:
+        raise ConfigurationError(f"environment variable {IMPORTS_BUCKET_VARIABLE}", "missing")
+    client = boto3.session.Session().client("s3", config=_S3_CONFIG)
+    return ReportBucket(objects=S3Objects(lambda: client), name=name)
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,71 @@ def _delete(invocation: workflow.DeleteEndpoint, run: Run) -> BaseModel:
     )
 
 
+def _plan_rollout(invocation: workflow.PlanRollout, run: Run) -> BaseModel:
+    given = invocation.input
+    return rollout.plan_rollout(
+        run.ports,
+        reports(),
+        profile=given.profile,
+        dry_run=given.dry_run,
+        max_concurrency=given.max_concurrency,
+        execution_name=invocation.execution_name,
+    )
+
+
+def _roll_out(invocation: workflow.RollOutEndpoint, run: Run) -> BaseModel:
+    outcome = rollout.roll_out_endpoint(
+        run.ports,
+        WORKFLOW_CALLER,
+        invocation.username,
+        run.deadline,
+        dry_run=invocation.dry_run,
+        key=invocation.idempotency_key,
+        busy_seconds=run.busy_seconds,
+    )
+    rollout.record_outcome(reports(), invocation.execution_name, invocation.index, outcome)
+    # Only the status: the Map's output is discarded, the outcome is in the bucket.
+    return rollout.EndpointRollout(username=outcome.username, status=outcome.status)
+
+
+_PROBLEM_OF_ERROR_NAME: Final[Mapping[str, ProblemType]] = {
+    failure.__name__: problem for problem, failure in workflow.FAILURE_FOR_PROBLEM.items()
+}
+
+
+def _rollout_failed(invocation: workflow.RolloutFailed, run: Run) -> BaseModel:
+    """The problem type from the error's name (ours; Lambda's or Step Functions' own are
+    `internal-error`), its detail when the cause is our failure's payload."""
+    error_name = str(invocation.failure.get("Error", ""))
+    problem = _PROBLEM_OF_ERROR_NAME.get(error_name, ProblemType.INTERNAL_ERROR)
+    detail = None
+    if error_name in _PROBLEM_OF_ERROR_NAME:
+        try:
+            cause = json.loads(str(invocation.failure.get("Cause", "")))
+            detail = str(cause["errorMessage"])[:2048] if isinstance(cause, dict) else None
+        except (ValueError, KeyError):
+            detail = None
+    outcome = rollout.EndpointRollout(username=invocation.username, status=problem.value, detail=detail)
+    rollout.record_outcome(reports(), invocation.execution_name, invocation.index, outcome)
+    return rollout.EndpointRollout(username=outcome.username, status=outcome.status)
+
+
+def _report_rollout(invocation: workflow.ReportRollout, run: Run) -> BaseModel:
+    return rollout.write_report(
+        reports(), profile=invocation.profile, dry_run=invocation.dry_run, execution_name=invocation.execution_name
+    )
+
+
+def _audit_fleet(invocation: workflow.AuditFleet, run: Run) -> BaseModel:
+    return audit.audit_fleet(
+        run.ports,
+        reports(),
+        profile=invocation.input.profile,
+        execution_name=invocation.execution_name,
+        deadline=run.deadline,
+    )
+
+
 # Each action and the use case it runs: the one place an action is bound to its work.
 ACTIONS: Final[Mapping[str, Callable[[Any, Run], BaseModel]]] = {
     "create": _create,
@@ -122,6 +210,11 @@ ACTIONS: Final[Mapping[str, Callable[[Any, Run], BaseModel]]] = {
     "reset_password": _reset_password,
     "disable": _disable,
     "delete": _delete,
+    "plan_rollout": _plan_rollout,
+    "roll_out": _roll_out,
+    "rollout_failed": _rollout_failed,
+    "report_rollout": _report_rollout,
+    "audit_fleet": _audit_fleet,
 }
 
 

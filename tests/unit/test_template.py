@@ -584,6 +584,8 @@ STATE_MACHINE_LOG_DELIVERY_ACTIONS = {
 WORKFLOW_STATE_MACHINES = {
     "OnboardingStateMachine": "statemachine/onboarding.asl.json",
     "OffboardingStateMachine": "statemachine/offboarding.asl.json",
+    "ProfileRolloutStateMachine": "statemachine/profile_rollout.asl.json",
+    "FleetAuditStateMachine": "statemachine/fleet_audit.asl.json",
 }
 every_workflow_state_machine = pytest.mark.parametrize("state_machine", sorted(WORKFLOW_STATE_MACHINES))
 
@@ -1147,6 +1149,9 @@ SERVICE_METRICS = {
     "UpstreamRetries",
     "CreatesRecovered",
     "StaleConfigurationServed",
+    "DriftedEndpoints",
+    "MissingEndpoints",
+    "UnmanagedEndpoints",
 }
 
 
@@ -1267,3 +1272,90 @@ def test_the_function_is_told_the_secrets_prefix_the_permissions_cover(
     variables = function_properties(template, function_name)["Environment"]["Variables"]
     # Then the prefix is the one its permissions name
     assert variables["SECRETS_PREFIX"] == {"Fn::Sub": "sip-provisioning/${Stage}/endpoints/"}
+
+
+# The fleet (CONTRACT.md section 9): the rollout's and the audit's state machines, the daily schedule, the alarm.
+
+ROLLOUT_STATE_MACHINE = "ProfileRolloutStateMachine"
+AUDIT_STATE_MACHINE = "FleetAuditStateMachine"
+IMPORTS_OBJECTS = "${ImportsBucket.Arn}/"
+
+
+def test_the_fleet_audit_runs_daily_on_a_schedule_a_parameter_switches_off(template: dict[str, Any]) -> None:
+    # Given the audit state machine's events and the parameter they name
+    events = state_machine_properties(template, AUDIT_STATE_MACHINE)["Events"]
+    [schedule] = events.values()
+    switch = parameter(template, schedule["Properties"]["State"])
+    # When they are read
+    properties = schedule["Properties"]
+    # Then EventBridge Scheduler starts it once a day with {}, unless the parameter says DISABLED
+    assert schedule["Type"] == "ScheduleV2"
+    assert properties["ScheduleExpression"] == "rate(1 day)"
+    assert json.loads(properties["Input"]) == {}
+    assert (switch["Default"], sorted(switch["AllowedValues"])) == ("ENABLED", ["DISABLED", "ENABLED"])
+
+
+def test_managed_endpoints_missing_from_signalwire_alarm(template: dict[str, Any]) -> None:
+    # Given the metric identity Powertools gives the service's metrics
+    namespace, service = service_metric_identity(template)
+    # When the alarms on MissingEndpoints are read
+    (alarm,) = alarms_on(template, namespace, "MissingEndpoints")
+    # Then one fires as soon as an audit finds one (at least 1: more than 0)
+    assert dimensions(alarm) == {"service": service}
+    assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        "Maximum",
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+
+
+def test_the_workflow_function_writes_only_the_fleets_prefixes_of_the_imports_bucket(template: dict[str, Any]) -> None:
+    # Given the workflow function's S3 permissions and environment
+    statements = statements_granting(template, "WorkflowFunction", "s3")
+    variables = function_properties(template, "WorkflowFunction")["Environment"]["Variables"]
+    # When the objects each action may touch are read
+    resources: dict[str, set[str]] = {}
+    for statement in statements:
+        for action in as_list(statement["Action"]):
+            resources.setdefault(action, set()).update(
+                resource["Fn::Sub"] if "Fn::Sub" in resource else json.dumps(resource)
+                for resource in as_list(statement["Resource"])
+            )
+    # Then it writes manifests, outcomes and reports, reads back the first two, lists only the
+    # outcomes, and is told the bucket
+    assert resources["s3:PutObject"] == {
+        f"{IMPORTS_OBJECTS}{prefix}*" for prefix in ("rollouts/", "rollout-results/", "audits/")
+    }
+    assert resources["s3:GetObject"] == {f"{IMPORTS_OBJECTS}{prefix}*" for prefix in ("rollouts/", "rollout-results/")}
+    [listing] = [statement for statement in statements if "s3:ListBucket" in as_list(statement["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "rollout-results/*"}}
+    assert set(resources) == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+    assert variables["IMPORTS_BUCKET"] == {"Ref": "ImportsBucket"}
+
+
+def test_the_rollouts_distributed_map_reads_only_manifests_and_starts_only_its_own_children(
+    template: dict[str, Any],
+) -> None:
+    # Given the rollout state machine's name and its S3 and Step Functions permissions
+    name = state_machine_properties(template, ROLLOUT_STATE_MACHINE)["Name"]["Fn::Sub"].split()[0]
+    statements = list(state_machine_statements(template, ROLLOUT_STATE_MACHINE))
+    # When they are read
+    s3 = granting(iter(statements), "s3")
+    [start] = [
+        statement
+        for statement in granting(iter(statements), "states")
+        if statement["Action"] == "states:StartExecution"
+    ]
+    # Then the ItemReader reads the manifests alone, and the Map starts executions of this machine alone
+    assert [(statement["Action"], statement["Resource"]) for statement in s3] == [
+        ("s3:GetObject", {"Fn::Sub": f"{IMPORTS_OBJECTS}rollouts/*"})
+    ]
+    assert start["Resource"]["Fn::Sub"].endswith(f":stateMachine:{name}")
+
+
+def test_the_stack_outputs_the_fleets_state_machines(template: dict[str, Any]) -> None:
+    # Given / When the stack's outputs are read
+    outputs = template["Outputs"]
+    # Then an operator finds both ARNs to start them with
+    assert outputs["ProfileRolloutStateMachineArn"]["Value"] == {"Ref": ROLLOUT_STATE_MACHINE}
+    assert outputs["FleetAuditStateMachineArn"]["Value"] == {"Ref": AUDIT_STATE_MACHINE}

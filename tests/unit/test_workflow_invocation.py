@@ -21,10 +21,22 @@ def field_errors_of(event: object) -> dict[str, str]:
 # -- the actions ---------------------------------------------------------------------------------
 
 
-def test_the_actions_are_the_six_of_the_contract() -> None:
+def test_the_actions_are_the_six_of_the_contract_and_the_fleet_state_machines_steps() -> None:
     # Given / When the actions an invocation may name are read
-    # Then they are the contract's, create first as the default
-    assert workflow.ACTIONS == ("create", "show", "update", "reset_password", "disable", "delete")
+    # Then they are the contract's, create first as the default, then the rollout's and the audit's steps
+    assert workflow.ACTIONS == (
+        "create",
+        "show",
+        "update",
+        "reset_password",
+        "disable",
+        "delete",
+        "plan_rollout",
+        "roll_out",
+        "rollout_failed",
+        "report_rollout",
+        "audit_fleet",
+    )
     assert workflow.DEFAULT_ACTION == "create"
 
 

@@ -25,7 +25,7 @@ from pydantic_core import ErrorDetails
 from sip_provisioning import errors
 from sip_provisioning.documents import MAX_NESTING_DEPTH, PathPart, too_deep_at
 from sip_provisioning.problems import INTERNAL_ERROR_DETAIL, ProblemType, problem_for
-from sip_provisioning.self_service import EndpointChanges, EndpointRequest
+from sip_provisioning.self_service import EndpointChanges, EndpointRequest, ProfileName
 from sip_provisioning.signalwire.models import Username
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
@@ -86,6 +86,75 @@ class DeleteEndpoint(_Invocation):
     idempotency_key: IdempotencyKey
 
 
+# -- the fleet's state machines (CONTRACT.md section 9) -----------------------------------------
+# Each invocation names its execution: a Distributed Map's child runs under a name of its own.
+ExecutionName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\s/:]+$")]
+
+
+class RolloutInput(_Invocation):
+    """`ProfileRolloutStateMachine`'s input, checked before anything is read or changed."""
+
+    profile: ProfileName
+    dry_run: bool = Field(default=False, strict=True)
+    # Strict: the Map reads the input's own value, so "10" or true must not pass as a number.
+    max_concurrency: int = Field(default=10, strict=True, ge=1, le=100)
+
+
+class AuditInput(_Invocation):
+    """`FleetAuditStateMachine`'s input: `{}`, or one profile's endpoints."""
+
+    profile: ProfileName | None = None
+
+
+class _FleetStep(_Invocation):
+    execution_name: ExecutionName
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """None: these steps send SignalWire nothing, and what they write they may write again."""
+        return None
+
+
+class PlanRollout(_FleetStep):
+    """`plan_rollout`: the execution's input checked, the profile's endpoints written as the Map's manifest."""
+
+    action: Literal["plan_rollout"]
+    input: RolloutInput
+
+
+class RollOutEndpoint(_FleetStep):
+    """`roll_out`: one endpoint of the manifest (item `index`), under the key `<execution name>:<username>`."""
+
+    action: Literal["roll_out"]
+    index: int = Field(ge=0)
+    username: Username
+    dry_run: bool
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.execution_name}:{self.username}"
+
+
+class RolloutFailed(_FleetStep):
+    """`rollout_failed`: the Catch of an endpoint that failed for good; its problem type recorded."""
+
+    action: Literal["rollout_failed"]
+    index: int = Field(ge=0)
+    username: Username
+    failure: dict[str, Any]
+
+
+class ReportRollout(_FleetStep):
+    action: Literal["report_rollout"]
+    profile: ProfileName
+    dry_run: bool
+
+
+class AuditFleet(_FleetStep):
+    action: Literal["audit_fleet"]
+    input: AuditInput
+
+
 INVOCATION_TYPES: tuple[type[_Invocation], ...] = (
     CreateEndpoint,
     ShowEndpoint,
@@ -93,10 +162,16 @@ INVOCATION_TYPES: tuple[type[_Invocation], ...] = (
     ResetPassword,
     DisableEndpoint,
     DeleteEndpoint,
+    PlanRollout,
+    RollOutEndpoint,
+    RolloutFailed,
+    ReportRollout,
+    AuditFleet,
 )
 ACTIONS: tuple[str, ...] = tuple(get_args(kind.model_fields["action"].annotation)[0] for kind in INVOCATION_TYPES)
-# Envelope fields holding a route's body: their own fields are named as the route names them.
-BODY_FIELDS = frozenset({"request", "changes"})
+# Envelope fields holding a route's body (or an execution's input): their own fields are named as
+# the route (or the input) names them.
+BODY_FIELDS = frozenset({"request", "changes", "input"})
 
 
 def _action_of(value: Any) -> str | None:
@@ -113,7 +188,12 @@ type Invocation = Annotated[
     | Annotated[UpdateEndpoint, Tag("update")]
     | Annotated[ResetPassword, Tag("reset_password")]
     | Annotated[DisableEndpoint, Tag("disable")]
-    | Annotated[DeleteEndpoint, Tag("delete")],
+    | Annotated[DeleteEndpoint, Tag("delete")]
+    | Annotated[PlanRollout, Tag("plan_rollout")]
+    | Annotated[RollOutEndpoint, Tag("roll_out")]
+    | Annotated[RolloutFailed, Tag("rollout_failed")]
+    | Annotated[ReportRollout, Tag("report_rollout")]
+    | Annotated[AuditFleet, Tag("audit_fleet")],
     Discriminator(
         _action_of,
         custom_error_type="unknown_action",

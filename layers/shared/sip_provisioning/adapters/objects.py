@@ -1,7 +1,7 @@
 """S3: the imports bucket, where bulk files arrive and their reports and row results are written."""
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
@@ -35,7 +35,7 @@ class S3Objects:
         finally:
             body.close()
 
-    def put_json(self, bucket: str, key: str, document: Mapping[str, Any]) -> None:
+    def put_json(self, bucket: str, key: str, document: object) -> None:
         self._client().put_object(
             Bucket=bucket,
             Key=key,
@@ -43,8 +43,8 @@ class S3Objects:
             ContentType="application/json",
         )
 
-    def get_json(self, bucket: str, key: str) -> dict[str, Any] | None:
-        """The JSON object stored at `key`; None when there is none."""
+    def get_json(self, bucket: str, key: str) -> Any:
+        """The JSON document stored at `key`; None when there is none."""
         try:
             body = self._client().get_object(Bucket=bucket, Key=key)["Body"]
         except ClientError as error:
@@ -52,5 +52,4 @@ class S3Objects:
                 return None
             raise
         with body:
-            document: dict[str, Any] = json.loads(body.read())
-        return document
+            return json.loads(body.read())

@@ -19,7 +19,7 @@ from sip_provisioning.domain.records import (
 )
 from sip_provisioning.domain.scim_users import ScimUserRecord
 from sip_provisioning.errors import FieldError
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
+from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
 from sip_provisioning.use_cases.once import OnceStore
 
 
@@ -33,6 +33,7 @@ class SignalWire(Protocol):
     def update_endpoint(self, endpoint_id: str, changes: dict[str, Any], deadline: Deadline) -> SipEndpoint: ...
     def delete_endpoint(self, endpoint_id: str, deadline: Deadline) -> None: ...
     def find_endpoints_by_username(self, username: str, deadline: Deadline) -> list[SipEndpoint]: ...
+    def list_page(self, page_link: str | None, page_size: int, deadline: Deadline) -> SipEndpointPage: ...
 
 
 class Inventory(Protocol):
@@ -69,6 +70,21 @@ class ScimUsers(Protocol):
     def add(self, user: ScimUserRecord) -> None: ...
     def replace(self, seen: ScimUserRecord, updated: ScimUserRecord) -> None: ...
     def remove(self, seen: ScimUserRecord) -> None: ...
+
+
+class JsonObjects(Protocol):
+    """A bucket's JSON documents, by key."""
+
+    def put_json(self, bucket: str, key: str, document: object) -> None: ...
+    def get_json(self, bucket: str, key: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ReportBucket:
+    """Where the fleet's state machines keep their manifests and write their reports (the imports bucket)."""
+
+    objects: JsonObjects
+    name: str
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,14 @@ from sip_provisioning.observability import logger, metrics
 from sip_provisioning.payload_builder import build_create_payload
 from sip_provisioning.self_service import EndpointRequest
 from sip_provisioning.signalwire.models import SipEndpoint
-from sip_provisioning.use_cases.ports import Inventory, Ports, ReportBucket, SignalWire
+from sip_provisioning.use_cases.list_endpoints import every_record
+from sip_provisioning.use_cases.ports import Ports, ReportBucket, SignalWire
 from sip_provisioning.use_cases.rollout import Location
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
 
 MANAGED_STATUSES: Final = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
 # A pending record's endpoint may exist already: it is neither managed yet nor anyone else's.
 KNOWN_STATUSES: Final = MANAGED_STATUSES | {EndpointStatus.PENDING}
-INVENTORY_PAGE: Final = 1000
 # The largest page SignalWire's list answers: the fewest calls for the whole fleet.
 LIST_PAGE_SIZE: Final = 1000
 # Drift compares every field but the password, so any stand-in lets the payload be built.
@@ -111,7 +111,7 @@ def audit_fleet(
     client = ports.signalwire(config.signalwire)
     with signalwire_faults_as_problems():
         held = list(_every_endpoint(client, deadline))
-    known = list(_known_records(ports.inventory))
+    known = list(every_record(ports.inventory, profile=None, statuses=KNOWN_STATUSES))
     managed = [
         record
         for record in known
@@ -206,17 +206,4 @@ def _every_endpoint(client: SignalWire, deadline: Deadline) -> Iterator[SipEndpo
         yield from page.data
         link = page.links.get("next")
         if not link:
-            return
-
-
-def _known_records(inventory: Inventory) -> Iterator[InventoryRecord]:
-    """Every current record of an endpoint the service made or is making (never a deleted one)."""
-    cursor: str | None = None
-    while True:
-        page = inventory.list_records(
-            profile=None, owner=None, statuses=KNOWN_STATUSES, limit=INVENTORY_PAGE, cursor=cursor
-        )
-        yield from page.records
-        cursor = page.next_cursor
-        if cursor is None:
             return

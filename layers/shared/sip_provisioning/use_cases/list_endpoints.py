@@ -3,15 +3,19 @@
 The cursor is sealed for the query and the caller (`domain.cursors`); a page holds only the
 records the caller may see, and no cursor reveals one it may not."""
 
+from collections.abc import Iterator
+
 from sip_provisioning.domain.cursors import CursorRefused, open_cursor, seal
-from sip_provisioning.domain.records import EndpointStatus, ListingQuery, RecordSummary
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, ListingQuery, RecordSummary
 from sip_provisioning.errors import FieldError, RequestInvalid
 from sip_provisioning.responses import EndpointList
 from sip_provisioning.use_cases.guard import profiles_seen_by
-from sip_provisioning.use_cases.ports import Caller, Ports
+from sip_provisioning.use_cases.ports import Caller, Inventory, Ports
 
 LISTED_BY_DEFAULT = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
 CURSOR_REFUSED = "not a cursor this service issued for this query and caller"
+# A fleet walk's page: the adapter bounds the reads behind each one whatever the size.
+WALK_PAGE = 1000
 
 
 def list_endpoints(
@@ -46,3 +50,19 @@ def list_endpoints(
         endpoints=[RecordSummary.of(record) for record in page.records],
         next_cursor=seal(page.resume_after, binding, secret) if page.resume_after else None,
     )
+
+
+def every_record(
+    inventory: Inventory, *, profile: str | None, statuses: frozenset[EndpointStatus]
+) -> Iterator[InventoryRecord]:
+    """Every current record of `profile` (None: of any) in one of `statuses`, page after page:
+    the whole fleet, as rollout and audit walk it, never scanned."""
+    after = None
+    while True:
+        page = inventory.list_records(
+            profile=profile, owner=None, statuses=statuses, profiles_seen=None, limit=WALK_PAGE, after=after
+        )
+        yield from page.records
+        after = page.resume_after
+        if after is None:
+            return

@@ -16,7 +16,6 @@ A disabled endpoint stays disabled: `PATCH {}` never sends a password, so it kee
 one its disable set. No password is in any outcome, the manifest or the report.
 """
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Any, Final
@@ -30,12 +29,12 @@ from sip_provisioning.errors import UnknownProfile
 from sip_provisioning.problems import ProblemType
 from sip_provisioning.self_service import EndpointChanges
 from sip_provisioning.use_cases.change import change_endpoint, preview_change
+from sip_provisioning.use_cases.list_endpoints import every_record
 from sip_provisioning.use_cases.once import run_keyed
-from sip_provisioning.use_cases.ports import Caller, Inventory, Ports, ReportBucket
+from sip_provisioning.use_cases.ports import Caller, Ports, ReportBucket
 
 # The endpoints a rollout brings in line; a deleted one is gone, a pending one not yet made.
 ROLLED_OUT_STATUSES: Final = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
-INVENTORY_PAGE: Final = 1000
 RESULTS_PREFIX: Final = "rollout-results/"
 # Reading the outcomes back: S3 GETs are network-bound, a few at a time.
 REPORT_READERS: Final = 16
@@ -111,24 +110,14 @@ def plan_rollout(
     if profile not in config.profiles:
         raise UnknownProfile(profile, sorted(config.profiles))
     config.profiles_for(profile)
-    usernames = list(_usernames_of(ports.inventory, profile))
+    usernames = [
+        record.username for record in every_record(ports.inventory, profile=profile, statuses=ROLLED_OUT_STATUSES)
+    ]
     manifest = Location(bucket=bucket.name, key=manifest_key(profile, execution_name))
     bucket.objects.put_json(manifest.bucket, manifest.key, usernames)
     return RolloutPlan(
         profile=profile, dry_run=dry_run, max_concurrency=max_concurrency, endpoints=len(usernames), manifest=manifest
     )
-
-
-def _usernames_of(inventory: Inventory, profile: str) -> Iterator[str]:
-    cursor: str | None = None
-    while True:
-        page = inventory.list_records(
-            profile=profile, owner=None, statuses=ROLLED_OUT_STATUSES, limit=INVENTORY_PAGE, cursor=cursor
-        )
-        yield from (record.username for record in page.records)
-        cursor = page.next_cursor
-        if cursor is None:
-            return
 
 
 def roll_out_endpoint(

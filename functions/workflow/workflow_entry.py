@@ -2,7 +2,8 @@
 
 The event is `{"action": ..., "idempotency_key": ..., ...}` (`sip_provisioning.workflow`):
 `create` with `request` (the default when `action` is absent), `show`, `disable`, `delete` and
-`reset_password` with `username`, `update` with `username` and `changes`. The answer is the body
+`reset_password` with `username`, `update` with `username` and `changes`, `adopt` with
+`username`, `profile` and optionally `owner`. The answer is the body
 the route of the same action answers with 200 or 201 (`delete`: `{"username", "status":
 "deleted"}`). A failure is raised as a `sip_provisioning.workflow` error whose class name, the
 problem type in CamelCase, is what a state machine's Retry and Catch match. Every action is the
@@ -24,7 +25,7 @@ from sip_provisioning.domain.records import CreatedVia
 from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.use_cases import change, create, delete, disable, look_up, reset_password
+from sip_provisioning.use_cases import adopt, change, create, delete, disable, look_up, reset_password
 from sip_provisioning.use_cases.ports import Caller, Ports
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
@@ -114,6 +115,18 @@ def _delete(invocation: workflow.DeleteEndpoint, run: Run) -> BaseModel:
     )
 
 
+def _adopt(invocation: workflow.AdoptEndpoint, run: Run) -> BaseModel:
+    return adopt.adopt_endpoint_once(
+        run.ports,
+        WORKFLOW_CALLER,
+        invocation.username,
+        invocation.adopt_request(),
+        run.deadline,
+        key=invocation.idempotency_key,
+        busy_seconds=run.busy_seconds,
+    )
+
+
 # Each action and the use case it runs: the one place an action is bound to its work.
 ACTIONS: Final[Mapping[str, Callable[[Any, Run], BaseModel]]] = {
     "create": _create,
@@ -122,6 +135,7 @@ ACTIONS: Final[Mapping[str, Callable[[Any, Run], BaseModel]]] = {
     "reset_password": _reset_password,
     "disable": _disable,
     "delete": _delete,
+    "adopt": _adopt,
 }
 
 

@@ -21,10 +21,10 @@ def field_errors_of(event: object) -> dict[str, str]:
 # -- the actions ---------------------------------------------------------------------------------
 
 
-def test_the_actions_are_the_six_of_the_contract() -> None:
+def test_the_actions_are_those_of_the_contract() -> None:
     # Given / When the actions an invocation may name are read
     # Then they are the contract's, create first as the default
-    assert workflow.ACTIONS == ("create", "show", "update", "reset_password", "disable", "delete")
+    assert workflow.ACTIONS == ("create", "show", "update", "reset_password", "disable", "delete", "adopt")
     assert workflow.DEFAULT_ACTION == "create"
 
 

@@ -24,7 +24,7 @@ from pydantic_core import ErrorDetails
 
 from sip_provisioning import errors
 from sip_provisioning.problems import INTERNAL_ERROR_DETAIL, ProblemType, problem_for
-from sip_provisioning.self_service import EndpointChanges, EndpointRequest
+from sip_provisioning.self_service import AdoptRequest, EndpointChanges, EndpointRequest, Owner, ProfileName
 from sip_provisioning.signalwire.models import Username
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
@@ -85,6 +85,20 @@ class DeleteEndpoint(_Invocation):
     idempotency_key: IdempotencyKey
 
 
+class AdoptEndpoint(_Invocation):
+    """`adopt`: `POST /endpoints/{username}/adopt` with `profile` and `owner`; answered with its 200 body.
+    The caller is `workflow`, an admin only where the deployment's policy names it."""
+
+    action: Literal["adopt"]
+    username: Username
+    profile: ProfileName
+    owner: Owner | None = None
+    idempotency_key: IdempotencyKey
+
+    def adopt_request(self) -> AdoptRequest:
+        return AdoptRequest.model_validate(self.model_dump(include={"profile", "owner"}, exclude_none=True))
+
+
 INVOCATION_TYPES: tuple[type[_Invocation], ...] = (
     CreateEndpoint,
     ShowEndpoint,
@@ -92,6 +106,7 @@ INVOCATION_TYPES: tuple[type[_Invocation], ...] = (
     ResetPassword,
     DisableEndpoint,
     DeleteEndpoint,
+    AdoptEndpoint,
 )
 ACTIONS: tuple[str, ...] = tuple(get_args(kind.model_fields["action"].annotation)[0] for kind in INVOCATION_TYPES)
 # Envelope fields holding a route's body: their own fields are named as the route names them.
@@ -112,7 +127,8 @@ type Invocation = Annotated[
     | Annotated[UpdateEndpoint, Tag("update")]
     | Annotated[ResetPassword, Tag("reset_password")]
     | Annotated[DisableEndpoint, Tag("disable")]
-    | Annotated[DeleteEndpoint, Tag("delete")],
+    | Annotated[DeleteEndpoint, Tag("delete")]
+    | Annotated[AdoptEndpoint, Tag("adopt")],
     Discriminator(
         _action_of,
         custom_error_type="unknown_action",
@@ -203,6 +219,10 @@ class EndpointNotManaged(WorkflowFailure):
     problem_type = ProblemType.ENDPOINT_NOT_MANAGED
 
 
+class EndpointAlreadyManaged(WorkflowFailure):
+    problem_type = ProblemType.ENDPOINT_ALREADY_MANAGED
+
+
 FAILURE_FOR_PROBLEM: dict[ProblemType, type[WorkflowFailure]] = {
     failure.problem_type: failure
     for failure in (
@@ -219,6 +239,7 @@ FAILURE_FOR_PROBLEM: dict[ProblemType, type[WorkflowFailure]] = {
         Forbidden,
         EndpointNotFound,
         EndpointNotManaged,
+        EndpointAlreadyManaged,
     )
 }
 

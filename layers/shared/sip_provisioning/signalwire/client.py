@@ -1,5 +1,5 @@
-"""A narrow client for SignalWire's legacy SIP endpoint API: create, list by username, retrieve,
-update and delete.
+"""A narrow client for SignalWire's legacy SIP endpoint API: create, list (by username, or page by
+page), retrieve, update and delete.
 
 It speaks HTTP and says precisely what happened (`SignalWireFault` subclasses); what that means
 for the caller (retry? look the endpoint up? which problem?) is the use case's decision.
@@ -135,6 +135,15 @@ class SignalWireClient:
             next_link = page.links.get("next")
             url, params = (self._same_origin(next_link), None) if next_link else (None, None)
         return found
+
+    def list_page(self, page_link: str | None, page_size: int, deadline: Deadline) -> SipEndpointPage:
+        """One page of every endpoint, newest first: the first (of `page_size`) when `page_link` is
+        None, else the page a `links.next` of an earlier page named (it carries its own size)."""
+        if page_link is None:
+            return _parse(
+                SipEndpointPage, self._send("GET", self._endpoints_url, deadline, params={"page_size": str(page_size)})
+            )
+        return _parse(SipEndpointPage, self._send("GET", self._same_origin(page_link), deadline))
 
     @property
     def _endpoints_url(self) -> str:

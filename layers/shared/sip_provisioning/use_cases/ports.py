@@ -11,7 +11,7 @@ from sip_provisioning.configuration import ServiceConfig, SignalWireSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord, RecordPage
 from sip_provisioning.domain.scim_users import ScimUserRecord
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
+from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
 from sip_provisioning.use_cases.once import OnceStore
 
 
@@ -25,6 +25,7 @@ class SignalWire(Protocol):
     def update_endpoint(self, endpoint_id: str, changes: dict[str, Any], deadline: Deadline) -> SipEndpoint: ...
     def delete_endpoint(self, endpoint_id: str, deadline: Deadline) -> None: ...
     def find_endpoints_by_username(self, username: str, deadline: Deadline) -> list[SipEndpoint]: ...
+    def list_page(self, page_link: str | None, page_size: int, deadline: Deadline) -> SipEndpointPage: ...
 
 
 class Inventory(Protocol):

@@ -15,8 +15,9 @@ import boto3
 import pytest
 import requests
 
-from local.gateway import IamCaller
+from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext
 from local.signalwire_emulator import COLLECTION_PATH, Fault
+from sip_provisioning import workflow
 from sip_provisioning.use_cases import list_unmanaged
 from tests.integration.conftest import CALLER, INVENTORY_TABLE, SIP_DOMAIN, Answer, ProvisionerApi
 
@@ -683,3 +684,79 @@ def test_a_signalwire_list_that_fails_is_answered_as_its_fault(api: ProvisionerA
     # Then it is a 503 with SignalWire's Retry-After
     assert problem(answer) == (503, "upstream-unavailable")
     assert answer.headers["Retry-After"] == "3"
+
+
+# -- the workflow entry's adopt action ------------------------------------------------------------
+
+
+def invoke_adopt(workflow_module: Any, username: str, key: str = "adopt-run-1", **fields: Any) -> dict[str, Any]:
+    context = LocalLambdaContext(LambdaFunction(name="sip-provisioner-workflow", timeout_seconds=25.0))
+    event = {"action": "adopt", "username": username, "idempotency_key": key, "profile": "office", **fields}
+    answer: dict[str, Any] = workflow_module.lambda_handler(event, context)
+    return answer
+
+
+def test_the_workflow_adopt_action_answers_the_routes_body_recorded_as_caller_workflow(
+    api: ProvisionerApi, workflow_module: Any
+) -> None:
+    # Given an endpoint made outside, and no deployment policy (every caller an admin)
+    endpoint = made_outside(api, "ada", OFFICE_LIKE)
+    # When a workflow adopts it for an owner
+    body = invoke_adopt(workflow_module, "ada", owner="E1001")
+    # Then it answers the route's body, the record made by the workflow caller
+    assert set(body) == {"endpoint", "sip_uri", "managed", "record", "drift"}
+    assert body["endpoint"] == endpoint
+    assert (body["record"]["created_by"], body["record"]["created_via"]) == ("workflow", "adopted")
+    assert body["record"]["owner"] == "E1001"
+
+
+def test_a_workflow_adopt_repeated_under_its_key_answers_the_first_again(
+    api: ProvisionerApi, workflow_module: Any
+) -> None:
+    # Given an endpoint a workflow adopted under a key
+    made_outside(api, "ada", OFFICE_LIKE)
+    first = invoke_adopt(workflow_module, "ada")
+    # When the same invocation is retried
+    again = invoke_adopt(workflow_module, "ada")
+    # Then the first answer comes again
+    assert again == first
+
+
+def test_a_workflow_adopt_of_an_endpoint_the_service_manages_raises_endpoint_already_managed(
+    api: ProvisionerApi, workflow_module: Any
+) -> None:
+    # Given an endpoint the service created
+    api.create({"username": "ada"})
+    # When a workflow adopts it
+    with pytest.raises(workflow.WorkflowFailure) as raised:
+        invoke_adopt(workflow_module, "ada")
+    # Then it fails with the error name a state machine matches
+    assert type(raised.value).__name__ == "EndpointAlreadyManaged"
+
+
+def test_under_a_policy_whose_admins_leave_workflows_out_a_workflow_adopt_raises_forbidden(
+    api: ProvisionerApi, workflow_module: Any
+) -> None:
+    # Given a deployment policy whose only admin is alice, and an endpoint made outside
+    put_deployment_policy(api, {"admins": [ADMIN.user_arn]})
+    made_outside(api, "ada", OFFICE_LIKE)
+    # When a workflow adopts it
+    with pytest.raises(workflow.WorkflowFailure) as raised:
+        invoke_adopt(workflow_module, "ada")
+    # Then it fails as Forbidden, and nothing is stored
+    assert type(raised.value).__name__ == "Forbidden"
+    assert inventory_items("ada") == []
+
+
+def test_a_workflow_adopt_without_a_profile_raises_validation_error_naming_it(
+    api: ProvisionerApi, workflow_module: Any
+) -> None:
+    # Given an endpoint made outside
+    made_outside(api, "ada", OFFICE_LIKE)
+    # When a workflow adopts it without a profile
+    context = LocalLambdaContext(LambdaFunction(name="sip-provisioner-workflow", timeout_seconds=25.0))
+    with pytest.raises(workflow.WorkflowFailure) as raised:
+        workflow_module.lambda_handler({"action": "adopt", "username": "ada", "idempotency_key": "k-1"}, context)
+    # Then it fails as ValidationError naming profile
+    assert type(raised.value).__name__ == "ValidationError"
+    assert '"field":"profile"' in str(raised.value)

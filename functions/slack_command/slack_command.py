@@ -294,9 +294,8 @@ def _carry_out(job: CommandJob, deadline: Deadline, busy_seconds: float) -> Slac
             deleted = delete_endpoint_once(ports, caller, username, deadline, key=key, busy_seconds=busy_seconds)
             return deleted_message(deleted)
         case AdoptCommand(username=username) as command:
-            request = command.to_adopt_request()
             adopted = adopt_endpoint_once(
-                ports, caller, username, request, deadline, key=key, busy_seconds=busy_seconds
+                ports, caller, username, command.to_adopt_request(), deadline, key=key, busy_seconds=busy_seconds
             )
             return adopted_message(adopted, job.command_name)
     raise AssertionError(f"unreachable: every job command is matched ({job.command.name})")

@@ -552,7 +552,7 @@ def test_the_unmanaged_are_paged_by_cursor_over_signalwires_pages_each_once(
 ) -> None:
     # Given SignalWire pages of 2, and 7 unmanaged endpoints among 4 managed ones
     monkeypatch.setattr(list_unmanaged, "UPSTREAM_PAGE_SIZE", 2)
-    expected = []
+    expected: list[str] = []
     for number in range(11):
         if number % 3 == 1:
             api.create({"username": f"managed-{number:02}"})

@@ -109,7 +109,8 @@ def request_event(method: str, path: str, query: str = "") -> dict[str, Any]:
 
 def prepare(handler: Handler, event_file: Path, emulator: SignalWireEmulator | None = None) -> list[dict[str, Any]]:
     """Create the endpoints the event needs (with `emulator`, those made outside too); the service's 201 answers."""
-    for username in MADE_OUTSIDE.get(event_file.name, []) if emulator is not None else []:
+    for username in MADE_OUTSIDE.get(event_file.name, []):
+        assert emulator is not None, f"{event_file.name} needs endpoints made outside: pass the emulator"
         requests.post(
             f"{emulator.base_url}{COLLECTION_PATH}",
             json={"username": username, "password": "made-by-an-old-script-1234", "call_handler": "relay_connector"},

@@ -22,8 +22,9 @@ Choices where the upstream documentation leaves room:
 
 Fault switches (``inject_fault``) make it misbehave on purpose for the next N matching
 requests of one operation (``list``, ``create``, ``retrieve``, ``update``, ``delete``; the
-default is ``create``) or of any request (``operation=None``). Every fault happens after the
-request is read and counted, and before the credentials are checked, as a failing proxy or
+default is ``create``) or of any request (``operation=None``), optionally only ``after`` that
+many matching requests were answered normally (the lookup after a create, not the one before).
+Every fault happens after the request is read and counted, and before the credentials are checked, as a failing proxy or
 server in front of the real API would:
 - ``SERVER_ERROR``: 500 ``{"error": "Internal Server Error"}``; nothing is performed.
 - ``SERVICE_UNAVAILABLE``: 503, ``Retry-After`` only when ``retry_after`` is given.
@@ -204,6 +205,7 @@ class _FaultRule:
     operation: str | None
     retry_after: int | None
     delay_seconds: float
+    passes_first: int = 0  # matching requests still to answer normally before misbehaving
 
     def matches(self, operation: str | None) -> bool:
         return self.operation is None or self.operation == operation
@@ -340,21 +342,23 @@ class SignalWireEmulator(LoopbackServer):
         operation: str | None = "create",
         retry_after: int | None = None,
         delay_seconds: float = 0.0,
+        after: int = 0,
     ) -> None:
-        """Misbehave on the next ``times`` requests of ``operation`` (``None``: any request).
+        """Misbehave on ``times`` requests of ``operation`` (``None``: any request), once
+        ``after`` matching requests were answered normally.
 
         ``operation`` is one of ``list``, ``create``, ``retrieve``, ``update``, ``delete``; the
         default ``create`` keeps the switches of tests written before the other operations.
         """
-        if times < 1:
-            raise ValueError("times must be at least 1")
+        if times < 1 or after < 0:
+            raise ValueError("times must be at least 1, after at least 0")
         if operation is not None and operation not in OPERATIONS:
             raise ValueError(f"operation must be one of {OPERATIONS} or None")
         if retry_after is not None and fault not in (Fault.RATE_LIMITED, Fault.SERVICE_UNAVAILABLE):
             raise ValueError("retry_after applies only to RATE_LIMITED and SERVICE_UNAVAILABLE")
         if (fault is Fault.HANG) != (delay_seconds > 0):
             raise ValueError("HANG needs delay_seconds > 0, and only HANG takes it")
-        rule = _FaultRule(fault, times, operation, retry_after, delay_seconds)
+        rule = _FaultRule(fault, times, operation, retry_after, delay_seconds, passes_first=after)
         with self._lock:
             self._fault_rules.append(rule)
 
@@ -427,6 +431,9 @@ class SignalWireEmulator(LoopbackServer):
             if operation is not None:
                 self._requests_by_operation[operation] += 1
             for rule in self._fault_rules:
+                if rule.matches(operation) and rule.passes_first > 0:
+                    rule.passes_first -= 1
+                    continue
                 if rule.matches(operation):
                     rule.remaining -= 1
                     if rule.remaining == 0:

@@ -202,11 +202,14 @@ def create_event(
     content_type: str = JSON,
     query: str = "",
     caller: IamCaller = CALLER,
+    method: str = "POST",
+    path: str = "/endpoints",
 ) -> dict[str, Any]:
-    """API Gateway's event for POST /endpoints from `caller` (the onboarding workflow's IAM role)."""
+    """API Gateway's event for POST /endpoints (or `method` `path`, body None for none) from
+    `caller` (the onboarding workflow's IAM role)."""
     headers = [("Content-Type", content_type)] + ([("Idempotency-Key", key)] if key is not None else [])
-    data = raw_body if raw_body is not None else json.dumps(body).encode()
-    return build_event("POST", "/endpoints", query, headers, data, caller=caller)
+    data = raw_body if raw_body is not None else b"" if body is None else json.dumps(body).encode()
+    return build_event(method, path, query, headers, data, caller=caller)
 
 
 @dataclass
@@ -222,6 +225,8 @@ class Stack:
     ssm_reads: FailingCalls
     resources: ExitStack
     seeded_usernames: set[str] = field(default_factory=set)
+    seeded_ids: set[str] = field(default_factory=set)
+    deleted_directly_ids: set[str] = field(default_factory=set)
 
     def put_parameter(self, name: str, value: str, kind: str = "String") -> None:
         self.ssm.put_parameter(Name=f"{PARAMETERS_PATH}/{name}", Value=value, Type=kind, Overwrite=True)
@@ -236,6 +241,33 @@ class Stack:
         )
         response.raise_for_status()
         self.seeded_usernames.add(str(settings["username"]))
+        self.seeded_ids.add(str(response.json()["id"]))
+
+    def delete_endpoint_directly(self, username: str) -> None:
+        """Delete the username's endpoint in SignalWire directly, behind the service's back."""
+        for endpoint in self.emulator.endpoints:
+            if endpoint["username"] == username:
+                requests.delete(
+                    f"{self.emulator.base_url}{COLLECTION_PATH}/{endpoint['id']}",
+                    auth=(self.emulator.project_id, self.emulator.api_token),
+                    timeout=5,
+                ).raise_for_status()
+                self.deleted_directly_ids.add(str(endpoint["id"]))
+
+    def managed_ids(self) -> set[str]:
+        """The SignalWire ids the inventory says the service manages (live current records)."""
+        items = boto3.client("dynamodb").scan(TableName=INVENTORY_TABLE, ConsistentRead=True)["Items"]
+        return {
+            item["endpoint_id"]["S"]
+            for item in items
+            if item["record"]["S"] == "current"
+            and item["status"]["S"] in ("active", "disabled")
+            and "endpoint_id" in item
+        }
+
+    def put_inventory_item(self, item: Mapping[str, Any]) -> None:
+        """Write an inventory item as it is given (DynamoDB's typed form), as an earlier version left it."""
+        boto3.client("dynamodb").put_item(TableName=INVENTORY_TABLE, Item=dict(item))
 
     def keep[T](self, resource: AbstractContextManager[T]) -> T:
         return self.resources.enter_context(resource)

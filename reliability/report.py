@@ -1,14 +1,14 @@
 """`make reliability`: every fault scenario run and judged, the fault, create-defect, SSM,
-concurrency and fuzz suites run, and one table of what happened.
+concurrency, whose-endpoint, race and fuzz suites run, and one table of what happened.
 
     python -m reliability.report
 
 Each scenario (reliability/scenarios.py) runs on a fresh stack and becomes a row: the requests
 sent, the answers the contract allows and those observed (with the create calls SignalWire
-received), duplicates, lost endpoints and 5xx answers to caller mistakes (see runner.py for
-how each is counted). Each suite becomes a row of its test counts. The service's log lines and
-the suites' output go to a file named at the end. Exit status 0 only when every scenario held
-and every suite passed.
+received), duplicates, lost endpoints, foreign endpoints claimed and 5xx answers to caller
+mistakes (see runner.py for how each is counted). Each suite becomes a row of its test counts.
+The service's log lines and the suites' output go to a file named at the end. Exit status 0
+only when every scenario held and every suite passed.
 """
 
 import contextlib
@@ -33,9 +33,21 @@ SUITES = (
     "tests/integration/test_create_defects.py",
     "tests/integration/test_ssm_faults.py",
     "tests/integration/test_concurrency.py",
+    "tests/integration/test_whose_endpoint.py",
+    "tests/integration/test_endpoint_races.py",
     "tests/e2e/test_fuzz_openapi.py",
 )
-COLUMNS = ("scenario", "requests", "expected", "observed", "duplicates", "lost", "5xx for caller mistakes", "result")
+COLUMNS = (
+    "scenario",
+    "requests",
+    "expected",
+    "observed",
+    "duplicates",
+    "lost",
+    "foreign endpoints claimed",
+    "5xx for caller mistakes",
+    "result",
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ def scenario_row(result: ScenarioResult) -> tuple[str, ...]:
         result.observed + "".join(f"; {mismatch}" for mismatch in result.mismatches),
         str(result.duplicates),
         str(result.lost),
+        str(result.foreign_claimed),
         str(result.server_errors_for_mistakes),
         "ok" if result.holds else "FAIL",
     )
@@ -101,6 +114,7 @@ def suite_row(suite: SuiteResult) -> tuple[str, ...]:
         f"{suite.tests} test{'' if suite.tests == 1 else 's'}",
         "every test passes",
         observed if suite.tests else "no tests ran (see the output file)",
+        "-",
         "-",
         "-",
         "-",
@@ -132,12 +146,14 @@ def main() -> int:
     print()
     duplicates = sum(result.duplicates for result in results)
     lost = sum(result.lost for result in results)
+    foreign_claimed = sum(result.foreign_claimed for result in results)
     server_errors = sum(result.server_errors_for_mistakes for result in results)
     failing = [result.scenario.name for result in results if not result.holds]
     failing += [suite.path for suite in suites if not suite.holds]
     print(
         f"{len(results)} scenarios, {sum(len(r.scenario.requests) for r in results)} requests: "
-        f"{duplicates} duplicates, {lost} lost endpoints, {server_errors} 5xx for caller mistakes."
+        f"{duplicates} duplicates, {lost} lost endpoints, {foreign_claimed} foreign endpoints claimed, "
+        f"{server_errors} 5xx for caller mistakes."
     )
     print("Failing: " + ", ".join(failing) if failing else "Every scenario held and every suite passed.")
     print(f"Service log lines and suite output: {output.name}")

@@ -11,6 +11,8 @@ what the contract allows, and the emulator's state against what the service prom
 - lost: endpoints the service created for which no caller holds the right password (no 201 for
   the endpoint carried it, replays included, and it is not the caller's own); a 201 whose
   password is not the one SignalWire holds is a mismatch of its own;
+- foreign endpoints claimed: endpoints made outside the service (seeded) that the service
+  treats as its own: named by a 201, shown as managed by a GET, or named by a live inventory record;
 - 5xx for caller mistakes: requests the caller got wrong that were answered with a 5xx.
 """
 
@@ -58,9 +60,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Request:
-    """One POST /endpoints of a scenario, and the answers the contract allows for it."""
+    """One request of a scenario (POST /endpoints unless `method` and `path` say otherwise), and
+    the answers the contract allows for it."""
 
-    body: Mapping[str, Any]
+    body: Mapping[str, Any] | None
     allowed: tuple[Outcome, ...]
     key: str | None = None
     raw_body: bytes | None = None  # sent instead of `body` when given
@@ -70,10 +73,12 @@ class Request:
     before: Step = nothing  # what changes just before it is sent (a fault cleared, a hang over)
     caller_mistake: bool = False
     caller: IamCaller = CALLER  # who sends it (IAM): the onboarding workflow unless said otherwise
+    method: str = "POST"
+    path: str = "/endpoints"
 
     @property
     def username(self) -> str | None:
-        username = self.body.get("username")
+        username = (self.body or {}).get("username")
         return username if isinstance(username, str) else None
 
 
@@ -97,12 +102,16 @@ class ScenarioResult:
     upstream_creates: int
     duplicates: int
     lost: int
+    foreign_claimed: int
     server_errors_for_mistakes: int
     mismatches: tuple[str, ...] = field(default=())
 
     @property
     def holds(self) -> bool:
-        return not self.mismatches and self.duplicates == self.lost == self.server_errors_for_mistakes == 0
+        return (
+            not self.mismatches
+            and self.duplicates == self.lost == self.foreign_claimed == self.server_errors_for_mistakes == 0
+        )
 
     @property
     def expected(self) -> str:
@@ -154,6 +163,8 @@ def _invoke(request: Request, container: Container) -> Reply:
         content_type=request.content_type,
         query=request.query,
         caller=request.caller,
+        method=request.method,
+        path=request.path,
     )
     return container.invoke(event, request.function)[0]
 
@@ -178,7 +189,7 @@ def _all_at_once(round_: tuple[Request, ...], containers: list[Container]) -> li
 
 def _password_held(request: Request, reply: Reply) -> object:
     """The password a caller holds after a 201: the generated one it shows, or the caller's own."""
-    return reply.body.get("password", request.body.get("password"))
+    return reply.body.get("password", (request.body or {}).get("password"))
 
 
 def _judge(
@@ -200,6 +211,8 @@ def _judge(
     stored = {str(endpoint["id"]): endpoint for endpoint in stack.emulator.endpoints}
     for request, reply in created:
         endpoint = stored.get(reply.body["endpoint"]["id"])
+        if endpoint is None and reply.body["endpoint"]["id"] in stack.deleted_directly_ids:
+            continue  # the scenario deleted it behind the service's back
         if endpoint is None:
             mismatches.append(f"a 201 names endpoint {reply.body['endpoint']['id']}, which SignalWire does not hold")
         elif _password_held(request, reply) != endpoint["password"]:
@@ -220,5 +233,14 @@ def _judge(
             for request, reply in created
         )
     )
+    claimed = {str(reply.body["endpoint"]["id"]) for _, reply in created} | stack.managed_ids()
+    claimed |= {
+        str(reply.body["endpoint"]["id"])
+        for _, reply in sent
+        if reply.status == 200 and isinstance(reply.body, dict) and reply.body.get("managed") is True
+    }
+    foreign_claimed = len(claimed & stack.seeded_ids)
     server_errors = sum(1 for request, reply in sent if request.caller_mistake and reply.status >= 500)
-    return ScenarioResult(scenario, replies, upstream_creates, duplicates, lost, server_errors, tuple(mismatches))
+    return ScenarioResult(
+        scenario, replies, upstream_creates, duplicates, lost, foreign_claimed, server_errors, tuple(mismatches)
+    )

@@ -6,12 +6,13 @@ recovers from are followed by its retry under the same Idempotency-Key: what mus
 end is one endpoint per username and its password in the caller's hands.
 """
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from local.gateway import LambdaFunction
 from local.signalwire_emulator import Fault
-from reliability.harness import OTHER_CALLER, Stack, refusing_port, wait_until
+from reliability.harness import CALLER, OTHER_CALLER, Container, Stack, create_event, refusing_port, wait_until
 from reliability.runner import Outcome, Request, Scenario, Step
 from sip_provisioning.use_cases.create import MAX_CREATE_ATTEMPTS
 
@@ -109,6 +110,51 @@ def fail_every_ssm_read(stack: Stack) -> None:
     stack.ssm_reads.fail_always()
 
 
+def seed_as_requested(body: Mapping[str, Any]) -> Step:
+    """An endpoint made outside the service with exactly the settings `body` would send."""
+
+    def setup(stack: Stack) -> None:
+        preview, _ = Container().invoke(create_event(body, query="dry_run=true"))
+        stack.seed_endpoint({**preview.body["payload"], "password": "made-by-hand-password-1"})
+
+    return setup
+
+
+def leave_a_pending_reservation_without_proof(stack: Stack) -> None:
+    """A pending reservation of ida whose attempt is long over, as a version that did not look
+    the username up before its create left it (no proof the username was free)."""
+    stamp = "2026-01-01T00:00:00.000000Z"
+    text = {
+        "username": "ida",
+        "record": "current",
+        "listing": "endpoint",
+        "request": '{"profile": "default", "username": "ida"}',
+        "profile": "default",
+        "created_by": CALLER.user_arn,
+        "created_via": "http",
+        "created_at": stamp,
+        "updated_at": stamp,
+        "status": "pending",
+        "attempt_id": "an-attempt-long-over",
+    }
+    stack.put_inventory_item(
+        {**{name: {"S": value} for name, value in text.items()}, "pending_until": {"N": str(int(time.time()) - 60)}}
+    )
+
+
+def delete_ida_directly(stack: Stack) -> None:
+    stack.delete_endpoint_directly("ida")
+
+
+def on_ida(method: str, suffix: str, body: Mapping[str, Any] | None, outcome: Outcome, **options: Any) -> Request:
+    """A life-cycle route on ida."""
+    return Request(body, (outcome,), method=method, path=f"/endpoints/ida{suffix}", **options)
+
+
+def look_up_ida(*allowed: Outcome, **options: Any) -> Request:
+    return Request(None, allowed, method="GET", path="/endpoints/ida", **options)
+
+
 OVER_16_KIB = b'{"username": "ida", "caller_id": "' + b"x" * (16 * 1024) + b'"}'
 MADE_OUTSIDE_THE_SERVICE = {"username": "ida", "password": "made-by-hand-password-1", "call_handler": "relay_connector"}
 UNCONFIRMED = (problem(503, "upstream-unavailable", "1"), problem(504, "upstream-timeout"))
@@ -151,7 +197,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             mistake(IDA, problem(422, "validation-error"), key="not a valid key"),
             mistake({"username": "taken"}, problem(409, "username-taken")),
         ),
-        upstream_creates=1,  # only the taken username reaches SignalWire
+        upstream_creates=0,  # the taken username is found before any create is sent
         setup=seed({"username": "taken", "password": "taken-password-1", "call_handler": "relay_connector"}),
     ),
     fault_then_retry("SignalWire 500", Fault.SERVER_ERROR, problem(502, "upstream-error")),
@@ -206,12 +252,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         "answer lost, lookup fails too",
         one_by_one(ida(problem(504, "upstream-timeout")), ida(CREATED)),
         upstream_creates=2,
-        setup=then(inject(Fault.CLOSE_CONNECTION), inject(Fault.SERVER_ERROR, operation="list")),
+        setup=then(inject(Fault.CLOSE_CONNECTION), inject(Fault.SERVER_ERROR, operation="list", after=1)),
     ),
     Scenario(
         "answer lost, username held with other settings",
         one_by_one(ida(problem(409, "username-taken"))),
-        upstream_creates=1,
+        upstream_creates=0,  # found before the create is sent
         setup=then(seed(HELD_WITH_OTHER_SETTINGS), inject(Fault.CLOSE_CONNECTION)),
     ),
     Scenario(
@@ -222,7 +268,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "wrong API token",
         one_by_one(ida(problem(502, "upstream-error")), ida(CREATED, before=restore_the_token)),
-        upstream_creates=2,
+        upstream_creates=1,  # the lookup before the first create was refused: that create was never sent
         setup=revoke_the_token,
     ),
     Scenario(
@@ -265,7 +311,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "409, then the same key for another username",
         one_by_one(ida(problem(409, "username-taken")), reused_for_bob()),
-        upstream_creates=1,
+        upstream_creates=0,
         setup=seed(MADE_OUTSIDE_THE_SERVICE),
     ),
     # Defect 2: recovery never claims an endpoint another caller created through the service.
@@ -288,12 +334,58 @@ SCENARIOS: tuple[Scenario, ...] = (
         "answer lost, then the retry's 422 unconfirmed too",
         one_by_one(ida(problem(504, "upstream-timeout")), ida(*UNCONFIRMED), ida(CREATED)),
         upstream_creates=3,  # the lost one, then one per retry (SignalWire takes no idempotency key)
-        setup=then(inject(Fault.COMMIT_THEN_CLOSE), inject(Fault.SERVER_ERROR, operation="list", times=2)),
+        setup=then(inject(Fault.COMMIT_THEN_CLOSE), inject(Fault.SERVER_ERROR, operation="list", times=2, after=1)),
     ),
     Scenario(
-        "422 for a username made elsewhere, lookup fails",
-        one_by_one(ida(*UNCONFIRMED), ida(problem(409, "username-taken"))),
-        upstream_creates=2,
+        "username made elsewhere, the lookup before the create fails",
+        one_by_one(ida(problem(502, "upstream-error")), ida(problem(409, "username-taken"))),
+        upstream_creates=0,
         setup=then(seed(MADE_OUTSIDE_THE_SERVICE), inject(Fault.SERVER_ERROR, operation="list")),
+    ),
+    # Issue 19, defect 1: an endpoint that was there before the create is never claimed.
+    Scenario(
+        "made outside with the request's settings, create answer lost",
+        one_by_one(ida(problem(409, "username-taken")), ida(problem(409, "username-taken"))),
+        upstream_creates=0,  # found before any create is sent
+        setup=then(seed_as_requested(IDA), inject(Fault.COMMIT_THEN_CLOSE, times=2)),
+    ),
+    Scenario(
+        "made outside with the request's settings, create answer lost, no key",
+        one_by_one(ida(problem(409, "username-taken"), key=None)),
+        upstream_creates=0,
+        setup=then(seed_as_requested(IDA), inject(Fault.COMMIT_THEN_CLOSE)),
+    ),
+    Scenario(
+        "made outside first, the create's function gives up, then looked up",
+        one_by_one(
+            ida(problem(409, "username-taken"), key=None, function=LambdaFunction(timeout_seconds=3)),
+            look_up_ida(Outcome(200)),
+        ),
+        upstream_creates=0,
+        setup=then(seed_as_requested(IDA), inject(Fault.HANG, delay_seconds=2.0)),
+    ),
+    Scenario(
+        "stale pending reservation over an endpoint made outside, then looked up",
+        one_by_one(look_up_ida(Outcome(200)), ida(problem(409, "username-taken"))),
+        upstream_creates=0,
+        setup=then(seed_as_requested(IDA), leave_a_pending_reservation_without_proof),
+    ),
+    # Issue 19, defect 2: the inventory's id is a cache of SignalWire's truth.
+    Scenario(
+        "deleted behind the service's back, then created again",
+        one_by_one(ida(CREATED, key=None), ida(CREATED, key=None, before=delete_ida_directly)),
+        upstream_creates=2,
+    ),
+    Scenario(
+        "username taken over behind the service's back",
+        one_by_one(
+            ida(CREATED, key=None),
+            look_up_ida(Outcome(200), before=then(delete_ida_directly, seed(MADE_OUTSIDE_THE_SERVICE))),
+            ida(problem(409, "username-taken"), key=None),
+            on_ida("PATCH", "", {"caller_id": "Front Desk"}, problem(409, "endpoint-not-managed")),
+            on_ida("POST", "/disable", None, problem(409, "endpoint-not-managed")),
+            on_ida("DELETE", "", None, problem(409, "endpoint-not-managed")),
+        ),
+        upstream_creates=2,  # ours, then theirs, made behind the service's back
     ),
 )

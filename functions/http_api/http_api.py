@@ -5,7 +5,6 @@ Everything below the routes (profiles, payload, SignalWire) lives in the shared 
 """
 
 import binascii
-import json
 import os
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -26,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, RootModel
 
 from sip_provisioning.deadline import ANSWER_MARGIN_SECONDS, Deadline
+from sip_provisioning.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
 from sip_provisioning.domain.records import CreatedVia, EndpointStatus
 from sip_provisioning.errors import (
     FieldError,
@@ -103,8 +103,10 @@ def parse_json_object_body(body: str) -> dict[str, Any]:
     if not _is_json(app.current_event.headers.get("content-type")):
         raise UnsupportedMediaType("Send the body as application/json.")
     try:
-        document = json.loads(body, object_pairs_hook=_reject_duplicate_keys)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        document = parse_json(body, object_pairs_hook=_reject_duplicate_keys)
+    except NestedTooDeep:
+        raise MalformedRequest(f"The body nests arrays or objects deeper than {MAX_NESTING_DEPTH} levels.") from None
+    except ValueError:
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(document, dict):
         raise MalformedRequest("The body must be a JSON object.")
@@ -275,7 +277,14 @@ def get_endpoints(
     owner: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     status: Annotated[ListedStatus | None, Query(description="Default: every status but deleted.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=2048,
+            description="A page's `next_cursor`, for this caller and the same filters (any other is a 422).",
+        ),
+    ] = None,
 ) -> Response[str]:
     if managed is False:
         _refuse_inventory_filters(profile=profile, owner=owner, status=status)

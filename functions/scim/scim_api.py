@@ -50,6 +50,7 @@ from sip_provisioning.callers.scim.resources import (
 from sip_provisioning.callers.scim.settings import parse_scim_settings
 from sip_provisioning.configuration import SCIM_BEARER_TOKEN, SCIM_SETTINGS
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
 from sip_provisioning.domain.records import RecordChanged
 from sip_provisioning.domain.scim_users import ScimUserNotFound, UserNameInUse
 from sip_provisioning.errors import ConfigurationError, ProvisioningError
@@ -157,8 +158,10 @@ def _body() -> object:
     if len(raw.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise TooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes.")
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
+        body = parse_json(raw)
+    except NestedTooDeep:
+        raise InvalidSyntax(f"The body nests arrays or objects deeper than {MAX_NESTING_DEPTH} levels.") from None
+    except ValueError:
         raise InvalidSyntax("The body is not valid JSON.") from None
     if holds_invalid_text(body):
         raise InvalidSyntax("The body holds text that is not valid Unicode (a lone surrogate).")

@@ -955,6 +955,17 @@ def test_a_fault_applies_to_the_given_number_of_requests_only(emulator):
     assert statuses == [500, 500, 201]
 
 
+def test_a_fault_after_some_requests_lets_those_through_first(emulator):
+    # Given a list fault that lets the first list through
+    emulator.inject_fault(Fault.SERVER_ERROR, operation="list", after=1)
+
+    # When three lists arrive
+    statuses = [list_endpoints(emulator).status_code for _ in range(3)]
+
+    # Then only the second misbehaves
+    assert statuses == [200, 500, 200]
+
+
 def test_a_create_fault_leaves_other_operations_alone(emulator):
     # Given
     emulator.inject_fault(Fault.SERVER_ERROR)

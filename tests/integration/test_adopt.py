@@ -322,12 +322,13 @@ def test_a_username_whose_create_is_still_running_is_endpoint_already_managed(ap
     assert [item["status"]["S"] for item in inventory_items("ada")] == ["pending"]
 
 
-def test_a_pending_record_left_by_a_crash_whose_endpoint_exists_is_settled_as_managed_not_adopted(
+def test_a_pending_record_left_by_a_crash_that_proved_the_username_free_is_settled_as_managed_not_adopted(
     api: ProvisionerApi,
 ) -> None:
-    # Given ada in SignalWire and a pending record of a create whose time ran out
+    # Given ada in SignalWire, and a pending record of a create whose time ran out, which had
+    # proved the username free before its create left
     made_outside(api, "ada", OFFICE_LIKE)
-    put_pending(api, "ada", pending_until=int(time.time()) - 1)
+    put_pending(api, "ada", pending_until=int(time.time()) - 1, username_was_free=True)
     # When ada is adopted
     answer = adopt(api, "ada", {"profile": "office"})
     # Then, as a create would, the pending record is settled: the crashed create made it, so it is managed
@@ -336,7 +337,22 @@ def test_a_pending_record_left_by_a_crash_whose_endpoint_exists_is_settled_as_ma
     assert (item["status"]["S"], item["created_via"]["S"]) == ("active", "http")
 
 
-def put_pending(api: ProvisionerApi, username: str, *, pending_until: int) -> None:
+def test_a_pending_record_left_by_a_crash_without_proof_is_released_and_the_endpoint_adopted(
+    api: ProvisionerApi,
+) -> None:
+    # Given ada in SignalWire, and a pending record of a create whose time ran out without proof
+    # that the username was free (so the endpoint may have been there first)
+    made_outside(api, "ada", OFFICE_LIKE)
+    put_pending(api, "ada", pending_until=int(time.time()) - 1, username_was_free=False)
+    # When ada is adopted
+    answer = adopt(api, "ada", {"profile": "office"})
+    # Then, as a create would, the reservation is released, and the endpoint is adopted
+    assert answer.status == 200, answer.body
+    [item] = inventory_items("ada")
+    assert (item["status"]["S"], item["created_via"]["S"]) == ("active", "adopted")
+
+
+def put_pending(api: ProvisionerApi, username: str, *, pending_until: int, username_was_free: bool = True) -> None:
     """A create's reservation as the service writes it before sending the create."""
     stamp = "2026-01-01T00:00:00.000000Z"
     boto3.client("dynamodb").put_item(
@@ -354,6 +370,7 @@ def put_pending(api: ProvisionerApi, username: str, *, pending_until: int) -> No
             "status": {"S": "pending"},
             "attempt_id": {"S": "an-earlier-attempt"},
             "pending_until": {"N": str(pending_until)},
+            "username_was_free": {"BOOL": username_was_free},
         },
     )
 
@@ -582,9 +599,10 @@ def test_a_page_of_unmanaged_reads_a_bounded_number_of_signalwire_pages_and_may_
     made_outside(api, "outside-old")
     for number in range(list_unmanaged.MAX_PAGES_PER_REQUEST + 1):
         api.create({"username": f"managed-{number}"})
+    reads_before = api.emulator.requests_received("list")
     # When the unmanaged are listed, and the next page followed
     first = unmanaged(api)
-    reads_of_first = api.emulator.requests_received("list")
+    reads_of_first = api.emulator.requests_received("list") - reads_before
     second = unmanaged(api, f"cursor={first.body['next_cursor']}")
     # Then the first page is empty with a cursor after its bounded reads, and the next finds it
     assert (first.body["endpoints"], reads_of_first) == ([], list_unmanaged.MAX_PAGES_PER_REQUEST)

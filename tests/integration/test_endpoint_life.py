@@ -393,6 +393,75 @@ def test_changing_the_profile_clears_the_other_handlers_fields(api: ProvisionerA
     assert listed(api, "profile=support") == ["alice"]
 
 
+OFFICE_HANDLER_FIELDS = (
+    "call_fallback_url",
+    "call_fallback_method",
+    "call_status_callback_url",
+    "call_status_callback_method",
+    "call_request_method",
+)
+
+
+def test_a_patch_giving_the_handler_url_alone_keeps_the_profiles_other_handler_fields(api: ProvisionerApi) -> None:
+    # Given an office endpoint, whose profile sets the LaML webhooks' fallback and status callback
+    api.create({"username": "alice", "profile": "office"})
+    before = upstream(api, "alice")
+    # When a PATCH gives a handler of the same type with just a url
+    url = "https://office.example.com/laml/alice"
+    answer = patch(api, "alice", {"handler": {"type": "laml_webhooks", "url": url}})
+    # Then only the url changed: the profile's fallback, status callback and methods stay
+    assert answer.status == 200, answer.body
+    assert answer.body["changed"] == ["call_request_url"]
+    after = upstream(api, "alice")
+    assert after["call_request_url"] == url
+    assert {field: after[field] for field in OFFICE_HANDLER_FIELDS} == {
+        field: before[field] for field in OFFICE_HANDLER_FIELDS
+    }
+    # And the stored request holds only what the caller gave, with no drift
+    view = look_up(api, "alice").body
+    assert view["record"]["request"]["handler"] == {"type": "laml_webhooks", "url": url}
+    assert view["drift"] == []
+
+
+def test_a_patch_giving_every_handler_url_keeps_the_profiles_methods_and_shows_no_drift(api: ProvisionerApi) -> None:
+    # Given an office endpoint, whose profile sets every LaML webhooks method to GET or POST
+    api.create({"username": "alice", "profile": "office"})
+    # When a PATCH gives the same handler type with its three urls and no method
+    handler = {
+        "type": "laml_webhooks",
+        "url": "https://office.example.com/laml/alice",
+        "fallback_url": "https://office-fallback.example.com/laml/alice",
+        "status_callback_url": "https://office.example.com/laml/alice-status",
+    }
+    answer = patch(api, "alice", {"handler": handler})
+    # Then the urls changed and the profile's methods stayed
+    assert answer.status == 200, answer.body
+    assert answer.body["changed"] == ["call_fallback_url", "call_request_url", "call_status_callback_url"]
+    after = upstream(api, "alice")
+    assert (after["call_request_method"], after["call_fallback_method"], after["call_status_callback_method"]) == (
+        "GET",
+        "GET",
+        "POST",
+    )
+    # And the service's own change is not drift
+    assert look_up(api, "alice").body["drift"] == []
+
+
+def test_a_null_handler_key_in_a_patch_is_not_given_so_the_profiles_value_stays(api: ProvisionerApi) -> None:
+    # Given an office endpoint, whose profile sets the fallback method GET
+    api.create({"username": "alice", "profile": "office"})
+    # When a PATCH gives the same handler type with a url and a null fallback method
+    url = "https://office.example.com/laml/alice"
+    answer = patch(api, "alice", {"handler": {"type": "laml_webhooks", "url": url, "fallback_method": None}})
+    # Then only the url changed, and null, as everywhere in a PATCH, leaves the profile's value
+    assert answer.status == 200, answer.body
+    assert answer.body["changed"] == ["call_request_url"]
+    assert upstream(api, "alice")["call_fallback_method"] == "GET"
+    view = look_up(api, "alice").body
+    assert view["record"]["request"]["handler"] == {"type": "laml_webhooks", "url": url}
+    assert view["drift"] == []
+
+
 def test_an_empty_patch_reapplies_the_profile_and_fixes_drift(api: ProvisionerApi) -> None:
     # Given a managed endpoint changed out of band
     api.create({"username": "alice", "profile": "office"})

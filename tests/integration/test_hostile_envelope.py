@@ -31,6 +31,62 @@ def test_json_nested_deeper_than_the_parser_can_follow_is_a_400(api: Provisioner
     assert (answer.status, answer.body["type"]) == (400, "malformed-request")
 
 
+# As deep as fits in an otherwise valid body within 16 KiB: 5,000 arrays, and 2,700 objects
+# (`{"a":` takes five bytes a level, so 5,000 of them would pass the limit and be a 413).
+DEEP_VALUES = {
+    "5000 arrays": b"[" * 5000 + b"1" + b"]" * 5000,
+    "2700 objects": b'{"a":' * 2700 + b"1" + b"}" * 2700,
+}
+# Each route that reads a body, a valid body for it, and a field of it to nest the value under.
+ROUTES_WITH_A_BODY = {
+    "create": ("POST", "/endpoints", b'{"username": "deep.new", "handler": '),
+    "change": ("PATCH", "/endpoints/deep.user", b'{"owner": "deep.owner", "handler": '),
+    "reset": ("POST", "/endpoints/deep.user/password", b'{"password": '),
+}
+
+
+def service_state(api: ProvisionerApi) -> tuple[object, ...]:
+    """What a request could change: SignalWire's endpoints (passwords included) and the inventory."""
+    return api.emulator.endpoints, api.request("GET", "/endpoints").body
+
+
+@pytest.mark.parametrize("deep_value", DEEP_VALUES.values(), ids=DEEP_VALUES.keys())
+@pytest.mark.parametrize("route", ROUTES_WITH_A_BODY.values(), ids=ROUTES_WITH_A_BODY.keys())
+def test_a_body_nested_thousands_deep_within_the_size_limit_is_a_400_and_changes_nothing(
+    api: ProvisionerApi, route: tuple[str, str, bytes], deep_value: bytes
+) -> None:
+    # Given an endpoint, and a body for the route whose one field nests thousands of levels deep
+    assert api.create({"username": "deep.user"}).status == 201
+    method, path, opening = route
+    body = opening + deep_value + b"}"
+    assert len(body) <= 16 * 1024
+    before = service_state(api)
+    # When it is sent
+    answer = api.request(method, path, raw_body=body)
+    # Then it is malformed, says why, and nothing changed
+    assert (answer.status, answer.body["type"]) == (400, "malformed-request"), answer.body
+    assert "deeper than 32 levels" in answer.body["detail"]
+    assert service_state(api) == before
+    assert api.emulator.create_requests_received() == 1
+
+
+@pytest.mark.parametrize("deep_value", DEEP_VALUES.values(), ids=DEEP_VALUES.keys())
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/endpoints"), ("GET", "/endpoints/deep.user"), ("DELETE", "/endpoints/deep.user?dry_run=true")],
+)
+def test_a_deeply_nested_body_on_a_route_that_reads_none_is_not_a_500(
+    api: ProvisionerApi, method: str, path: str, deep_value: bytes
+) -> None:
+    # Given an endpoint
+    assert api.create({"username": "deep.user"}).status == 201
+    route, _, query = path.partition("?")
+    # When a route that takes no body is sent a deeply nested one
+    answer = api.request(method, route, raw_body=b'{"a": ' + deep_value + b"}", query=query)
+    # Then the body is never read: the route answers as it would without it
+    assert answer.status == 200, answer.body
+
+
 def test_a_json_object_with_a_duplicate_key_is_a_400(api: ProvisionerApi) -> None:
     # Given / When a body naming username twice (which value would win is ambiguous)
     answer = api.create(None, raw_body=b'{"username": "tom", "username": "jerry"}')

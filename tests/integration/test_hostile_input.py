@@ -260,6 +260,54 @@ def test_a_username_with_an_escaped_lone_surrogate_is_a_422(api: ProvisionerApi)
     assert api.emulator.create_requests_received() == 0
 
 
+# -- handler URLs ----------------------------------------------------------------------------
+
+# Each port a handler URL may not give (decimal 1 to 65535, no leading zeros), and why.
+IMPOSSIBLE_PORTS = {
+    "99999": "above 65535",
+    "0": "zero",
+    "-1": "negative",
+    "0x50": "hexadecimal",
+    "": "empty after the colon",
+    " 80": "a space before it",
+    "+80": "a sign",
+    "\u0668\u0660": "Arabic-Indic digits",
+    "00080": "leading zeros",
+}
+
+
+@pytest.mark.parametrize("port", IMPOSSIBLE_PORTS.keys(), ids=IMPOSSIBLE_PORTS.values())
+@pytest.mark.parametrize("key", ["url", "fallback_url", "status_callback_url"])
+def test_a_handler_url_with_an_impossible_port_is_a_422_naming_it_and_sends_nothing(
+    api: ProvisionerApi, key: str, port: str
+) -> None:
+    # Given a webhook handler whose every URL is good but one, whose port is impossible
+    handler = {
+        "type": "laml_webhooks",
+        "url": "https://hooks.example.com/voice",
+        "fallback_url": "https://hooks.example.com:8443/fallback",
+        "status_callback_url": "https://hooks.example.com/status",
+        key: f"https://hooks.example.com:{port}/{key}",
+    }
+    # When it is sent, for real and as a dry run
+    answers = [api.create({"username": "port.user", "handler": handler}, query=query) for query in ("", "dry_run=true")]
+    # Then each is a 422 naming that URL, and nothing reaches SignalWire
+    for answer in answers:
+        assert_problem(answer, 422, "validation-error")
+        assert [error["field"] for error in answer.body["errors"]] == [f"handler.{key}"]
+    assert api.emulator.create_requests_received() == 0
+
+
+@pytest.mark.parametrize("port", ["1", "80", "8443", "65535"])
+def test_a_handler_url_with_a_port_from_1_to_65535_is_sent_as_given(api: ProvisionerApi, port: str) -> None:
+    # Given / When a relay script handler whose URL gives a possible port
+    url = f"https://hooks.example.com:{port}/script"
+    answer = api.create({"username": "port.user", "handler": {"type": "relay_script", "url": url}})
+    # Then the endpoint is created with that URL
+    assert answer.status == 201, answer.body
+    assert api.emulator.endpoints[0]["call_relay_script_url"] == url
+
+
 # -- query -----------------------------------------------------------------------------------
 
 

@@ -107,6 +107,11 @@ def test_an_expired_cache_reads_ssm_again_and_sees_changes(ssm: Any) -> None:
         ("profiles/default", "[1, 2]", "must be a JSON object"),
         ("profiles/default", json.dumps({"password": "from-profile-secret"}), "breaks the profile rules in: password"),
         ("profiles/default", json.dumps({"encryption": "always"}), "breaks the profile rules in: encryption"),
+        (
+            "profiles/default",
+            json.dumps({"call_fallback_url": "https://hooks.example.com:99999/fallback"}),
+            "breaks the profile rules in: call_fallback_url",
+        ),
         ("signalwire/space_url", "http://example.signalwire.com", "must use https"),
         ("signalwire/project_id", " ", "is missing or empty"),
     ],

@@ -9,6 +9,8 @@ secret (and in SignalWire, the emulator here).
 """
 
 import json
+import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +78,36 @@ def all_secret_names() -> list[str]:
 def version_ids(username: str) -> list[str]:
     versions = secrets().list_secret_version_ids(SecretId=secret_name(username), IncludeDeprecated=True)
     return [version["VersionId"] for version in versions["Versions"]]
+
+
+def patch(api: ProvisionerApi, username: str, changes: dict[str, Any]) -> Answer:
+    return api.request("PATCH", f"/endpoints/{username}", changes)
+
+
+def obeys_secrets_managers_rules(name: str, tags: dict[str, str]) -> bool:
+    """Secrets Manager's documented limits, which moto does not enforce: a name of at most 512
+    ASCII letters, digits and /_+=.@-; tag values of at most 256 Unicode letters, separators,
+    numbers and _.:/=+-@, none starting with "aws:" in any case."""
+
+    def tag_character(character: str) -> bool:
+        return character in "_.:/=+-@" or unicodedata.category(character)[0] in "LZN"
+
+    name_fits = len(name) <= 512 and re.fullmatch(r"[A-Za-z0-9/_+=.@-]+", name) is not None
+    tags_fit = all(
+        len(value) <= 256 and all(map(tag_character, value)) and not value.lower().startswith("aws:")
+        for value in tags.values()
+    )
+    return name_fits and tags_fit
+
+
+def assert_refused_and_nothing_created(api: ProvisionerApi, answer: Answer, field: str, username: str) -> None:
+    assert answer.status == 422, answer.body
+    assert answer.body["type"] == "validation-error"
+    assert field in [error["field"] for error in answer.body["errors"]]
+    assert api.emulator.create_requests_received() == 0
+    assert all_secret_names() == []
+    current = {"username": {"S": username}, "record": {"S": "current"}}
+    assert "Item" not in boto3.client("dynamodb").get_item(TableName=INVENTORY_TABLE, Key=current)
 
 
 def keyed(key: str) -> dict[str, str]:
@@ -300,6 +332,25 @@ def test_a_reset_of_a_disabled_endpoint_writes_the_new_password_to_its_secret(va
     assert secret_value("ada.lovelace")["password"] == vault.emulator.stored_password("ada.lovelace")
 
 
+def test_a_reset_to_a_given_password_writes_it_to_the_secret_that_held_the_endpoints_password(
+    api: ProvisionerApi,
+) -> None:
+    # Given an endpoint whose generated password went to its secret, of a profile that lets a
+    # request give a password
+    put_profile(api, "vault-own", {"overridable": ["password"], "password_delivery": "secrets_manager"})
+    assert api.create({"username": "ada.lovelace", "profile": "vault-own"}).status == 201
+    # When its password is reset to one the caller gives
+    answer = reset(api, "ada.lovelace", {"password": "callers-own-Passw0rd-XYZ"})
+    # Then SignalWire has it, and so has a new version of the same secret: never the old one
+    assert answer.status == 200, answer.body
+    assert api.emulator.stored_password("ada.lovelace") == "callers-own-Passw0rd-XYZ"
+    assert secret_value("ada.lovelace")["password"] == "callers-own-Passw0rd-XYZ"
+    assert len(version_ids("ada.lovelace")) == 2
+    # And the answer, as for any given password, holds neither it nor where it went
+    assert "callers-own-Passw0rd-XYZ" not in json.dumps(answer.body)
+    assert answer.body.get("password_secret_arn") is None
+
+
 def test_a_reset_delivery_is_forbidden_where_the_profile_does_not_let_a_request_choose_it(
     api: ProvisionerApi,
 ) -> None:
@@ -368,6 +419,146 @@ def test_a_username_created_again_by_someone_else_has_its_tags_brought_up_to_dat
     tags = secret_tags("ada.lovelace")
     assert tags["sip:created-by"] == ONBOARDING.user_arn
     assert tags["sip:owner"] == "ada.king@example.com"
+
+
+# -- the tags follow the endpoint --------------------------------------------------------------
+
+
+def test_a_username_created_again_without_an_owner_carries_no_owner_tag_from_its_earlier_life(
+    vault: ProvisionerApi,
+) -> None:
+    # Given a deleted endpoint of a secrets_manager profile that had an owner
+    assert vault.create({"username": "ada.lovelace", "profile": "vault", "owner": "ada@example.com"}).status == 201
+    assert vault.request("DELETE", "/endpoints/ada.lovelace").status == 204
+    # When the username is created again without an owner
+    assert vault.create({"username": "ada.lovelace", "profile": "vault"}).status == 201
+    # Then its secret has no owner tag: nothing of the earlier holder stays
+    assert secret_tags("ada.lovelace") == {
+        "sip:username": "ada.lovelace",
+        "sip:profile": "vault",
+        "sip:created-by": CALLER.user_arn,
+    }
+
+
+def test_a_patch_of_the_owner_retags_the_secret(vault: ProvisionerApi) -> None:
+    # Given an endpoint of a secrets_manager profile owned by ada
+    assert vault.create({"username": "ada.lovelace", "profile": "vault", "owner": "ada@example.com"}).status == 201
+    # When its owner changes
+    assert patch(vault, "ada.lovelace", {"owner": "grace@example.com"}).status == 200
+    # Then the secret's owner tag names the new owner
+    assert secret_tags("ada.lovelace")["sip:owner"] == "grace@example.com"
+
+
+def test_a_patch_removing_the_owner_removes_the_secrets_owner_tag(vault: ProvisionerApi) -> None:
+    # Given an endpoint of a secrets_manager profile owned by ada
+    assert vault.create({"username": "ada.lovelace", "profile": "vault", "owner": "ada@example.com"}).status == 201
+    # When its owner is removed
+    assert patch(vault, "ada.lovelace", {"owner": None}).status == 200
+    # Then the secret has no owner tag any more
+    assert set(secret_tags("ada.lovelace")) == {"sip:username", "sip:profile", "sip:created-by"}
+
+
+def test_a_patch_of_the_profile_retags_the_secret(vault: ProvisionerApi) -> None:
+    # Given an endpoint of a secrets_manager profile, and another such profile
+    put_profile(vault, "vault-two", {"password_delivery": "secrets_manager"})
+    assert vault.create({"username": "ada.lovelace", "profile": "vault", "owner": "ada@example.com"}).status == 201
+    # When it moves to the other profile
+    answer = patch(vault, "ada.lovelace", {"profile": "vault-two"})
+    # Then the secret's profile tag names it, and the other tags stay
+    assert answer.status == 200, answer.body
+    assert secret_tags("ada.lovelace") == {
+        "sip:username": "ada.lovelace",
+        "sip:profile": "vault-two",
+        "sip:created-by": CALLER.user_arn,
+        "sip:owner": "ada@example.com",
+    }
+
+
+# -- Secrets Manager's limits, checked before anything is created ---------------------------------
+
+
+def test_an_owner_too_long_for_a_tag_once_encoded_is_a_422_naming_owner_and_nothing_is_created(
+    vault: ProvisionerApi,
+) -> None:
+    # Given a secrets_manager profile
+    # When a request names an owner within the 256 characters an owner may have, but whose
+    # commas a tag value cannot hold as they are
+    owner = "Lovelace, Ada" * 19  # 247 characters, 19 of them commas
+    answer = vault.create({"username": "ada.lovelace", "profile": "vault", "owner": owner})
+    # Then it is a 422 naming owner, and nothing was created or stored
+    assert_refused_and_nothing_created(vault, answer, "owner", "ada.lovelace")
+
+
+def test_the_same_owner_is_created_where_its_password_goes_in_the_answer(api: ProvisionerApi) -> None:
+    # Given a profile that answers passwords
+    # When a request names an owner too long for a secret's tag
+    owner = "Lovelace, Ada" * 19
+    answer = api.create({"username": "ada.lovelace", "profile": "office", "owner": owner})
+    # Then the endpoint is created: no secret, no tag, no limit
+    assert answer.status == 201, answer.body
+    assert all_secret_names() == []
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        pytest.param("ü" * 128, id="the secret's name would pass 512 characters"),
+        pytest.param("!" * 100, id="the username tag would pass 256 characters"),
+    ],
+)
+def test_a_username_secrets_manager_could_not_name_or_tag_is_a_422_naming_it_and_nothing_is_created(
+    vault: ProvisionerApi, username: str
+) -> None:
+    # Given a secrets_manager profile
+    # When a request names a username within the 128 characters a username may have, whose
+    # characters a secret name or tag cannot hold as they are
+    answer = vault.create({"username": username, "profile": "vault"})
+    # Then it is a 422 naming username, and nothing was created or stored
+    assert_refused_and_nothing_created(vault, answer, "username", username)
+
+
+def test_a_caller_identity_too_long_for_a_tag_is_a_422_naming_created_by_and_nothing_is_created(
+    vault: ProvisionerApi,
+) -> None:
+    # Given a secrets_manager profile and an IAM user whose ARN's path makes it 284 characters long
+    caller = IamCaller(user_arn="arn:aws:iam::123456789012:user/" + "team/" * 50 + "bob")
+    # When that user creates an endpoint from the profile
+    answer = vault.create({"username": "ada.lovelace", "profile": "vault"}, caller=caller)
+    # Then it is a 422 naming created_by, and nothing was created or stored
+    assert_refused_and_nothing_created(vault, answer, "created_by", "ada.lovelace")
+
+
+def test_a_name_and_tags_outside_secrets_managers_characters_are_written_within_its_rules(
+    vault: ProvisionerApi,
+) -> None:
+    # Given a secrets_manager profile
+    # When a username and an owner hold characters Secrets Manager does not take as they are,
+    # the owner starting with the reserved "aws:"
+    username = "zoë/o'brien#1"
+    owner = "AWS:O'Brien, Zoë (EU) + ops"
+    answer = vault.create({"username": username, "profile": "vault", "owner": owner})
+    # Then it is created, and its secret's name and tags obey Secrets Manager's rules
+    assert answer.status == 201, answer.body
+    [secret] = secrets().list_secrets()["SecretList"]
+    tags = {tag["Key"]: tag["Value"] for tag in secret["Tags"]}
+    assert obeys_secrets_managers_rules(secret["Name"], tags), (secret["Name"], tags)
+    # And a letter, a space or a digit stays as it is
+    assert "Zoë" in tags["sip:owner"]
+    assert tags["sip:username"].startswith("zoë/o")
+
+
+def test_a_patch_to_an_owner_too_long_for_a_tag_is_a_422_naming_owner_and_changes_nothing(
+    vault: ProvisionerApi,
+) -> None:
+    # Given an endpoint of a secrets_manager profile owned by ada
+    assert vault.create({"username": "ada.lovelace", "profile": "vault", "owner": "ada@example.com"}).status == 201
+    # When a PATCH names an owner too long for the secret's tag
+    answer = patch(vault, "ada.lovelace", {"owner": "Lovelace, Ada" * 19})
+    # Then it is a 422 naming owner, and the record and the tags still name ada
+    assert answer.status == 422, answer.body
+    assert "owner" in [error["field"] for error in answer.body["errors"]]
+    assert vault.request("GET", "/endpoints/ada.lovelace").body["record"]["owner"] == "ada@example.com"
+    assert secret_tags("ada.lovelace")["sip:owner"] == "ada@example.com"
 
 
 # -- the workflow entry ---------------------------------------------------------------------------

@@ -287,6 +287,35 @@ def test_a_patch_setting_a_field_the_endpoints_profile_does_not_let_it_set_is_fo
     assert signalwire_endpoint(api, "p.locked") == before
 
 
+def test_handler_url_listed_as_overridable_lets_a_patch_change_the_url_alone_keeping_the_profiles_urls(
+    api: ProvisionerApi,
+) -> None:
+    # Given carol's endpoint of a LaML-webhooks profile that sets fallback and status callback
+    # urls and lets a request set only `handler.url` (and the owner)
+    put_profile(
+        api,
+        "url-only",
+        {"overridable": ["handler.url", "owner"], "url_hosts": ["*.example.com"]},
+        call_fallback_url="https://voice-fallback.example.com/laml/team",
+        call_status_callback_url="https://voice.example.com/laml/status",
+    )
+    assert create(api, {"username": "p.url", "profile": "url-only"}, caller=CREATOR).status == 201
+    # When carol's PATCH gives a LaML-webhooks handler with just a url
+    url = "https://voice.example.com/laml/carol"
+    handler = {"type": "laml_webhooks", "url": url}
+    answer = api.request("PATCH", endpoint_path("p.url"), {"handler": handler}, caller=CREATOR)
+    # Then the url changed alone: the profile's fallback and status callback urls stay
+    assert answer.status == 200, answer.body
+    assert answer.body["changed"] == ["call_request_url"]
+    held = signalwire_endpoint(api, "p.url")
+    assert (held["call_request_url"], held["call_fallback_url"], held["call_status_callback_url"]) == (
+        url,
+        "https://voice-fallback.example.com/laml/team",
+        "https://voice.example.com/laml/status",
+    )
+    assert api.request("GET", endpoint_path("p.url")).body["drift"] == []
+
+
 def test_a_patch_moving_an_endpoint_to_a_profile_the_caller_may_not_use_is_forbidden(api: ProvisionerApi) -> None:
     # Given carol's endpoint of an open profile, and a profile only onboarding roles may use
     put_profile(api, "team")
@@ -586,6 +615,54 @@ def test_get_endpoints_filtered_by_a_profile_a_non_admin_may_not_use_lists_nothi
     # Then she is shown none of it
     assert answer.status == 200, answer.body
     assert answer.body["endpoints"] == []
+
+
+def break_profile(api: ProvisionerApi, name: str, how: str) -> None:
+    if how == "not-json":
+        api.put_parameter(f"profiles/{name}", "{carrier-pigeon-7f3a")
+    else:
+        api.ssm.delete_parameter(Name=f"{PARAMETERS_PATH}/profiles/{name}")
+
+
+@pytest.fixture
+def hire_and_team(api: ProvisionerApi) -> None:
+    """A deployment whose only admin is alice; `l.hire` of a profile only onboarding roles may
+    use, `l.team` of a profile for everyone."""
+    put_deployment_policy(api, ADMINS_ONLY_ALICE)
+    put_profile(api, "new-hires", {"callers": ["arn:aws:sts::123456789012:assumed-role/onboarding-*"]})
+    put_profile(api, "team")
+    assert create(api, {"username": "l.hire", "profile": "new-hires"}, caller=ONBOARDING).status == 201
+    assert create(api, {"username": "l.team", "profile": "team"}, caller=CREATOR).status == 201
+
+
+@pytest.mark.usefixtures("hire_and_team")
+@pytest.mark.parametrize("how", ["not-json", "deleted"])
+def test_get_endpoints_shows_the_endpoints_of_a_profile_that_broke_or_disappeared_to_admins_only(
+    api: ProvisionerApi, how: str
+) -> None:
+    # Given the profile of l.hire broken (not JSON) or deleted from SSM
+    break_profile(api, "new-hires", how)
+    # When mallory, the onboarding role and alice list the inventory
+    # Then no one but the admin is shown l.hire: visibility fails closed, never open
+    assert listed_usernames(api, STRANGER) == ["l.team"]
+    assert listed_usernames(api, ONBOARDING) == ["l.team"]
+    assert listed_usernames(api, ADMIN) == ["l.hire", "l.team"]
+
+
+@pytest.mark.usefixtures("hire_and_team")
+@pytest.mark.parametrize("how", ["not-json", "deleted"])
+def test_only_an_admin_looks_up_an_endpoint_of_a_profile_that_broke_or_disappeared(
+    api: ProvisionerApi, how: str
+) -> None:
+    # Given the profile of l.hire broken (not JSON) or deleted from SSM
+    break_profile(api, "new-hires", how)
+    # When mallory and alice look it up
+    mallorys = api.request("GET", endpoint_path("l.hire"), caller=STRANGER)
+    alices = api.request("GET", endpoint_path("l.hire"), caller=ADMIN)
+    # Then mallory is refused, without the endpoint, and alice sees it
+    assert_forbidden(mallorys, "policy.callers")
+    assert "endpoint" not in mallorys.body
+    assert alices.status == 200, alices.body
 
 
 # -- broken policies ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[scenario.name for scenario in SCENARIOS])
-def test_every_answer_is_allowed_and_no_endpoint_is_duplicated_or_lost_and_no_mistake_gets_a_5xx(
+def test_every_answer_is_allowed_and_no_endpoint_is_duplicated_lost_or_claimed_and_no_mistake_gets_a_5xx(
     scenario: Scenario,
 ) -> None:
     # Given the scenario's faults, on a fresh stack
@@ -20,4 +20,4 @@ def test_every_answer_is_allowed_and_no_endpoint_is_duplicated_or_lost_and_no_mi
     result = run_scenario(scenario)
     # Then every answer is one the contract allows, and what SignalWire holds is what was promised
     assert result.mismatches == ()
-    assert (result.duplicates, result.lost, result.server_errors_for_mistakes) == (0, 0, 0)
+    assert (result.duplicates, result.lost, result.foreign_claimed, result.server_errors_for_mistakes) == (0, 0, 0, 0)

@@ -17,6 +17,7 @@ from tests.scim_helpers import (
     ENTERPRISE_SCHEMA,
     ERROR_SCHEMA,
     LIST_SCHEMA,
+    PATCH_SCHEMA,
     SCIM_JSON,
     SCIM_TOKEN,
     SIP_SCHEMA,
@@ -288,6 +289,37 @@ def test_a_body_that_is_not_json_is_invalid_syntax(scim: ScimClient) -> None:
     assert is_error(answer, 400, "invalidSyntax")
 
 
+# 5,000 levels of arrays, and of objects, each within the 64 KiB limit.
+DEEP_VALUES = {
+    "5000 arrays": b"[" * 5000 + b"1" + b"]" * 5000,
+    "5000 objects": b'{"a":' * 5000 + b"1" + b"}" * 5000,
+}
+
+
+@pytest.mark.parametrize("deep_value", DEEP_VALUES.values(), ids=DEEP_VALUES.keys())
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_a_body_nested_thousands_deep_is_invalid_syntax_and_changes_nothing(
+    scim: ScimClient, emulator: SignalWireEmulator, method: str, deep_value: bytes
+) -> None:
+    # Given a user, and a body for the method whose displayName nests thousands of levels deep
+    user = created(scim, "ada@example.com")
+    if method == "PATCH":
+        opening = f'{{"schemas": ["{PATCH_SCHEMA}"], "Operations": [{{"op": "replace", "path": "displayName", "value": '
+        body = opening.encode() + deep_value + b"}]}"
+    else:
+        body = json.dumps(user_body("grace@example.com"))[:-1].encode() + b', "displayName": ' + deep_value + b"}"
+    assert len(body) <= 64 * 1024
+    path = "/Users" if method == "POST" else f"/Users/{user['id']}"
+    before = (emulator.endpoints, scim.request("GET", f"/Users/{user['id']}").body)
+    # When it is sent
+    answer = scim.request(method, path, raw_body=body)
+    # Then it is refused as invalid syntax, and nothing changed
+    assert is_error(answer, 400, "invalidSyntax"), answer.body
+    assert "deeper than 32 levels" in answer.body["detail"]
+    assert (emulator.endpoints, scim.request("GET", f"/Users/{user['id']}").body) == before
+    assert scim.request("GET", "/Users").body["totalResults"] == 1
+
+
 def test_a_body_over_64_kib_is_a_413(scim: ScimClient) -> None:
     # Given / When a user is posted with a huge attribute
     answer = scim.post_user(user_body("ada@example.com", displayName="x" * 70_000))
@@ -418,9 +450,9 @@ def test_a_signalwire_outage_during_a_post_is_a_503_and_the_next_request_complet
 def test_a_lost_create_answer_is_recovered_by_the_next_request_without_a_second_endpoint(
     scim: ScimClient, emulator: SignalWireEmulator
 ) -> None:
-    # Given a create SignalWire commits but whose answer is lost, and whose lookup fails too
+    # Given a create SignalWire commits but whose answer is lost, and whose lookup after it fails too
     emulator.inject_fault(Fault.COMMIT_THEN_CLOSE)
-    emulator.inject_fault(Fault.SERVER_ERROR, operation="list")
+    emulator.inject_fault(Fault.SERVER_ERROR, operation="list", after=1)
     failed = scim.post_user(user_body("ada@example.com"))
     user_id = scim.request("GET", "/Users", query='filter=userName+eq+"ada@example.com"').body["Resources"][0]["id"]
     # When the identity provider sends the user again

@@ -119,7 +119,7 @@ def run_every_scenario(api: ProvisionerApi) -> Run:
     answers.append(api.create({"username": "s.committed.keyed"}, headers=keyed("secrets-committed")))
     # A lost answer whose lookup fails too, and one for a username held with other settings
     api.emulator.inject_fault(Fault.CLOSE_CONNECTION)
-    api.emulator.inject_fault(Fault.SERVER_ERROR, operation="list")
+    api.emulator.inject_fault(Fault.SERVER_ERROR, operation="list", after=1)
     answers.append(api.create({"username": "s.lookup", "password": CALLER_PASSWORD}))
     requests.post(
         f"{api.emulator.base_url}{COLLECTION_PATH}",

@@ -213,6 +213,28 @@ def test_text_that_is_not_understood_is_answered_with_the_reason_and_the_usage(s
     assert "Traceback" not in text
 
 
+# Brackets as deep as Slack's 4,000 characters of text allow, in every place a command has.
+DEEPLY_NESTED_TEXTS = {
+    "the whole text": "[" * 1990 + "]" * 1990,
+    "a username": "create " + '{"a":' * 650 + "}" * 650,
+    "an option": "create ada.lovelace caller_id=" + "[" * 1900 + "]" * 1900,
+    "a handler's value": "create ada.lovelace handler=laml_webhooks:" + "[" * 1900 + "]" * 1900,
+}
+
+
+@pytest.mark.parametrize("text", DEEPLY_NESTED_TEXTS.values(), ids=DEEPLY_NESTED_TEXTS.keys())
+def test_text_nested_thousands_of_brackets_deep_is_answered_with_a_message_and_starts_nothing(
+    slack: SlackCommand, text: str
+) -> None:
+    # Given / When a signed command whose text nests brackets as deep as the text allows
+    answer = slack.send(text)
+    # Then it is answered at once with a message saying what to change, and nothing is started
+    assert answer.status == 200, answer.body
+    assert "Traceback" not in blocks_text(answer)
+    assert slack.jobs() == []
+    assert slack.signalwire_requests() == 0
+
+
 def test_a_create_breaking_a_rule_is_answered_at_once_naming_the_option_and_starts_nothing(
     slack: SlackCommand,
 ) -> None:

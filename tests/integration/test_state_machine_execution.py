@@ -417,6 +417,21 @@ def test_an_onboarding_input_naming_no_endpoint_fails_as_a_validation_error_and_
     assert machines.emulator.endpoints == []
 
 
+def test_a_request_nested_deeper_than_the_bound_fails_the_execution_as_a_validation_error(
+    machines: StateMachines,
+) -> None:
+    # Given / When an onboarding whose handler nests 300 arrays deep (the local interpreter cannot
+    # carry thousands of levels; the function's own refusal of those is in test_workflow_entry.py)
+    deep = json.loads("[" * 300 + "1" + "]" * 300)
+    execution = machines.onboard(onboarding_input("ada.lovelace", handler=deep))
+    # Then the RequestRejected state fails it with ValidationError naming the field, sending nothing
+    error, cause = execution.function_failure()
+    assert error == "ValidationError"
+    assert '"field":"handler","message":"nests arrays or objects deeper than 32 levels"' in cause["errorMessage"]
+    assert execution.fail_states() == ["RequestRejected"]
+    assert machines.emulator.create_requests_received() == 0
+
+
 def test_a_transient_signalwire_failure_is_retried_to_exactly_one_create(machines: StateMachines) -> None:
     # Given SignalWire fails the first create with a 503
     machines.emulator.inject_fault(Fault.SERVICE_UNAVAILABLE, times=1)

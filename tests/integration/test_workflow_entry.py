@@ -278,6 +278,44 @@ def test_an_invocation_that_is_not_a_json_object_raises_malformed_request(entry:
     assert error_name(failure) == "MalformedRequest"
 
 
+# Values 5,000 levels deep, parsed from JSON as Lambda parses the invocation's payload.
+DEEP_VALUES = {
+    "5000 arrays": json.loads("[" * 5000 + "1" + "]" * 5000),
+    "5000 objects": json.loads('{"a":' * 5000 + "1" + "}" * 5000),
+}
+# Each kind of invocation with a deep value in one field, and the field its ValidationError names.
+DEEP_INVOCATIONS: dict[str, tuple[Callable[[object], dict[str, Any]], str]] = {
+    "create": (
+        lambda deep: {"request": {"username": "grace.hopper", "handler": deep}, "idempotency_key": "k"},
+        "handler",
+    ),
+    "update": (lambda deep: action_event("update", "ada.lovelace", PER_ACTION, changes={"owner": deep}), "owner"),
+    "disable": (lambda deep: action_event("disable", "ada.lovelace", PER_ACTION, note=deep), "note"),
+    "reset_password": (
+        lambda deep: action_event("reset_password", "ada.lovelace", PER_ACTION, password=deep),
+        "password",
+    ),
+}
+
+
+@pytest.mark.parametrize("deep_value", DEEP_VALUES.values(), ids=DEEP_VALUES.keys())
+@pytest.mark.parametrize("invocation", DEEP_INVOCATIONS.values(), ids=DEEP_INVOCATIONS.keys())
+def test_an_invocation_nested_thousands_deep_raises_validation_error_and_changes_nothing(
+    entry: WorkflowEntry, invocation: tuple[Callable[[object], dict[str, Any]], str], deep_value: object
+) -> None:
+    # Given an endpoint, and an invocation one of whose fields nests 5,000 levels deep
+    entry.create({"username": "ada.lovelace"})
+    event_with, field = invocation
+    before = entry.api.emulator.endpoints
+    # When the entry is invoked with it
+    failure = entry.failure_of(event_with(deep_value))
+    # Then it is ValidationError naming the field, and nothing changed
+    assert error_name(failure) == "ValidationError", str(failure)
+    assert f'"field":"{field}","message":"nests arrays or objects deeper than 32 levels"' in str(failure)
+    assert entry.api.emulator.endpoints == before
+    assert entry.api.emulator.create_requests_received() == 1
+
+
 def test_a_username_someone_already_has_raises_username_taken(entry: WorkflowEntry) -> None:
     # Given another execution created the username
     entry.create({"username": "ada.lovelace"}, key=OTHER_EXECUTION_ARN)

@@ -70,6 +70,18 @@ def test_a_broken_cell_is_named_by_its_column() -> None:
     assert sorted(error.field for error in invalid.value.errors) == ["handler_url", "username"]
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "0x50", "", "+80", "00080"])
+def test_a_handler_url_giving_an_impossible_port_is_named_by_its_column(port: str) -> None:
+    # Given / When a row whose handler URL gives a port that is not decimal 1 to 65535
+    with pytest.raises(RowInvalid) as invalid:
+        request_from_row(
+            {"username": "ada", "handler_type": "laml_webhooks", "handler_url": f"https://voice.example.com:{port}/a"}
+        )
+    # Then it is refused by the rule POST /endpoints holds URLs to, naming the handler_url column
+    assert [error.field for error in invalid.value.errors] == ["handler_url"]
+    assert "from 1 to 65535" in invalid.value.errors[0].message
+
+
 def test_a_password_column_is_not_a_known_column() -> None:
     # Given / When the known columns are listed
     # Then no column could carry a password or its delivery into S3

@@ -483,11 +483,19 @@ def test_a_caller_neither_admin_nor_creator_may_not_manage_the_endpoint() -> Non
 
 def test_a_non_admin_sees_only_endpoints_of_profiles_it_may_use() -> None:
     # Given a deployment with admins and a profile for the onboarding role only
-    policy, admins = profile(callers=[ROLE]), deployment(admins=["workflow"])
+    policies, admins = {"hires": profile(callers=[ROLE]), "team": None}, deployment(admins=["workflow"])
     # When / Then the admin and the profile's callers see its endpoints, others do not
-    assert may_see_endpoint("workflow", policy, admins)
-    assert may_see_endpoint(ROLE, policy, admins)
-    assert not may_see_endpoint(OTHER_ROLE, policy, admins)
+    assert may_see_endpoint("workflow", "hires", policies, admins)
+    assert may_see_endpoint(ROLE, "hires", policies, admins)
+    assert not may_see_endpoint(OTHER_ROLE, "hires", policies, admins)
+
+
+def test_an_endpoint_of_a_profile_that_broke_or_disappeared_is_seen_by_admins_only() -> None:
+    # Given a deployment with admins, and profiles read that do not include the endpoint's
+    policies, admins = {"team": None}, deployment(admins=["workflow"])
+    # When / Then only the admin sees it: visibility fails closed
+    assert may_see_endpoint("workflow", "gone", policies, admins)
+    assert not may_see_endpoint(ROLE, "gone", policies, admins)
 
 
 # -- password delivery -----------------------------------------------------------------------------

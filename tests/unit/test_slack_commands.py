@@ -389,6 +389,19 @@ def test_a_create_breaking_the_request_rules_names_each_option_it_breaks() -> No
     assert "must not contain '@'" in raised.value.errors[0].message
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "0x50", "", "+80", "00080"])
+def test_a_create_whose_handler_url_gives_an_impossible_port_is_refused_naming_the_handler(port: str) -> None:
+    # Given a create whose webhook URL gives a port that is not decimal 1 to 65535
+    command = parse_command(f"create alice.smith handler=relay_script:https://hooks.example.com:{port}/script")
+    assert isinstance(command, CreateCommand)
+    # When it becomes a request
+    with pytest.raises(RequestInvalid) as raised:
+        command.to_endpoint_request()
+    # Then it is refused by the rule POST /endpoints holds URLs to, naming the handler option
+    assert [error.field for error in raised.value.errors] == ["handler"]
+    assert "from 1 to 65535" in raised.value.errors[0].message
+
+
 # -- properties --------------------------------------------------------------------------------
 
 

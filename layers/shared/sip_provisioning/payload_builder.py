@@ -52,7 +52,10 @@ def build_create_payload(
     owned = set(HANDLER_FIELDS[call_handler]) if call_handler else set()
     fields = {key: value for key, value in fields.items() if key not in ALL_HANDLER_FIELDS or key in owned}
     if request.handler is not None:
-        fields.update(request.handler.signalwire_fields())
+        # A key given as null is not given, as null is everywhere in a request: the profile's
+        # value of the same type stays (a PATCH lays its handler over the stored request with every
+        # key it did not give as null).
+        fields.update({key: value for key, value in request.handler.signalwire_fields().items() if value is not None})
 
     fields["username"] = request.username
     fields["password"] = password

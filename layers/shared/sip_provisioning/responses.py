@@ -77,10 +77,15 @@ class EndpointView(BaseModel):
 
 
 class EndpointList(BaseModel):
+    """200 for `GET /endpoints`: a page may hold fewer than `limit` records (even none) and still
+    go on; the list is at its end only when `next_cursor` is null."""
+
     model_config = ConfigDict(frozen=True)
 
     endpoints: list[RecordSummary]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Opaque. Send it back as `cursor`, with the same filters, for the next page; null at the end."
+    )
 
 
 class EndpointChanged(BaseModel):

@@ -30,23 +30,23 @@ Password = Annotated[SecretStr, Field(min_length=12, max_length=128)]
 Owner = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(refuse_control_characters)]
 
 
-def fields_holding_invalid_text(document: Any, path: str = "") -> list[str]:
+def fields_holding_invalid_text(document: Any) -> list[str]:
     """The dotted names of every string in `document` that holds a lone surrogate: not Unicode
     text, so it can be neither sent on nor echoed back in an error. A key that holds one is named
-    by where it stands, never by itself."""
-    if isinstance(document, str):
-        return [path.rstrip(".")] if any("\ud800" <= character <= "\udfff" for character in document) else []
-    if isinstance(document, dict):
-        return [
-            field
-            for key, value in document.items()
-            for field in (
-                fields_holding_invalid_text(key, f"{path}(a key)") + fields_holding_invalid_text(value, f"{path}{key}.")
-            )
-        ]
-    if isinstance(document, list | tuple):
-        return [field for i, item in enumerate(document) for field in fields_holding_invalid_text(item, f"{path}{i}.")]
-    return []
+    by where it stands, never by itself. Iterative, so that no depth of nesting exhausts the stack."""
+    found: list[str] = []
+    pending: list[tuple[Any, str]] = [(document, "")]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str):
+            if any("\ud800" <= character <= "\udfff" for character in value):
+                found.append(path.rstrip("."))
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                pending += [(item, f"{path}{key}."), (key, f"{path}(a key)")]
+        elif isinstance(value, list | tuple):
+            pending.extend(reversed([(item, f"{path}{i}.") for i, item in enumerate(value)]))
+    return found
 
 
 def holds_invalid_text(document: Any) -> bool:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 from pydantic_core import ErrorDetails
 
 from sip_provisioning import errors
+from sip_provisioning.documents import MAX_NESTING_DEPTH, PathPart, too_deep_at
 from sip_provisioning.problems import INTERNAL_ERROR_DETAIL, ProblemType, problem_for
 from sip_provisioning.self_service import AdoptRequest, EndpointChanges, EndpointRequest, Owner, ProfileName
 from sip_provisioning.signalwire.models import Username
@@ -142,10 +143,22 @@ def invocation_from_event(event: object) -> Invocation:
     """The invocation in `event`; `MalformedRequest` or `RequestInvalid` (naming each field) if it is not one."""
     if not isinstance(event, dict):
         raise errors.MalformedRequest("The invocation must be a JSON object.")
+    too_deep = too_deep_at(event)  # before pydantic or the text check walk it
+    if too_deep is not None:
+        raise errors.RequestInvalid([errors.FieldError(field=_deep_field(too_deep), message=TOO_DEEP)])
     try:
         return _INVOCATION.validate_python(event)
     except pydantic.ValidationError as invalid:
         raise errors.RequestInvalid([_field_error(broken) for broken in invalid.errors()]) from None
+
+
+TOO_DEEP = f"nests arrays or objects deeper than {MAX_NESTING_DEPTH} levels"
+
+
+def _deep_field(path: tuple[PathPart, ...]) -> str:
+    """The field holding the value nested too deep: a body's own key, or the envelope's."""
+    envelope_key, body_key = path[0], path[1]
+    return str(body_key) if envelope_key in BODY_FIELDS and isinstance(body_key, str) else str(envelope_key)
 
 
 def _field_error(broken: ErrorDetails) -> errors.FieldError:

@@ -9,8 +9,6 @@ Table layout (template.yaml `InventoryTable`, local/inventory_table.py):
 Every write is conditional on what the caller last saw, so two requests never both win.
 """
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from typing import Any
@@ -19,13 +17,16 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from sip_provisioning.adapters.dynamodb_writes import write_conditionally
-from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, RecordPage
-from sip_provisioning.errors import FieldError, RequestInvalid
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, ListPosition, RecordPage
 
 CURRENT = "current"
 LISTING = "endpoint"
 INDEX_FOR_FILTER = {"profile": "by_profile", "owner": "by_owner"}
 UNFILTERED_INDEX = "by_username"
+# A page reads at most QUERIES_PER_PAGE queries of QUERY_BATCH records each: a caller who may see
+# few of many records gets short pages that go on, rather than one request walking the table.
+QUERY_BATCH = 100
+QUERIES_PER_PAGE = 3
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -131,10 +132,13 @@ class DynamoDBInventory:
         profile: str | None,
         owner: str | None,
         statuses: frozenset[EndpointStatus],
+        profiles_seen: frozenset[str] | None,
         limit: int,
-        cursor: str | None,
+        after: ListPosition | None,
     ) -> RecordPage:
-        """Records by username, read through the index of the filter given (never a scan)."""
+        """Up to `limit` records by username after `after`, read through the index of the filter
+        given (never a scan); only those of `profiles_seen` (None: of any profile). A page reads
+        at most QUERIES_PER_PAGE batches, so it may come back short with a position to go on from."""
         if profile is not None:
             index, partition = INDEX_FOR_FILTER["profile"], ("profile", profile)
         elif owner is not None:
@@ -154,23 +158,28 @@ class DynamoDBInventory:
             "FilterExpression": f"#status IN ({', '.join(filters)})",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
+            "Limit": QUERY_BATCH,
         }
         if profile is not None and owner is not None:
             names["#owner"] = "owner"
             values[":owner"] = {"S": owner}
             query["FilterExpression"] += " AND #owner = :owner"
-        start = _decode_cursor(cursor, index)
+        start = _start_key(after, partition) if after is not None else None
         records: list[InventoryRecord] = []
-        while len(records) < limit:
-            page_query = {**query, "Limit": limit - len(records)}
-            if start is not None:
-                page_query["ExclusiveStartKey"] = start
-            page = self._dynamodb().query(**page_query)
-            records.extend(_record(item) for item in page.get("Items", []))
-            start = page.get("LastEvaluatedKey")
-            if start is None:
+        for _ in range(QUERIES_PER_PAGE):
+            answer = self._dynamodb().query(**query, **({"ExclusiveStartKey": start} if start else {}))
+            items = answer.get("Items", [])
+            start = answer.get("LastEvaluatedKey")
+            for read, item in enumerate(items, start=1):
+                record = _record(item)
+                if profiles_seen is None or record.profile in profiles_seen:
+                    records.append(record)
+                if len(records) == limit and read < len(items):  # go on after it, not after the batch
+                    start = _start_key(_position(item), partition)
+                    break
+            if start is None or len(records) == limit:
                 break
-        return RecordPage(records=records, next_cursor=_encode_cursor(start, index) if start else None)
+        return RecordPage(records=records, resume_after=_position(start) if start else None)
 
 
 def _key(username: str, record: str) -> dict[str, Any]:
@@ -187,7 +196,7 @@ def _unchanged(seen: InventoryRecord) -> tuple[str, dict[str, Any]]:
 
 def _item(record: InventoryRecord, sort_key: str) -> dict[str, Any]:
     document = record.model_dump(mode="json", exclude_none=True)
-    for internal in ("attempt_id", "pending_until"):
+    for internal in ("attempt_id", "pending_until", "username_was_free"):
         value = getattr(record, internal)
         if value is not None:
             document[internal] = value
@@ -207,19 +216,10 @@ def _record(item: dict[str, Any]) -> InventoryRecord:
     return InventoryRecord.model_validate(document)
 
 
-def _encode_cursor(key: dict[str, Any], index: str) -> str:
-    plain = {name: _deserializer.deserialize(value) for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps([index, plain], sort_keys=True).encode()).decode().rstrip("=")
+def _position(key: dict[str, Any]) -> ListPosition:
+    return ListPosition(username=key["username"]["S"], record_key=key["record"]["S"])
 
 
-def _decode_cursor(cursor: str | None, index: str) -> dict[str, Any] | None:
-    if cursor is None:
-        return None
-    invalid = RequestInvalid([FieldError(field="cursor", message="not a cursor this list answered")])
-    try:
-        cursor_index, plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError, binascii.Error):
-        raise invalid from None
-    if cursor_index != index or not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
-        raise invalid
-    return {name: _serializer.serialize(value) for name, value in plain.items()}
+def _start_key(after: ListPosition, partition: tuple[str, str]) -> dict[str, Any]:
+    """An index's ExclusiveStartKey: the table's key of the record and the index's own."""
+    return {**_key(after.username, after.record_key), partition[0]: {"S": partition[1]}}

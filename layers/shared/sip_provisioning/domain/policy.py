@@ -278,9 +278,23 @@ def manage_violations(caller: str, created_by: str, deployment: DeploymentPolicy
     return [Violation(Rule.DEPLOYMENT_ADMINS, "only an admin or the endpoint's creator may change it")]
 
 
-def may_see_endpoint(caller: str, profile_policy: ProfilePolicy | None, deployment: DeploymentPolicy | None) -> bool:
-    """GET of one endpoint and GET /endpoints: admins see all, others the profiles they may use."""
-    return is_admin(caller, deployment) or may_use_profile(caller, profile_policy)
+def visible_profiles(
+    caller: str, profile_policies: Mapping[str, ProfilePolicy | None], deployment: DeploymentPolicy | None
+) -> frozenset[str] | None:
+    """The profiles whose endpoints `caller` sees (GET of one endpoint, GET /endpoints); None:
+    every endpoint's, an admin's view. `profile_policies` holds the profiles read and valid: an
+    endpoint whose profile broke or disappeared is an admin's alone, so visibility fails closed."""
+    if is_admin(caller, deployment):
+        return None
+    return frozenset(name for name, policy in profile_policies.items() if may_use_profile(caller, policy))
+
+
+def may_see_endpoint(
+    caller: str, profile: str, profile_policies: Mapping[str, ProfilePolicy | None], deployment: DeploymentPolicy | None
+) -> bool:
+    """Whether `caller` sees an endpoint of `profile`, by `visible_profiles`."""
+    visible = visible_profiles(caller, profile_policies, deployment)
+    return visible is None or profile in visible
 
 
 # -- the request rules, as a table ----------------------------------------------------------------

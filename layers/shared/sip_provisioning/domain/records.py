@@ -1,5 +1,6 @@
 """The inventory record: what the service knows of an endpoint it created (never a password)."""
 
+import json
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +50,27 @@ class InventoryRecord(BaseModel):
     # recognises its own reservation, and how a crash between reserve and complete is recovered.
     attempt_id: str | None = Field(default=None, exclude=True)
     pending_until: int | None = Field(default=None, exclude=True)
+    # A pending record's proof that SignalWire held no endpoint under the username before the
+    # attempt's create left: without it, whatever SignalWire holds is someone else's.
+    username_was_free: bool | None = Field(default=None, exclude=True)
+
+
+DELETED_OUTSIDE = "signalwire"  # `deleted_by` of a record whose endpoint was deleted outside the service
+
+
+class SecretLabels(BaseModel):
+    """What a password secret's tags tell of its endpoint: always the endpoint as it is now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    profile: str
+    created_by: str
+    owner: str | None
+
+    @classmethod
+    def of(cls, record: InventoryRecord) -> "SecretLabels":
+        return cls(username=record.username, profile=record.profile, created_by=record.created_by, owner=record.owner)
 
 
 class RecordChanged(Exception):
@@ -72,8 +94,35 @@ class RecordSummary(BaseModel):
         return cls.model_validate(record.model_dump(include=set(cls.model_fields)))
 
 
+class ListPosition(BaseModel):
+    """Where a list goes on: after the record of `username` whose key in the table is `record_key`
+    (a username may have several records, a current one and deleted ones moved aside)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    record_key: str
+
+
 class RecordPage(BaseModel):
+    """Records in username order; `resume_after` is None when the list is at its end."""
+
     model_config = ConfigDict(frozen=True)
 
     records: list[InventoryRecord]
-    next_cursor: str | None
+    resume_after: ListPosition | None
+
+
+class ListingQuery(BaseModel):
+    """`GET /endpoints` as one caller asked it: what a cursor is issued for and only good for.
+    The page size is not part of it: a caller may go on with pages of another size."""
+
+    model_config = ConfigDict(frozen=True)
+
+    caller: str
+    profile: str | None
+    owner: str | None
+    status: EndpointStatus | None
+
+    def binding(self) -> bytes:
+        return json.dumps(["GET /endpoints", self.caller, self.profile, self.owner, self.status]).encode()

@@ -97,12 +97,30 @@ def refuse_control_characters(value: str) -> str:
     return value
 
 
+# A port, when a URL gives one: 1 to 65535 in ASCII decimal digits, with no sign and no leading
+# zero (`00080` reads as 80 to some clients and as nothing to others, so it is refused).
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+MAX_PORT = 65535
+
+
+def _url_port(netloc: str) -> str | None:
+    """The port as the authority `netloc` writes it (after the host's colon), or None when it gives none."""
+    host_and_port = netloc.rpartition("@")[2]
+    if host_and_port.startswith("["):  # an IPv6 literal: its colons are the address's
+        host_and_port = host_and_port.partition("]")[2]
+    _, colon, port = host_and_port.partition(":")
+    return port if colon else None
+
+
 def _check_absolute_http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("must be an absolute http or https URL")
     if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
         raise ValueError("must not contain whitespace or control characters")
+    port = _url_port(parts.netloc)
+    if port is not None and not (_PORT.fullmatch(port) and int(port) <= MAX_PORT):
+        raise ValueError(f"must give its port, if any, as a decimal number from 1 to {MAX_PORT} (no leading zeros)")
     return value
 
 

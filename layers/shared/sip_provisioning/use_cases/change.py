@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.drift import Change, update_body
 from sip_provisioning.domain.passwords import generate_password
-from sip_provisioning.domain.records import InventoryRecord
+from sip_provisioning.domain.records import InventoryRecord, SecretLabels
 from sip_provisioning.errors import FieldError, RequestInvalid
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.payload_builder import build_create_payload
@@ -18,8 +18,9 @@ from sip_provisioning.self_service import EndpointChanges, EndpointRequest
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
 from sip_provisioning.use_cases.create import sip_uri
 from sip_provisioning.use_cases.guard import check_change
-from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.managed import again_on_conflict, managed
 from sip_provisioning.use_cases.once import run_keyed
+from sip_provisioning.use_cases.password_secrets import check_secret_fits
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.updates import put_confirmed
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
@@ -37,6 +38,8 @@ class _Plan:
     request: EndpointRequest
     payload: CreateSipEndpointPayload
     body: dict[str, Any]
+    # The password secret's tags to write, when the change makes them describe another endpoint.
+    secret_labels: SecretLabels | None
 
 
 def preview_change(
@@ -65,6 +68,9 @@ def change_endpoint(
             holds_changes=lambda held: not update_body(held, plan.payload),
         )
     request, record = plan.request, plan.record
+    if plan.secret_labels is not None:
+        # Before the record: should this fail, the record still says what the tags do, and a retry re-tags.
+        ports.secrets.label(plan.secret_labels)
     stored = request.model_dump(mode="json", exclude_none=True, exclude={"password"})
     if stored != record.request:
         # Only once SignalWire accepted the change: the record never describes what is not there.
@@ -101,7 +107,7 @@ def change_endpoint_once(
         body=changes,
         busy_seconds=busy_seconds,
         answer_model=EndpointChanged,
-        work=lambda _attempt: change_endpoint(ports, caller, username, changes, deadline),
+        work=lambda _attempt: again_on_conflict(lambda: change_endpoint(ports, caller, username, changes, deadline)),
     )
 
 
@@ -112,6 +118,10 @@ def _plan(ports: Ports, caller: Caller, username: str, changes: EndpointChanges,
         record, endpoint = managed(ports.inventory, client, username, deadline)
     request = _changed_request(record.request, changes)
     check_change(config, caller, record, request, changes.model_fields_set)
+    labels = SecretLabels(username=username, profile=request.profile, created_by=record.created_by, owner=request.owner)
+    retag = record.password_secret_arn is not None and labels != SecretLabels.of(record)
+    if retag:
+        check_secret_fits(ports, labels)
     # The password is not compared and not sent: any stand-in lets the create rules be checked.
     payload = build_create_payload(request, config.profiles_for(request.profile), generate_password())
     return _Plan(
@@ -122,6 +132,7 @@ def _plan(ports: Ports, caller: Caller, username: str, changes: EndpointChanges,
         request=request,
         payload=payload,
         body=update_body(endpoint, payload),
+        secret_labels=labels if retag else None,
     )
 
 

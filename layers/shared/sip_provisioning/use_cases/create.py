@@ -9,6 +9,12 @@ The inventory record is written (pending) before the create is sent and complete
 endpoint this service creates is ever without its record; a pending record left by a crash is
 settled by the next request that meets it. The reservation is also what proves whose an
 endpoint is: recovery claims an endpoint only under this request's own reservation.
+
+Equal settings prove nothing: before the first create under a reservation (or a key) leaves,
+SignalWire is asked whether it holds the username, and the answer "free" is kept with the
+reservation and the key. An endpoint found after a lost answer is claimed only under that
+proof; without it an endpoint found was there first, and is someone else's. The price is one
+list call per create (and, with a key, one write to its record).
 """
 
 import random
@@ -20,7 +26,7 @@ from sip_provisioning.configuration import SignalWireSettings
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.passwords import derive_password, generate_password
 from sip_provisioning.domain.policy import PasswordDelivery
-from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, SecretLabels
 from sip_provisioning.errors import (
     FieldError,
     RequestInvalid,
@@ -45,9 +51,12 @@ from sip_provisioning.signalwire.client import (
 )
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, matches_payload
 from sip_provisioning.use_cases.guard import check_request, delivery_for
+from sip_provisioning.use_cases.managed import deleted_outside, held_by_id
 from sip_provisioning.use_cases.once import Attempt, run_keyed
+from sip_provisioning.use_cases.password_secrets import check_secret_fits
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.reservations import reserve, settle_pending
+from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
 
 MAX_CREATE_ATTEMPTS = 3
 FIRST_BACKOFF_SECONDS = 0.2
@@ -71,9 +80,14 @@ def create_endpoint(
     payload = build_create_payload(request, config.profiles_for(request.profile), password)
     client = ports.signalwire(config.signalwire)
     delivery = delivery_for(config, caller, request.profile, request.password_delivery)
+    labels = SecretLabels(
+        username=request.username, profile=request.profile, created_by=caller.identity, owner=request.owner
+    )
+    if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
+        check_secret_fits(ports, labels)  # before anything is created: the password must have a home
     reservation = _reserve(ports, client, caller, request, deadline, attempt)
     try:
-        endpoint = _create_at_most_once(client, payload, deadline, earlier_attempt=attempt.is_retry)
+        endpoint = _create_at_most_once(client, payload, deadline, earlier_attempt=attempt.username_was_free)
     except UpstreamTimeout:
         raise  # the outcome is unknown: the reservation stays, for a retry or the next request to settle
     except Exception:
@@ -83,9 +97,7 @@ def create_endpoint(
     secret_arn = None
     if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
         # Before the record is completed: should this fail, the pending record is settled later.
-        secret_arn = ports.secrets.put_password(
-            request.username, password, uri, profile=request.profile, created_by=caller.identity, owner=request.owner
-        )
+        secret_arn = ports.secrets.put_password(labels, password, uri)
     _complete(ports, reservation, endpoint, secret_arn)
     metrics.add_metric(name="EndpointsCreated", unit=MetricUnit.Count, value=1)
     logger.info(
@@ -158,6 +170,10 @@ def sip_uri(username: str, settings: SignalWireSettings) -> str:
 def _reserve(
     ports: Ports, client: SignalWire, caller: Caller, request: EndpointRequest, deadline: Deadline, attempt: Attempt
 ) -> InventoryRecord:
+    """The username reserved for this attempt, SignalWire known to hold nothing under it before
+    the attempt's first create leaves (a retry under a key that proved it once relies on that)."""
+    if not attempt.username_was_free:
+        _check_username_free(ports, client, request.username, deadline, attempt)
     timestamp = now_iso()
     pending = InventoryRecord(
         username=request.username,
@@ -171,8 +187,39 @@ def _reserve(
         status=EndpointStatus.PENDING,
         attempt_id=attempt.attempt_id,
         pending_until=int(time.time() + deadline.remaining()) + 1,
+        username_was_free=True,
     )
-    return reserve(ports.inventory, pending, lambda seen: settle_pending(ports.inventory, client, seen, deadline))
+
+    def follow(seen: InventoryRecord) -> InventoryRecord:
+        """A live record of the username: when its endpoint is gone from SignalWire (the
+        username was just seen free), it follows, deleted, and the username can be created."""
+        if attempt.username_was_free or seen.endpoint_id is None or held_by_id(client, seen, deadline) is not None:
+            return seen  # not seen free by this attempt, or still there (under another name)
+        return deleted_outside(ports.inventory, seen)
+
+    with signalwire_faults_as_problems():
+        reservation = reserve(
+            ports.inventory, pending, lambda seen: settle_pending(ports.inventory, client, seen, deadline), follow
+        )
+    if not attempt.username_was_free:
+        ports.once.remember_username_free(attempt)
+    return reservation
+
+
+def _check_username_free(ports: Ports, client: SignalWire, username: str, deadline: Deadline, attempt: Attempt) -> None:
+    """SignalWire holds nothing under `username`, or UsernameTaken: whatever it holds now was
+    there before any create of this attempt (none has left without this check)."""
+    with signalwire_faults_as_problems():
+        found = client.find_endpoints_by_username(username, deadline)
+        if not found:
+            return
+        seen = ports.inventory.current(username)
+        if seen is not None and seen.status is EndpointStatus.PENDING:
+            if seen.attempt_id == attempt.attempt_id:
+                ports.inventory.release(seen)  # this attempt's, from before it sent anything
+            elif (seen.pending_until or 0) <= time.time():
+                settle_pending(ports.inventory, client, seen, deadline)
+    raise UsernameTaken(username)
 
 
 def _complete(ports: Ports, pending: InventoryRecord, endpoint: SipEndpoint, secret_arn: str | None) -> None:
@@ -185,10 +232,13 @@ def _complete(ports: Ports, pending: InventoryRecord, endpoint: SipEndpoint, sec
             "status": EndpointStatus.ACTIVE,
             "updated_at": now_iso(),
             "password_secret_arn": secret_arn,
+            "attempt_id": None,
+            "pending_until": None,
+            "username_was_free": None,
         }
     )
     try:
-        ports.inventory.replace(pending, active.model_copy(update={"attempt_id": None, "pending_until": None}))
+        ports.inventory.replace(pending, active)
     except Exception:
         metrics.add_metric(name="InventoryWritesFailed", unit=MetricUnit.Count, value=1)
         logger.exception("The endpoint was created but its record could not be completed; it stays pending")
@@ -260,8 +310,8 @@ def _recover(
     client: SignalWire, payload: CreateSipEndpointPayload, lost: SignalWireFault, deadline: Deadline
 ) -> SipEndpoint:
     """The create may or may not have happened: the username says which, before we answer. The
-    username was reserved for this request before the create left, so an endpoint found now can
-    only be the one it created (or one made outside the service with the very same settings)."""
+    username was reserved for this request, and seen free in SignalWire, before the create left:
+    an endpoint found now with the settings sent was made after that, by this create."""
     logger.warning("Create outcome unknown; looking the username up", extra={"fault": type(lost).__name__})
     try:
         found = client.find_endpoints_by_username(payload.username, deadline)

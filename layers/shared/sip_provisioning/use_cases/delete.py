@@ -16,7 +16,7 @@ from sip_provisioning.signalwire.client import (
 )
 from sip_provisioning.signalwire.models import SipEndpoint
 from sip_provisioning.use_cases.guard import check_manage
-from sip_provisioning.use_cases.managed import find
+from sip_provisioning.use_cases.managed import again_on_conflict, find
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.upstream import problem_for_fault, signalwire_faults_as_problems
@@ -29,6 +29,10 @@ def preview_delete(ports: Ports, caller: Caller, username: str, deadline: Deadli
 
 
 def delete_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDeleted:
+    return again_on_conflict(lambda: _delete(ports, caller, username, deadline))
+
+
+def _delete(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDeleted:
     client, record, endpoint = _target(ports, caller, username, deadline)
     if record.status is EndpointStatus.DELETED:
         return EndpointDeleted(username=username)  # deleted already: the same answer again
@@ -75,19 +79,21 @@ def _target(
     ports: Ports, caller: Caller, username: str, deadline: Deadline
 ) -> tuple[SignalWire, InventoryRecord, SipEndpoint | None]:
     """The record a delete acts on and the endpoint SignalWire still holds for it (None: gone
-    already). A record already deleted, with nothing left in SignalWire, is a target too: a
-    repeated delete answers as the first did."""
+    already, by this service or outside it: the record follows). A record already deleted, with
+    nothing left in SignalWire, is a target too: a repeated delete answers as the first did."""
     config = ports.config.load()
     client = ports.signalwire(config.signalwire)
     with signalwire_faults_as_problems():
         found = find(ports.inventory, client, username, deadline)
     record = found.record
-    if found.endpoint is None and record is None:
-        raise EndpointNotFound(username)
-    if record is None or (record.status is EndpointStatus.DELETED and found.endpoint is not None):
+    if record is None:
+        raise EndpointNotFound(username) if found.endpoint is None else EndpointNotManaged(username)
+    if found.endpoint is not None and not found.is_managed:
+        # Not the endpoint the record names (deleted here or outside, and another holds the
+        # username now): someone else's, never touched.
         raise EndpointNotManaged(username)
     check_manage(config, caller, record)
-    return client, record, found.endpoint if record.status is not EndpointStatus.DELETED else None
+    return client, record, found.endpoint
 
 
 def _delete_confirmed(client: SignalWire, endpoint_id: str, deadline: Deadline) -> None:

@@ -8,7 +8,7 @@ from sip_provisioning.domain.records import EndpointStatus
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.responses import EndpointDisabled
 from sip_provisioning.use_cases.guard import check_manage
-from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.managed import again_on_conflict, managed
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
 from sip_provisioning.use_cases.updates import put_confirmed
@@ -16,6 +16,10 @@ from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
 
 
 def disable_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDisabled:
+    return again_on_conflict(lambda: _disable(ports, caller, username, deadline))
+
+
+def _disable(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDisabled:
     config = ports.config.load()
     client = ports.signalwire(config.signalwire)
     with signalwire_faults_as_problems():
@@ -24,10 +28,10 @@ def disable_endpoint(ports: Ports, caller: Caller, username: str, deadline: Dead
     # Any unknown password locks devices out: resending another on a lost answer is as good.
     locked = {"password": generate_password().get_secret_value()}
     put_confirmed(client, username, endpoint.id, locked, deadline, holds_changes=None)
-    if record.status is not EndpointStatus.DISABLED:
-        ports.inventory.replace(
-            record, record.model_copy(update={"status": EndpointStatus.DISABLED, "updated_at": now_iso()})
-        )
+    # Written even when disabled already: a reset that raced this one then runs again.
+    ports.inventory.replace(
+        record, record.model_copy(update={"status": EndpointStatus.DISABLED, "updated_at": now_iso()})
+    )
     metrics.add_metric(name="EndpointsDisabled", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIP endpoint disabled", extra={"audit": "endpoint-disabled", "username": username, "by": caller.identity}

@@ -4,6 +4,7 @@ tables; this module only feeds them what a use case knows and turns a violation 
 from sip_provisioning.configuration import DEFAULT_PROFILE, ServiceConfig
 from sip_provisioning.domain.policy import (
     PasswordDelivery,
+    ProfilePolicy,
     RequestedFields,
     Rule,
     Violation,
@@ -13,6 +14,7 @@ from sip_provisioning.domain.policy import (
     may_use_profile,
     password_delivery_for,
     request_violations,
+    visible_profiles,
 )
 from sip_provisioning.domain.records import InventoryRecord
 from sip_provisioning.errors import Forbidden, UnknownProfile
@@ -56,16 +58,24 @@ def check_reset(config: ServiceConfig, caller: Caller, record: InventoryRecord, 
 
 def check_see(config: ServiceConfig, caller: Caller, record: InventoryRecord | None) -> None:
     """Looking one endpoint up: admins see every one; others those of profiles they may use
-    (an endpoint the service did not create belongs to no profile: admins only)."""
+    (an endpoint the service did not create belongs to no profile, and one whose profile broke or
+    disappeared to none that can be read: admins only)."""
     if record is None and not is_admin(caller.identity, config.deployment_policy):
         raise Forbidden("deployment.admins", "Forbidden by deployment.admins: only admins look up unmanaged endpoints.")
-    if record is not None and not may_see(config, caller, record):
+    if record is not None and not may_see_endpoint(
+        caller.identity, record.profile, _profile_policies(config), config.deployment_policy
+    ):
         raise Forbidden("policy.callers", "Forbidden by policy.callers: this endpoint's profile is not yours to use.")
 
 
-def may_see(config: ServiceConfig, caller: Caller, record: InventoryRecord) -> bool:
-    profile = config.profiles.get(record.profile)
-    return may_see_endpoint(caller.identity, profile.policy if profile else None, config.deployment_policy)
+def profiles_seen_by(config: ServiceConfig, caller: Caller) -> frozenset[str] | None:
+    """The profiles whose endpoints `caller` sees; None: every endpoint's (an admin)."""
+    return visible_profiles(caller.identity, _profile_policies(config), config.deployment_policy)
+
+
+def _profile_policies(config: ServiceConfig) -> dict[str, ProfilePolicy | None]:
+    """The policy of every profile read and valid (a broken one is not among them)."""
+    return {name: profile.policy for name, profile in config.profiles.items()}
 
 
 def usable_profiles(config: ServiceConfig, caller: Caller) -> list[str]:

@@ -1,11 +1,17 @@
-"""List: the inventory by username, filtered through an index, paged by an opaque cursor."""
+"""List: the inventory by username, filtered through an index, paged by an opaque cursor.
 
-from sip_provisioning.domain.records import EndpointStatus, RecordSummary
+The cursor is sealed for the query and the caller (`domain.cursors`); a page holds only the
+records the caller may see, and no cursor reveals one it may not."""
+
+from sip_provisioning.domain.cursors import CursorRefused, open_cursor, seal
+from sip_provisioning.domain.records import EndpointStatus, ListingQuery, RecordSummary
+from sip_provisioning.errors import FieldError, RequestInvalid
 from sip_provisioning.responses import EndpointList
-from sip_provisioning.use_cases.guard import may_see
+from sip_provisioning.use_cases.guard import profiles_seen_by
 from sip_provisioning.use_cases.ports import Caller, Ports
 
 LISTED_BY_DEFAULT = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
+CURSOR_REFUSED = "not a cursor this service issued for this query and caller"
 
 
 def list_endpoints(
@@ -18,13 +24,25 @@ def list_endpoints(
     limit: int,
     cursor: str | None,
 ) -> EndpointList:
+    config = ports.config.load()
+    secret = config.signalwire.api_token
+    binding = ListingQuery(caller=caller.identity, profile=profile, owner=owner, status=status).binding()
+    try:
+        after = open_cursor(cursor, binding, secret) if cursor is not None else None
+    except CursorRefused:
+        raise RequestInvalid([FieldError(field="cursor", message=CURSOR_REFUSED)]) from None
+    seen = profiles_seen_by(config, caller)
+    if seen is not None and (not seen or (profile is not None and profile not in seen)):
+        return EndpointList(endpoints=[], next_cursor=None)  # nothing to read: as for a profile without endpoints
     page = ports.inventory.list_records(
         profile=profile,
         owner=owner,
         statuses=frozenset({status}) if status else LISTED_BY_DEFAULT,
+        profiles_seen=seen,
         limit=limit,
-        cursor=cursor,
+        after=after,
     )
-    config = ports.config.load()
-    visible = [record for record in page.records if may_see(config, caller, record)]
-    return EndpointList(endpoints=[RecordSummary.of(record) for record in visible], next_cursor=page.next_cursor)
+    return EndpointList(
+        endpoints=[RecordSummary.of(record) for record in page.records],
+        next_cursor=seal(page.resume_after, binding, secret) if page.resume_after else None,
+    )

@@ -3,7 +3,6 @@
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.drift import Drift, drift_of
 from sip_provisioning.domain.passwords import generate_password
-from sip_provisioning.domain.records import EndpointStatus
 from sip_provisioning.errors import ConfigurationError, EndpointNotFound, RequestInvalid
 from sip_provisioning.payload_builder import build_create_payload
 from sip_provisioning.responses import EndpointView
@@ -22,8 +21,10 @@ def look_up_endpoint(ports: Ports, caller: Caller, username: str, deadline: Dead
         found = find(ports.inventory, client, username, deadline)
     if found.endpoint is None:
         raise EndpointNotFound(username)
+    # A record whose endpoint is gone describes nothing SignalWire holds: what holds the username
+    # now is shown as SignalWire has it, unmanaged.
     record = found.record
-    managed = record is not None and record.status is not EndpointStatus.DELETED
+    managed = found.is_managed
     check_see(config, caller, record if managed else None)
     drift: list[Drift] = []
     if managed and record is not None:

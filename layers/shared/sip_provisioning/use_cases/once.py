@@ -26,6 +26,7 @@ from sip_provisioning.errors import IdempotencyInProgress, IdempotencyKeyReused
 
 WINDOW_SECONDS = 24 * 60 * 60
 NONCE_BYTES = 32
+USERNAME_WAS_FREE = "username_was_free"
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,16 @@ class Attempt:
     """One run of an operation: who it is for, and what earlier runs under the same key did.
 
     `attempt_id` is the same for every retry under one key (random for an unkeyed request), so
-    a record written by an earlier retry is recognised as this request's own.
+    a record written by an earlier retry is recognised as this request's own. `username_was_free`:
+    an earlier run under the key saw SignalWire without the username before its create left, so
+    an endpoint found later may be that create's (see `OnceStore.remember_username_free`).
     """
 
     attempt_id: str
     nonce: bytes
     is_retry: bool
+    username_was_free: bool = False
+    record_id: str | None = None  # the key's record; None for an unkeyed request
 
     @classmethod
     def unkeyed(cls) -> "Attempt":
@@ -110,7 +115,7 @@ class OnceStore:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
         else:
-            return Attempt(attempt_id=_attempt_id(record_id), nonce=nonce, is_retry=False), None
+            return Attempt(attempt_id=_attempt_id(record_id), nonce=nonce, is_retry=False, record_id=record_id), None
         return self._claim_existing(record_id, request_fingerprint, busy_seconds, now)
 
     def _claim_existing(
@@ -123,7 +128,13 @@ class OnceStore:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used before for another request; use a new key for a new request."
             )
-        attempt = Attempt(attempt_id=_attempt_id(record_id), nonce=bytes(item["nonce"]["B"]), is_retry=True)
+        attempt = Attempt(
+            attempt_id=_attempt_id(record_id),
+            nonce=bytes(item["nonce"]["B"]),
+            is_retry=True,
+            username_was_free=item.get(USERNAME_WAS_FREE, {}).get("BOOL", False),
+            record_id=record_id,
+        )
         status = item["status"]["S"]
         if status == "completed":
             return attempt, item["answer"]["S"]
@@ -153,6 +164,20 @@ class OnceStore:
                 "A request with this Idempotency-Key is still running; retry shortly to get its answer."
             ) from None
         return attempt, None
+
+    def remember_username_free(self, attempt: Attempt) -> None:
+        """Keep, for every later retry under the key, that SignalWire was seen without the
+        username before this key's create left: written before the create is sent, it is what
+        lets a retry claim what that create may have made (and nothing found without it)."""
+        if attempt.record_id is None:
+            return  # unkeyed: nothing retries it; its reservation keeps the fact
+        self._dynamodb().update_item(
+            TableName=self._table,
+            Key={"id": {"S": attempt.record_id}},
+            UpdateExpression="SET #free = :true",
+            ExpressionAttributeNames={"#free": USERNAME_WAS_FREE},
+            ExpressionAttributeValues={":true": {"BOOL": True}},
+        )
 
     def _finish(self, record_id: str, *, status: str, answer: str | None = None) -> None:
         names = {"#status": "status"}

@@ -9,8 +9,16 @@ from pydantic import SecretStr
 
 from sip_provisioning.configuration import ServiceConfig, SignalWireSettings
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord, RecordPage
+from sip_provisioning.domain.records import (
+    CreatedVia,
+    EndpointStatus,
+    InventoryRecord,
+    ListPosition,
+    RecordPage,
+    SecretLabels,
+)
 from sip_provisioning.domain.scim_users import ScimUserRecord
+from sip_provisioning.errors import FieldError
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
 from sip_provisioning.use_cases.once import OnceStore
 
@@ -40,15 +48,16 @@ class Inventory(Protocol):
         profile: str | None,
         owner: str | None,
         statuses: frozenset[EndpointStatus],
+        profiles_seen: frozenset[str] | None,
         limit: int,
-        cursor: str | None,
+        after: ListPosition | None,
     ) -> RecordPage: ...
 
 
 class SecretStore(Protocol):
-    def put_password(
-        self, username: str, password: SecretStr, sip_uri: str, *, profile: str, created_by: str, owner: str | None
-    ) -> str: ...
+    def unfit(self, labels: SecretLabels) -> list[FieldError]: ...
+    def put_password(self, labels: SecretLabels, password: SecretStr, sip_uri: str) -> str: ...
+    def label(self, labels: SecretLabels) -> None: ...
     def schedule_deletion(self, username: str) -> None: ...
 
 

@@ -1,9 +1,12 @@
 """A username's reservation in the inventory, and the settling of one a crash left pending.
 
-Before a create is sent, the username's current record becomes `pending` under the attempt's
-id. Only one attempt can hold it; a retry under the same key finds its own. A pending record
-whose attempt ran out of time is settled from SignalWire: the endpoint exists (the attempt
-created it, so the record is completed) or it does not (the reservation is released).
+Before a create is sent, SignalWire is asked whether it holds the username, and the username's
+current record becomes `pending` under the attempt's id, carrying that proof that the username
+was free. Only one attempt can hold it; a retry under the same key finds its own. A pending
+record whose attempt ran out of time is settled from SignalWire: an endpoint found is the
+attempt's only when the username was proven free before its create left (the record is
+completed); otherwise, or when nothing is found, the reservation is released and whatever
+SignalWire holds stays someone else's.
 """
 
 import time
@@ -18,13 +21,19 @@ from sip_provisioning.observability import logger, metrics
 from sip_provisioning.signalwire.client import SignalWireFault
 from sip_provisioning.use_cases.ports import Inventory, SignalWire, now_iso
 
+type Settle = Callable[[InventoryRecord], InventoryRecord | None]
+
 
 def reserve(
-    inventory: Inventory, pending: InventoryRecord, settle: Callable[[InventoryRecord], InventoryRecord | None]
+    inventory: Inventory,
+    pending: InventoryRecord,
+    settle: Settle,
+    follow: Callable[[InventoryRecord], InventoryRecord],
 ) -> InventoryRecord:
     """Make `pending` the username's current record (or find this attempt's own from an earlier
-    try under the same key), or say why it cannot be. A username new to
-    the inventory (the usual case) costs one conditional write and no read."""
+    try under the same key), or say why it cannot be. `follow` brings a live record in line with
+    SignalWire (deleted, when its endpoint is gone). A username new to the inventory (the usual
+    case) costs one conditional write and no read."""
     try:
         inventory.put_new(pending, replacing=None)
     except RecordChanged:
@@ -39,6 +48,8 @@ def reserve(
             raise UsernameTaken(pending.username)  # another request is creating it right now
         seen = settle(seen)
     if seen is not None and seen.status is not EndpointStatus.DELETED:
+        seen = follow(seen)
+    if seen is not None and seen.status is not EndpointStatus.DELETED:
         raise UsernameTaken(pending.username)
     try:
         inventory.put_new(pending, replacing=seen)
@@ -50,13 +61,20 @@ def reserve(
 def settle_pending(
     inventory: Inventory, client: SignalWire, pending: InventoryRecord, deadline: Deadline
 ) -> InventoryRecord | None:
-    """What a pending record whose attempt is over really is: the endpoint's record, or nothing."""
-    try:
-        found = client.find_endpoints_by_username(pending.username, deadline)
-    except SignalWireFault:
-        raise UpstreamTimeout(
-            "An earlier create of this username is unsettled and SignalWire could not tell."
-        ) from None
+    """What a pending record whose attempt is over really is: the endpoint's record, or nothing.
+
+    An endpoint SignalWire holds is claimed only when the record proves the username was free
+    before the attempt's create left: equal settings prove nothing, and without the proof the
+    endpoint may have been there first."""
+    if not pending.username_was_free:
+        found = []  # whatever SignalWire holds may have been there first: claim nothing
+    else:
+        try:
+            found = client.find_endpoints_by_username(pending.username, deadline)
+        except SignalWireFault:
+            raise UpstreamTimeout(
+                "An earlier create of this username is unsettled and SignalWire could not tell."
+            ) from None
     try:
         if not found:
             inventory.release(pending)
@@ -68,6 +86,7 @@ def settle_pending(
                 "updated_at": now_iso(),
                 "attempt_id": None,
                 "pending_until": None,
+                "username_was_free": None,
             }
         )
         inventory.replace(pending, settled)

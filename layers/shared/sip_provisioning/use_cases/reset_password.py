@@ -5,14 +5,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.passwords import derive_password
 from sip_provisioning.domain.policy import PasswordDelivery
-from sip_provisioning.domain.records import EndpointStatus
+from sip_provisioning.domain.records import EndpointStatus, SecretLabels
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.responses import PasswordReset
 from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.use_cases.create import sip_uri
 from sip_provisioning.use_cases.guard import check_reset, delivery_for
-from sip_provisioning.use_cases.managed import managed
+from sip_provisioning.use_cases.managed import again_on_conflict, managed
 from sip_provisioning.use_cases.once import Attempt, run_keyed
+from sip_provisioning.use_cases.password_secrets import check_secret_fits
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
 from sip_provisioning.use_cases.updates import put_confirmed
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
@@ -29,21 +30,24 @@ def reset_password(
         record, endpoint = managed(ports.inventory, client, username, deadline)
     check_reset(config, caller, record, request)
     delivery = delivery_for(config, caller, record.profile, request.password_delivery)
+    delivered = request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER
+    # A secret that holds the endpoint's password gets every new one, a caller's own too: it
+    # never keeps a password SignalWire no longer takes.
+    to_secret = delivered or record.password_secret_arn is not None
+    labels = SecretLabels.of(record)
+    if to_secret:
+        check_secret_fits(ports, labels)
     password = request.password or derive_password(config.signalwire.api_token, attempt.nonce, PASSWORD_PURPOSE)
     put_confirmed(
         client, username, endpoint.id, {"password": password.get_secret_value()}, deadline, holds_changes=None
     )
     uri = sip_uri(username, config.signalwire)
-    secret_arn = None
-    if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
-        secret_arn = ports.secrets.put_password(
-            username, password, uri, profile=record.profile, created_by=record.created_by, owner=record.owner
-        )
+    secret_arn = ports.secrets.put_password(labels, password, uri) if to_secret else None
     updated = record.model_copy(
         update={"status": EndpointStatus.ACTIVE, "password_secret_arn": secret_arn or record.password_secret_arn}
     )
-    if updated != record:  # enabled again, or its password now in a secret
-        ports.inventory.replace(record, updated.model_copy(update={"updated_at": now_iso()}))
+    # Written even when unchanged: a disable that raced this reset then runs again.
+    ports.inventory.replace(record, updated.model_copy(update={"updated_at": now_iso()}))
     metrics.add_metric(name="PasswordsReset", unit=MetricUnit.Count, value=1)
     logger.info(
         "SIP endpoint password reset",
@@ -57,8 +61,8 @@ def reset_password(
     return PasswordReset(
         username=username,
         sip_uri=uri,
-        password=password.get_secret_value() if request.password is None and secret_arn is None else None,
-        password_secret_arn=secret_arn,
+        password=password.get_secret_value() if request.password is None and not delivered else None,
+        password_secret_arn=secret_arn if delivered else None,
     )
 
 
@@ -82,7 +86,9 @@ def reset_password_once(
         body=request,
         busy_seconds=busy_seconds,
         answer_model=PasswordReset,
-        work=lambda attempt: reset_password(ports, caller, username, request, deadline, attempt),
+        work=lambda attempt: again_on_conflict(
+            lambda: reset_password(ports, caller, username, request, deadline, attempt)
+        ),
         restore=lambda answer, attempt: restore_password(ports, request, answer, attempt),
     )
 

@@ -311,6 +311,45 @@ def test_a_username_the_service_deleted_and_someone_made_again_outside_is_adopte
     assert len(inventory_items("ada")) == 2
 
 
+def deleted_outside_and_made_again(api: ProvisionerApi, username: str) -> dict[str, Any]:
+    """A managed endpoint deleted straight in SignalWire, and another made there under its username:
+    the record's id is stale, and what SignalWire holds is not the service's."""
+    assert api.create({"username": username, "profile": "office", "owner": "E1001"}).status == 201
+    requests.delete(
+        f"{api.emulator.base_url}{COLLECTION_PATH}/{upstream(api, username)['id']}",
+        auth=(api.emulator.project_id, api.emulator.api_token),
+        timeout=5,
+    ).raise_for_status()
+    return made_outside(api, username, OFFICE_LIKE)
+
+
+def test_an_endpoint_made_outside_under_a_record_whose_endpoint_was_deleted_outside_is_adopted(
+    api: ProvisionerApi,
+) -> None:
+    # Given ada created by the service, deleted in SignalWire behind its back, then made again there
+    endpoint = deleted_outside_and_made_again(api, "ada")
+    assert api.request("GET", path("ada")).body["managed"] is False
+    # When ada is adopted
+    answer = adopt(api, "ada", {"profile": "office", "owner": "E3003"})
+    # Then the new endpoint is adopted, and the old record follows SignalWire: kept, deleted outside
+    assert answer.status == 200, answer.body
+    assert answer.body["record"]["endpoint_id"] == endpoint["id"]
+    deleted = api.request("GET", "/endpoints", query="status=deleted").body["endpoints"]
+    assert [(e["username"], e["owner"]) for e in deleted] == [("ada", "E1001")]
+    assert api.request("GET", path("ada")).body["managed"] is True
+
+
+def test_a_dry_run_under_a_record_whose_endpoint_was_deleted_outside_stores_nothing(api: ProvisionerApi) -> None:
+    # Given ada created by the service, deleted in SignalWire behind its back, then made again there
+    deleted_outside_and_made_again(api, "ada")
+    items_before = inventory_items("ada")
+    # When its adoption is tried as a dry run
+    answer = adopt(api, "ada", {"profile": "office"}, dry_run=True)
+    # Then the record it would get is shown, and the old record is untouched
+    assert answer.status == 200, answer.body
+    assert inventory_items("ada") == items_before
+
+
 def test_a_username_whose_create_is_still_running_is_endpoint_already_managed(api: ProvisionerApi) -> None:
     # Given ada made outside, and a pending record of a create of ada still within its time
     made_outside(api, "ada", OFFICE_LIKE)
@@ -562,6 +601,17 @@ def test_an_endpoint_made_again_outside_under_a_username_the_service_deleted_is_
     listed = [endpoint["username"] for endpoint in unmanaged(api).body["endpoints"]]
     # Then ada is among them
     assert listed == ["ada"]
+
+
+def test_an_endpoint_made_outside_under_a_record_whose_endpoint_was_deleted_outside_is_listed_as_unmanaged(
+    api: ProvisionerApi,
+) -> None:
+    # Given ada created by the service, deleted in SignalWire behind its back, then made again there
+    endpoint = deleted_outside_and_made_again(api, "ada")
+    # When the unmanaged are listed
+    listed = unmanaged(api).body["endpoints"]
+    # Then the endpoint SignalWire holds now is among them: the record names another
+    assert listed == [{"username": "ada", "id": endpoint["id"], "call_handler": "laml_webhooks"}]
 
 
 def test_the_unmanaged_are_paged_by_cursor_over_signalwires_pages_each_once(

@@ -35,6 +35,7 @@ from sip_provisioning.responses import AdoptPreview, EndpointAdopted
 from sip_provisioning.self_service import AdoptRequest, EndpointRequest
 from sip_provisioning.signalwire.models import SipEndpoint, Username
 from sip_provisioning.use_cases.create import sip_uri, stored_request
+from sip_provisioning.use_cases.managed import deleted_outside, held_by_id
 from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Inventory, Ports, SignalWire, now_iso
 from sip_provisioning.use_cases.reservations import settle_pending
@@ -52,6 +53,9 @@ class _Plan:
 
     record: InventoryRecord
     replacing: InventoryRecord | None
+    # The live record `replacing` names an endpoint SignalWire no longer holds under the username:
+    # before the adoption it follows SignalWire, deleted (never in a dry run).
+    replacing_is_stale: bool
     endpoint: SipEndpoint
     sip_uri: str
     drift: list[Drift]
@@ -70,7 +74,10 @@ def adopt_endpoint(
 ) -> EndpointAdopted:
     plan = _plan(ports, caller, username, request, deadline)
     try:
-        ports.inventory.put_new(plan.record, replacing=plan.replacing)
+        replacing = plan.replacing
+        if replacing is not None and plan.replacing_is_stale:
+            replacing = deleted_outside(ports.inventory, replacing)
+        ports.inventory.put_new(plan.record, replacing=replacing)
     except RecordChanged:
         raise EndpointAlreadyManaged(username) from None  # another request recorded it first
     metrics.add_metric(name="EndpointsAdopted", unit=MetricUnit.Count, value=1)
@@ -121,8 +128,9 @@ def _plan(ports: Ports, caller: Caller, username: str, request: AdoptRequest, de
         raise UnknownProfile(request.profile, sorted(config.profiles))
     _checked_username(username)
     client = ports.signalwire(config.signalwire)
-    replacing = _unmanaged_record(ports.inventory, client, username, deadline)
     with signalwire_faults_as_problems():
+        replacing = _unmanaged_record(ports.inventory, client, username, deadline)
+        replacing_is_stale = replacing is not None and replacing.status is not EndpointStatus.DELETED
         found = client.find_endpoints_by_username(username, deadline)
     if not found:
         raise EndpointNotFound(username)
@@ -147,6 +155,7 @@ def _plan(ports: Ports, caller: Caller, username: str, request: AdoptRequest, de
     return _Plan(
         record=record,
         replacing=replacing,
+        replacing_is_stale=replacing_is_stale,
         endpoint=endpoint,
         sip_uri=sip_uri(username, config.signalwire),
         drift=drift_of(endpoint, payload),
@@ -166,15 +175,21 @@ def _checked_username(username: str) -> None:
 def _unmanaged_record(
     inventory: Inventory, client: SignalWire, username: str, deadline: Deadline
 ) -> InventoryRecord | None:
-    """The username's current record when it manages nothing (a deleted one), None when there is
-    none; `EndpointAlreadyManaged` when it manages an endpoint. A pending record is met as a
-    create meets it: one still running holds the username, one left by a crash is settled first."""
+    """The username's current record when it manages nothing: a deleted one, or a live one whose
+    endpoint SignalWire no longer holds under the username (a stale id: whatever SignalWire holds
+    there now is not the service's); None when there is none. `EndpointAlreadyManaged` when it
+    manages an endpoint. A pending record is met as a create meets it: one still running holds
+    the username, one left by a crash is settled first."""
     seen = inventory.current(username)
     if seen is not None and seen.status is EndpointStatus.PENDING:
         if (seen.pending_until or 0) > time.time():
             raise EndpointAlreadyManaged(username)  # the service is creating it right now
         seen = settle_pending(inventory, client, seen, deadline)
-    if seen is not None and seen.status is not EndpointStatus.DELETED:
+    if (
+        seen is not None
+        and seen.status is not EndpointStatus.DELETED
+        and held_by_id(client, seen, deadline) is not None
+    ):
         raise EndpointAlreadyManaged(username)
     return seen
 

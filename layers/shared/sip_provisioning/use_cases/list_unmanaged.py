@@ -17,6 +17,7 @@ from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
 from sip_provisioning.domain.upstream_cursors import CursorRefused, UpstreamPosition, open_cursor, seal
 from sip_provisioning.errors import FieldError, Forbidden, RequestInvalid
 from sip_provisioning.responses import UnmanagedEndpoint, UnmanagedEndpointList
+from sip_provisioning.signalwire.models import SipEndpoint
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire
 from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
 
@@ -55,7 +56,7 @@ def _read(
             page = client.list_page(page_link, UPSTREAM_PAGE_SIZE, deadline)
         records = ports.inventory.current_of([endpoint.username for endpoint in page.data])
         for index, endpoint in enumerate(page.data[skip:], start=skip):
-            if _is_managed(records.get(endpoint.username)):
+            if _is_managed(endpoint, records.get(endpoint.username)):
                 continue
             if len(listed) == limit:
                 return listed, UpstreamPosition(page_link=page_link, skip=index)
@@ -71,7 +72,10 @@ def _read(
     return listed, UpstreamPosition(page_link=page_link, skip=0)
 
 
-def _is_managed(record: InventoryRecord | None) -> bool:
-    """A username with a current record that is not deleted: an endpoint the service has (or is
-    creating, while pending)."""
-    return record is not None and record.status is not EndpointStatus.DELETED
+def _is_managed(endpoint: SipEndpoint, record: InventoryRecord | None) -> bool:
+    """The very endpoint the username's live record names (as `GET /endpoints/{username}` says
+    managed), or one the service is creating (pending). Under a record whose id is stale, what
+    SignalWire holds is not the service's: unmanaged."""
+    if record is None or record.status is EndpointStatus.DELETED:
+        return False
+    return record.status is EndpointStatus.PENDING or record.endpoint_id == endpoint.id

@@ -5,11 +5,12 @@ SignalWire is the emulator over real HTTP. An endpoint "made outside" is created
 holding the project's credentials would make it: straight to SignalWire, past the service.
 """
 
+import base64
 import json
 import threading
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import boto3
 import pytest
@@ -666,6 +667,18 @@ def valid_cursor(api: ProvisionerApi) -> str:
     cursor: str = unmanaged(api, "limit=1").body["next_cursor"]
     assert cursor
     return cursor
+
+
+def test_a_cursor_does_not_carry_the_signalwire_space_address(
+    api: ProvisionerApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SignalWire pages of 1, and two unmanaged endpoints
+    monkeypatch.setattr(list_unmanaged, "UPSTREAM_PAGE_SIZE", 1)
+    # When a cursor is issued that goes on at SignalWire's next page
+    cursor = valid_cursor(api)
+    # Then nothing in it names where SignalWire is
+    decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    assert urlsplit(api.emulator.base_url).netloc.encode() not in decoded
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 goes on, sealed so that only the query and caller it was issued for can send it back
 (CONTRACT.md sections 4 and 9).
 
-The position is SignalWire's own page link (which carries SignalWire's `page_token`) and how
-many endpoints of that page were already gone through; it names no endpoint. The cursor is that
+The position is the path and query of SignalWire's own page link (which carry SignalWire's
+`page_token`, never the space's address) and how many endpoints of that page were already gone
+through; it names no endpoint. The cursor is that
 position, a version and an HMAC-SHA256 tag over the query's binding (caller and query, never
 carried in the cursor) and the position, under a key derived by HMAC from the SignalWire API
 token, a secret the function already holds: a cursor changed in any way, or sent by another

@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.types import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from sip_provisioning.deadline import ANSWER_MARGIN_SECONDS, Deadline
 from sip_provisioning.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
@@ -39,8 +39,10 @@ from sip_provisioning.errors import (
 from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for
 from sip_provisioning.responses import (
+    AdoptPreview,
     DeletePreview,
     DryRunResult,
+    EndpointAdopted,
     EndpointChanged,
     EndpointCreated,
     EndpointDisabled,
@@ -49,8 +51,10 @@ from sip_provisioning.responses import (
     PasswordReset,
     Problem,
     ProfileList,
+    UnmanagedEndpointList,
 )
 from sip_provisioning.self_service import (
+    AdoptRequest,
     EndpointChanges,
     EndpointRequest,
     PasswordResetRequest,
@@ -59,11 +63,13 @@ from sip_provisioning.self_service import (
 )
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.use_cases import create
+from sip_provisioning.use_cases.adopt import adopt_endpoint_once, preview_adopt
 from sip_provisioning.use_cases.change import change_endpoint_once, preview_change
 from sip_provisioning.use_cases.delete import delete_endpoint_once, preview_delete
 from sip_provisioning.use_cases.disable import disable_endpoint_once
 from sip_provisioning.use_cases.list_endpoints import list_endpoints
 from sip_provisioning.use_cases.list_profiles import list_profiles
+from sip_provisioning.use_cases.list_unmanaged import list_unmanaged
 from sip_provisioning.use_cases.look_up import look_up_endpoint
 from sip_provisioning.use_cases.ports import Caller, Ports
 from sip_provisioning.use_cases.reset_password import reset_password_once
@@ -189,7 +195,7 @@ STATUS_DESCRIPTIONS = {
     400: "Malformed request",
     403: "Forbidden by a policy",
     404: "Endpoint not found",
-    409: "Username taken, endpoint not managed, or idempotent request in progress",
+    409: "Username taken, endpoint not managed or already managed, or idempotent request in progress",
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Validation error, or idempotency key reused",
@@ -200,6 +206,30 @@ STATUS_DESCRIPTIONS = {
 }
 UPSTREAM = (502, 503, 504)
 BODY = (400, 413, 415, 422)
+
+
+class EndpointPage(RootModel[EndpointList | UnmanagedEndpointList]):
+    """`GET /endpoints`: the inventory's records, or with `managed=false` the unmanaged endpoints."""
+
+
+class AdoptAnswer(RootModel[EndpointAdopted | AdoptPreview]):
+    """`POST /endpoints/{username}/adopt`: the adopted endpoint, or with `dry_run` what would be recorded."""
+
+
+UNMANAGED_QUERY = (
+    "false: the endpoints SignalWire holds and the inventory does not (admins only; with limit and cursor, "
+    "never with profile, owner or status). true or absent: the inventory."
+)
+
+
+def _refuse_inventory_filters(**filters: str | None) -> None:
+    """The inventory's filters mean nothing for endpoints it does not hold: given, they are a 422."""
+    given = [name for name, value in filters.items() if value is not None]
+    if given:
+        raise RequestInvalid(
+            [FieldError(field=name, message="not combinable with managed=false") for name in given],
+            detail="The inventory's filters do not apply to endpoints it does not hold.",
+        )
 
 
 @app.post(
@@ -236,9 +266,13 @@ def get_profiles() -> Response[str]:
 @app.get(
     "/endpoints",
     summary="List the inventory of endpoints this service created, by username",
-    responses={**_ok(200, "A page of inventory records", EndpointList), **_problems(422, 500)},
+    responses={
+        **_ok(200, "A page of inventory records; with managed=false, of unmanaged endpoints", EndpointPage),
+        **_problems(403, 422, 500, *UPSTREAM),
+    },
 )
 def get_endpoints(
+    managed: Annotated[bool | None, Query(description=UNMANAGED_QUERY)] = None,
     profile: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     owner: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     status: Annotated[ListedStatus | None, Query(description="Default: every status but deleted.")] = None,
@@ -252,6 +286,11 @@ def get_endpoints(
         ),
     ] = None,
 ) -> Response[str]:
+    if managed is False:
+        _refuse_inventory_filters(profile=profile, owner=owner, status=status)
+        return _json_response(
+            200, list_unmanaged(_ports(), _caller(), limit=limit, cursor=cursor, deadline=_deadline())
+        )
     page = list_endpoints(
         _ports(),
         _caller(),
@@ -262,6 +301,29 @@ def get_endpoints(
         cursor=cursor,
     )
     return _json_response(200, page)
+
+
+@app.post(
+    ENDPOINT_PATH + "/adopt",
+    summary="Adopt an endpoint made outside the service: an inventory record, SignalWire unchanged (admins)",
+    responses={
+        **_ok(200, "Adopted, or (dry run) the record it would get", AdoptAnswer),
+        **_problems(*BODY, 403, 404, 409, 500, *UPSTREAM),
+    },
+)
+def post_adopt(
+    username: str,
+    request: Annotated[AdoptRequest, Body()],
+    dry_run: DryRun = False,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[str]:
+    ports, name, deadline = _ports(), _username(username), _deadline()
+    if dry_run:  # never stored: a dry run adopts nothing worth replaying
+        return _json_response(200, preview_adopt(ports, _caller(), name, request, deadline))
+    adopted = adopt_endpoint_once(
+        ports, _caller(), name, request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
+    )
+    return _json_response(200, adopted)
 
 
 @app.get(

@@ -38,6 +38,7 @@ from sip_provisioning.responses import Problem
 from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.slack.commands import (
+    AdoptCommand,
     CommandNotUnderstood,
     CreateCommand,
     DeleteCommand,
@@ -52,6 +53,7 @@ from sip_provisioning.slack.commands import (
 from sip_provisioning.slack.delivery import DeliveryFailed, is_allowed_response_url, post_to_response_url
 from sip_provisioning.slack.messages import (
     SlackMessage,
+    adopted_message,
     created_message,
     delete_preview_message,
     deleted_message,
@@ -73,6 +75,7 @@ from sip_provisioning.slack.payloads import (
 )
 from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
 from sip_provisioning.use_cases import create
+from sip_provisioning.use_cases.adopt import adopt_endpoint_once
 from sip_provisioning.use_cases.delete import delete_endpoint_once, preview_delete
 from sip_provisioning.use_cases.disable import disable_endpoint_once
 from sip_provisioning.use_cases.list_profiles import list_profiles
@@ -210,6 +213,8 @@ def _start_job(payload: SlashCommandPayload, command: JobCommand, context: Lambd
         create.preview_endpoint(wiring().ports, _slack_caller(payload), command.to_endpoint_request())
     else:
         command.checked_username()
+    if isinstance(command, AdoptCommand):
+        command.to_adopt_request()
     if not is_allowed_response_url(payload.response_url, settings().slack_response_url_prefixes):
         logger.error("Command not started: the response_url is not under an allowed prefix")
         return response_url_refused_message()
@@ -288,6 +293,11 @@ def _carry_out(job: CommandJob, deadline: Deadline, busy_seconds: float) -> Slac
         case DeleteCommand(username=username, confirmed=True):
             deleted = delete_endpoint_once(ports, caller, username, deadline, key=key, busy_seconds=busy_seconds)
             return deleted_message(deleted)
+        case AdoptCommand(username=username) as command:
+            adopted = adopt_endpoint_once(
+                ports, caller, username, command.to_adopt_request(), deadline, key=key, busy_seconds=busy_seconds
+            )
+            return adopted_message(adopted, job.command_name)
     raise AssertionError(f"unreachable: every job command is matched ({job.command.name})")
 
 

@@ -2,7 +2,8 @@
 
 The event is `{"action": ..., "idempotency_key": ..., ...}` (`sip_provisioning.workflow`):
 `create` with `request` (the default when `action` is absent), `show`, `disable`, `delete` and
-`reset_password` with `username`, `update` with `username` and `changes`. The answer is the body
+`reset_password` with `username`, `update` with `username` and `changes`, `adopt` with
+`username`, `profile` and optionally `owner`. The answer is the body
 the route of the same action answers with 200 or 201 (`delete`: `{"username", "status":
 "deleted"}`). The fleet's state machines send the steps of a profile rollout (`plan_rollout`,
 `roll_out`, `rollout_failed`, `report_rollout`) and the audit (`audit_fleet`), which keep their
@@ -33,7 +34,17 @@ from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.problems import ProblemType
 from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.use_cases import audit, change, create, delete, disable, look_up, reset_password, rollout
+from sip_provisioning.use_cases import (
+    adopt,
+    audit,
+    change,
+    create,
+    delete,
+    disable,
+    look_up,
+    reset_password,
+    rollout,
+)
 from sip_provisioning.use_cases.ports import Caller, Ports, ReportBucket
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
@@ -137,6 +148,18 @@ def _delete(invocation: workflow.DeleteEndpoint, run: Run) -> BaseModel:
     )
 
 
+def _adopt(invocation: workflow.AdoptEndpoint, run: Run) -> BaseModel:
+    return adopt.adopt_endpoint_once(
+        run.ports,
+        WORKFLOW_CALLER,
+        invocation.username,
+        invocation.adopt_request(),
+        run.deadline,
+        key=invocation.idempotency_key,
+        busy_seconds=run.busy_seconds,
+    )
+
+
 def _plan_rollout(invocation: workflow.PlanRollout, run: Run) -> BaseModel:
     given = invocation.input
     return rollout.plan_rollout(
@@ -210,6 +233,7 @@ ACTIONS: Final[Mapping[str, Callable[[Any, Run], BaseModel]]] = {
     "reset_password": _reset_password,
     "disable": _disable,
     "delete": _delete,
+    "adopt": _adopt,
     "plan_rollout": _plan_rollout,
     "roll_out": _roll_out,
     "rollout_failed": _rollout_failed,

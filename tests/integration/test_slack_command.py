@@ -1056,3 +1056,121 @@ def test_the_local_gateway_sends_the_slack_route_to_its_own_function_without_an_
     assert "authorizer" not in slack_event["requestContext"]
     assert [event["routeKey"] for event in events["default"]] == ["$default", "$default"]
     assert all("iam" in event["requestContext"]["authorizer"] for event in events["default"])
+
+
+# -- adopt (admins): working on it, then the answer at the response_url --------------------------
+
+
+def test_an_adopt_is_answered_working_on_it_before_signalwire_is_asked(slack: SlackCommand) -> None:
+    # Given an endpoint made in SignalWire's console, and no job may run yet
+    created_outside_the_service(slack, "ada.lovelace")
+    requests_before = slack.signalwire_requests()
+    with slack.jobs_held():
+        # When a signed adopt of it is sent
+        answer = slack.send("adopt ada.lovelace profile=office owner=E1234")
+        # Then the answer says it is being adopted, one job carries the command as typed, SignalWire was not asked
+        assert answer.body["response_type"] == "ephemeral"
+        assert "Adopting SIP endpoint `ada.lovelace`" in blocks_text(answer)
+        [job] = slack.jobs()
+        assert job["command"] == {"name": "adopt", "username": "ada.lovelace", "profile": "office", "owner": "E1234"}
+        assert slack.signalwire_requests() == requests_before
+
+
+def test_an_adopt_posts_the_record_its_drift_and_how_to_give_it_a_password_changing_nothing(
+    slack: SlackCommand,
+) -> None:
+    # Given an endpoint made in SignalWire's console
+    created_outside_the_service(slack, "ada.lovelace")
+    changes_before = slack.signalwire_changes()
+    # When a signed adopt of it into the office profile is sent
+    text = message_text(slack.answer_to("adopt ada.lovelace profile=office owner=E1234"))
+    # Then it is adopted by the Slack user, its drift from office is listed, the way to a known
+    # password is given, no password is shown, and nothing changed in SignalWire
+    assert "adopted into profile `office`" in text
+    assert "*Owner*\n`E1234`" in text
+    assert f"*Created by*\n`{SLACK_CALLER}`" in text
+    assert "*Drift*" in text
+    assert "`/sip reset-password ada.lovelace`" in text
+    assert "made-in-the-console-1234" not in text
+    assert slack.signalwire_changes() == changes_before
+    record = slack.api.request("GET", "/endpoints/ada.lovelace").body["record"]
+    assert (record["created_via"], record["created_by"]) == ("adopted", SLACK_CALLER)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("adopt ada.lovelace", "`adopt` needs the profile"),
+        ("adopt", "`adopt` needs a username first"),
+        ("adopt ada.lovelace profile=office caller_id=Ada", "'caller_id=Ada' is not an option of `adopt`"),
+        ("adopt ada.lovelace profile=office profile=support", "`profile=` is given twice"),
+    ],
+    ids=["no-profile", "no-username", "other-option", "twice"],
+)
+def test_an_adopt_not_understood_is_answered_at_once_with_the_reason_and_starts_nothing(
+    slack: SlackCommand, text: str, reason: str
+) -> None:
+    # Given / When a signed adopt that follows no form of the usage is sent
+    answer = slack.send(text)
+    # Then the reason and the usage are answered at once, and nothing is started
+    assert reason in blocks_text(answer)
+    assert "/sip adopt &lt;username&gt; profile=&lt;name&gt; [owner=&lt;text&gt;]" in blocks_text(answer)
+    assert slack.jobs() == []
+
+
+def test_an_adopt_naming_a_profile_no_profile_can_have_is_answered_at_once_naming_the_option(
+    slack: SlackCommand,
+) -> None:
+    # Given / When a signed adopt names a profile that breaks the profile name rules
+    answer = slack.send("adopt ada.lovelace profile=no/such")
+    # Then the option is named at once, and nothing is started
+    assert "• `profile`:" in blocks_text(answer)
+    assert slack.jobs() == []
+
+
+def test_an_adopt_delivered_twice_with_the_same_trigger_id_adopts_once_and_answers_the_same(
+    slack: SlackCommand,
+) -> None:
+    # Given an endpoint made in SignalWire's console, and an adopt Slack delivers twice with one trigger_id
+    created_outside_the_service(slack, "ada.lovelace")
+    trigger_id = new_trigger_id()
+    slack.send("adopt ada.lovelace profile=office", trigger_id=trigger_id)
+    first = slack.delivered(1)[0]
+    # When the second delivery arrives
+    slack.send("adopt ada.lovelace profile=office", trigger_id=trigger_id)
+    second = slack.delivered(2)[1]
+    # Then both answers are the one adoption, not an "already managed" refusal
+    assert "adopted into profile `office`" in message_text(first.message)
+    assert message_text(second.message) == message_text(first.message)
+
+
+def test_an_adopt_of_an_endpoint_the_service_manages_says_so_in_plain_words(slack: SlackCommand) -> None:
+    # Given an endpoint the service created
+    created_over_http(slack, "ada.lovelace")
+    # When a signed adopt of it is sent
+    text = message_text(slack.answer_to("adopt ada.lovelace profile=office"))
+    # Then it is refused as already managed, pointing at show
+    assert "*Endpoint already managed*" in text
+    assert "`/sip show <username>`" in text
+
+
+def test_under_a_policy_a_slack_user_who_is_not_an_admin_may_not_adopt(slack: SlackCommand) -> None:
+    # Given a deployment policy with no Slack admin, and an endpoint made in SignalWire's console
+    slack.api.put_parameter("policy", json.dumps({"admins": [ADMIN_ARN]}))
+    created_outside_the_service(slack, "ada.lovelace")
+    # When the Slack user adopts it
+    text = message_text(slack.answer_to("adopt ada.lovelace profile=office"))
+    # Then it is refused naming the rule, and the endpoint stays unmanaged
+    assert "*Forbidden*" in text
+    assert "deployment.admins" in text
+    assert slack.api.request("GET", "/endpoints/ada.lovelace").body["managed"] is False
+
+
+def test_under_a_policy_naming_a_slack_user_an_admin_they_may_adopt(slack: SlackCommand) -> None:
+    # Given a deployment policy whose admins include the Slack user, and an endpoint made in the console
+    slack.api.put_parameter("policy", json.dumps({"admins": [ADMIN_ARN, f"slack:{TEAM}:*"]}))
+    created_outside_the_service(slack, "ada.lovelace")
+    # When the Slack user adopts it
+    text = message_text(slack.answer_to("adopt ada.lovelace profile=office"))
+    # Then it is adopted
+    assert "adopted into profile `office`" in text

@@ -15,6 +15,7 @@ from sip_provisioning.slack.commands import (
     OPTIONS,
     USAGE,
     VERBS,
+    AdoptCommand,
     Command,
     CommandNotUnderstood,
     CreateCommand,
@@ -68,7 +69,7 @@ def test_an_unknown_command_is_not_understood_and_the_commands_are_named() -> No
     reason = not_understood("remove alice")
     # Then the reason names it and lists the commands
     assert "'remove'" in reason
-    assert "create, show, reset-password, disable, delete, profiles and help" in reason
+    assert "create, show, reset-password, disable, delete, adopt, profiles and help" in reason
 
 
 def test_the_usage_has_a_form_for_every_verb() -> None:
@@ -477,3 +478,12 @@ def test_any_text_parses_to_a_command_or_is_not_understood(text: str) -> None:
         outcome = str(not_understood)
     # Then it is one of the commands, or not understood with a reason to show
     assert isinstance(outcome, Command) or (isinstance(outcome, str) and outcome)
+
+
+def test_an_adopt_holds_its_username_profile_and_owner_as_typed() -> None:
+    # Given / When an adopt with a quoted owner is parsed
+    command = parse_command('adopt ada.lovelace profile=office owner="Ada L."')
+    # Then it is an adopt of that username, its options in place, and its body that of the route
+    assert command == AdoptCommand(username="ada.lovelace", profile="office", owner="Ada L.")
+    assert isinstance(command, AdoptCommand)
+    assert command.to_adopt_request().model_dump(exclude_none=True) == {"profile": "office", "owner": "Ada L."}

@@ -212,6 +212,7 @@ def test_the_api_exposes_exactly_the_contract_routes(template: dict[str, Any]) -
         "DELETE /endpoints/{username}",
         "POST /endpoints/{username}/password",
         "POST /endpoints/{username}/disable",
+        "POST /endpoints/{username}/adopt",
         SLACK_ROUTE,
         SCIM_ROUTE,
     }
@@ -499,7 +500,9 @@ FUNCTION_OWN_DYNAMODB_GRANTS = {
     SCIM_FUNCTION: {
         ("dynamodb:BatchGetItem", str({"Fn::GetAtt": ["InventoryTable", "Arn"]})),
         ("dynamodb:Query", str({"Fn::GetAtt": ["InventoryTable", "Arn"]})),
-    }
+    },
+    # GET /endpoints?managed=false: a page of SignalWire's endpoints joined with their records.
+    "ProvisionerFunction": {("dynamodb:BatchGetItem", str({"Fn::GetAtt": ["InventoryTable", "Arn"]}))},
 }
 
 
@@ -512,7 +515,8 @@ def test_the_function_queries_only_the_inventory_indexes_and_never_scans(
     # When the statements beyond single items are read
     others = [s for s in statements if not set(as_list(s["Action"])) & ITEM_ACTIONS]
     # Then they are a transaction on the inventory table and queries of its three indexes, and for
-    # the SCIM function alone queries of the table by key and batches of reads; nothing else
+    # the SCIM function queries of the table by key and batches of reads, for the HTTP API's
+    # batches of reads; nothing else
     granted = {
         (action, str(resource))
         for s in others

@@ -45,9 +45,9 @@ def test_only_the_http_only_problem_types_have_no_failure() -> None:
 def test_the_error_names_are_the_failure_class_names() -> None:
     # Given / When the names a state machine can match
     names = workflow.ERROR_NAMES
-    # Then they are the thirteen CamelCase problem types a workflow can meet
+    # Then they are the fourteen CamelCase problem types a workflow can meet
     assert names == {camel_case(problem) for problem in WORKFLOW_PROBLEM_TYPES}
-    assert len(names) == 13
+    assert len(names) == 14
 
 
 def test_the_transient_errors_are_the_upstream_ones_and_a_request_still_in_progress() -> None:
@@ -64,6 +64,7 @@ def test_the_transient_errors_are_the_upstream_ones_and_a_request_still_in_progr
         (errors.MalformedRequest("The invocation must be a JSON object."), workflow.MalformedRequest),
         (errors.EndpointNotFound("ada"), workflow.EndpointNotFound),
         (errors.EndpointNotManaged("ada"), workflow.EndpointNotManaged),
+        (errors.EndpointAlreadyManaged("ada"), workflow.EndpointAlreadyManaged),
         (errors.Forbidden("policy.callers", "This caller may not use the profile."), workflow.Forbidden),
         (errors.RequestInvalid([FieldError(field="username", message="bad")]), workflow.ValidationError),
         (errors.UnknownProfile("nope", ["default", "office"]), workflow.ValidationError),

@@ -31,6 +31,7 @@ def test_the_actions_are_the_six_of_the_contract_and_the_fleet_state_machines_st
         "reset_password",
         "disable",
         "delete",
+        "adopt",
         "plan_rollout",
         "roll_out",
         "rollout_failed",

@@ -116,6 +116,14 @@ class EndpointNotManaged(ProvisioningError):
         self.username = username
 
 
+class EndpointAlreadyManaged(ProvisioningError):
+    def __init__(self, username: str) -> None:
+        super().__init__(
+            f"The endpoint '{username}' is already in this service's inventory; there is nothing to adopt."
+        )
+        self.username = username
+
+
 class Forbidden(ProvisioningError):
     """A policy does not let this caller do this. Names the rule, never another caller's data."""
 

@@ -4,6 +4,7 @@ from enum import StrEnum
 
 from sip_provisioning.errors import (
     ConfigurationError,
+    EndpointAlreadyManaged,
     EndpointNotFound,
     EndpointNotManaged,
     Forbidden,
@@ -44,6 +45,7 @@ class ProblemType(StrEnum):
     UNAUTHORIZED = "unauthorized"
     ENDPOINT_NOT_FOUND = "endpoint-not-found"
     ENDPOINT_NOT_MANAGED = "endpoint-not-managed"
+    ENDPOINT_ALREADY_MANAGED = "endpoint-already-managed"
 
 
 STATUS_AND_TITLE: dict[ProblemType, tuple[int, str]] = {
@@ -64,6 +66,7 @@ STATUS_AND_TITLE: dict[ProblemType, tuple[int, str]] = {
     ProblemType.UNAUTHORIZED: (401, "Unauthorized"),
     ProblemType.ENDPOINT_NOT_FOUND: (404, "Endpoint not found"),
     ProblemType.ENDPOINT_NOT_MANAGED: (409, "Endpoint not managed"),
+    ProblemType.ENDPOINT_ALREADY_MANAGED: (409, "Endpoint already managed"),
 }
 
 _TYPE_OF_ERROR: dict[type[ProvisioningError], ProblemType] = {
@@ -83,6 +86,7 @@ _TYPE_OF_ERROR: dict[type[ProvisioningError], ProblemType] = {
     Unauthenticated: ProblemType.UNAUTHORIZED,
     EndpointNotFound: ProblemType.ENDPOINT_NOT_FOUND,
     EndpointNotManaged: ProblemType.ENDPOINT_NOT_MANAGED,
+    EndpointAlreadyManaged: ProblemType.ENDPOINT_ALREADY_MANAGED,
 }
 
 INTERNAL_ERROR_DETAIL = "The service failed unexpectedly. Quote the request_id when reporting it."

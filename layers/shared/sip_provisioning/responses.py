@@ -136,3 +136,41 @@ class EndpointDeleted(BaseModel):
 
     username: str
     status: Literal["deleted"] = "deleted"
+
+
+class EndpointAdopted(BaseModel):
+    """200 for `POST /endpoints/{username}/adopt`: the endpoint as SignalWire holds it (unchanged),
+    its new record, and where it differs from its profile."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: SipEndpoint
+    sip_uri: str
+    managed: Literal[True] = True
+    record: InventoryRecord
+    drift: list[Drift]
+
+
+class AdoptPreview(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    dry_run: Literal[True] = True
+    would_adopt: InventoryRecord
+    drift: list[Drift]
+
+
+class UnmanagedEndpoint(BaseModel):
+    """An endpoint SignalWire holds that the inventory does not, as `GET /endpoints?managed=false` lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    id: str
+    call_handler: str | None
+
+
+class UnmanagedEndpointList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    endpoints: list[UnmanagedEndpoint]
+    next_cursor: str | None

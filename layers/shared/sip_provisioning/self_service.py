@@ -245,3 +245,12 @@ class PasswordResetRequest(TextOnly):
 
     password: Password | None = None
     password_delivery: PasswordDelivery | None = None
+
+
+class AdoptRequest(TextOnly):
+    """`POST /endpoints/{username}/adopt`: the profile to measure the endpoint against, and whose it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profile: ProfileName
+    owner: Owner | None = None

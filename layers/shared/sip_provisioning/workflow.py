@@ -25,7 +25,7 @@ from pydantic_core import ErrorDetails
 from sip_provisioning import errors
 from sip_provisioning.documents import MAX_NESTING_DEPTH, PathPart, too_deep_at
 from sip_provisioning.problems import INTERNAL_ERROR_DETAIL, ProblemType, problem_for
-from sip_provisioning.self_service import EndpointChanges, EndpointRequest, ProfileName
+from sip_provisioning.self_service import AdoptRequest, EndpointChanges, EndpointRequest, Owner, ProfileName
 from sip_provisioning.signalwire.models import Username
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
@@ -84,6 +84,20 @@ class DeleteEndpoint(_Invocation):
     action: Literal["delete"]
     username: Username
     idempotency_key: IdempotencyKey
+
+
+class AdoptEndpoint(_Invocation):
+    """`adopt`: `POST /endpoints/{username}/adopt` with `profile` and `owner`; answered with its 200 body.
+    The caller is `workflow`, an admin only where the deployment's policy names it."""
+
+    action: Literal["adopt"]
+    username: Username
+    profile: ProfileName
+    owner: Owner | None = None
+    idempotency_key: IdempotencyKey
+
+    def adopt_request(self) -> AdoptRequest:
+        return AdoptRequest.model_validate(self.model_dump(include={"profile", "owner"}, exclude_none=True))
 
 
 # -- the fleet's state machines (CONTRACT.md section 9) -----------------------------------------
@@ -162,6 +176,7 @@ INVOCATION_TYPES: tuple[type[_Invocation], ...] = (
     ResetPassword,
     DisableEndpoint,
     DeleteEndpoint,
+    AdoptEndpoint,
     PlanRollout,
     RollOutEndpoint,
     RolloutFailed,
@@ -189,6 +204,7 @@ type Invocation = Annotated[
     | Annotated[ResetPassword, Tag("reset_password")]
     | Annotated[DisableEndpoint, Tag("disable")]
     | Annotated[DeleteEndpoint, Tag("delete")]
+    | Annotated[AdoptEndpoint, Tag("adopt")]
     | Annotated[PlanRollout, Tag("plan_rollout")]
     | Annotated[RollOutEndpoint, Tag("roll_out")]
     | Annotated[RolloutFailed, Tag("rollout_failed")]
@@ -296,6 +312,10 @@ class EndpointNotManaged(WorkflowFailure):
     problem_type = ProblemType.ENDPOINT_NOT_MANAGED
 
 
+class EndpointAlreadyManaged(WorkflowFailure):
+    problem_type = ProblemType.ENDPOINT_ALREADY_MANAGED
+
+
 FAILURE_FOR_PROBLEM: dict[ProblemType, type[WorkflowFailure]] = {
     failure.problem_type: failure
     for failure in (
@@ -312,6 +332,7 @@ FAILURE_FOR_PROBLEM: dict[ProblemType, type[WorkflowFailure]] = {
         Forbidden,
         EndpointNotFound,
         EndpointNotManaged,
+        EndpointAlreadyManaged,
     )
 }
 

@@ -23,6 +23,7 @@ class CreatedVia(StrEnum):
     WORKFLOW = "workflow"
     BULK = "bulk"
     SCIM = "scim"
+    ADOPTED = "adopted"  # made outside the service, then taken into its inventory (CONTRACT.md section 9)
 
 
 class InventoryRecord(BaseModel):
@@ -41,6 +42,7 @@ class InventoryRecord(BaseModel):
     created_at: str
     updated_at: str
     status: EndpointStatus
+    adopted_at: str | None = None
     deleted_by: str | None = None
     deleted_at: str | None = None
     password_secret_arn: str | None = None

@@ -138,12 +138,20 @@ class SignalWireClient:
 
     def list_page(self, page_link: str | None, page_size: int, deadline: Deadline) -> SipEndpointPage:
         """One page of every endpoint, newest first: the first (of `page_size`) when `page_link` is
-        None, else the page a `links.next` of an earlier page named (it carries its own size)."""
+        None, else the page an earlier page's `links.next` named (it carries its own size). The
+        page's `links.next` comes back checked to stay on the space, as a path and query only: a
+        caller may hold it without learning the space's address."""
         if page_link is None:
-            return _parse(
-                SipEndpointPage, self._send("GET", self._endpoints_url, deadline, params={"page_size": str(page_size)})
-            )
-        return _parse(SipEndpointPage, self._send("GET", self._same_origin(page_link), deadline))
+            response = self._send("GET", self._endpoints_url, deadline, params={"page_size": str(page_size)})
+        else:
+            response = self._send("GET", self._same_origin(page_link), deadline)
+        page = _parse(SipEndpointPage, response)
+        next_link = page.links.get("next")
+        if not next_link:
+            return page
+        parts = urlsplit(self._same_origin(next_link))
+        relative = parts.path + (f"?{parts.query}" if parts.query else "")
+        return page.model_copy(update={"links": {**page.links, "next": relative}})
 
     @property
     def _endpoints_url(self) -> str:

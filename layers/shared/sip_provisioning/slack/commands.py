@@ -5,6 +5,7 @@
     reset-password <username>
     disable <username>
     delete <username> [confirm]
+    adopt <username> profile=<name> [owner=<text>]
     profiles
     help
 
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic_core import ErrorDetails
 
 from sip_provisioning.errors import FieldError, RequestInvalid
-from sip_provisioning.self_service import EndpointRequest
+from sip_provisioning.self_service import AdoptRequest, EndpointRequest
 from sip_provisioning.signalwire.models import CallHandler, Username
 
 # Every form of the command, and what it does, in the order `help` lists them.
@@ -38,10 +39,14 @@ USAGE: tuple[tuple[str, str], ...] = (
     ("disable <username>", "a password nobody is given, so no device can register; reset-password enables it"),
     ("delete <username>", "shows what would be deleted, and changes nothing"),
     ("delete <username> confirm", "deletes the endpoint in SignalWire; its record stays, marked deleted"),
+    (
+        "adopt <username> profile=<name> [owner=<text>]",
+        "admins: takes an endpoint made outside this service into its inventory, changing nothing in SignalWire",
+    ),
     ("profiles", "the profiles you can create from"),
     ("help", "this list"),
 )
-VERBS = ("create", "show", "reset-password", "disable", "delete", "profiles", "help")
+VERBS = ("create", "show", "reset-password", "disable", "delete", "adopt", "profiles", "help")
 CONFIRM = "confirm"
 
 # The one key a handler type takes in a command: `handler=<type>:<value>` sets it. Other keys of
@@ -60,6 +65,7 @@ HANDLER_VALUE_KEYS: dict[CallHandler, str | None] = {
     CallHandler.RELAY_SCRIPT: "url",
 }
 OPTIONS = ("profile", "caller_id", "send_as", "handler")
+ADOPT_OPTIONS = ("profile", "owner")
 
 _OPENING_QUOTES = frozenset('"“”„')
 _CLOSING_QUOTES = frozenset('"“”')
@@ -150,6 +156,21 @@ class DeleteCommand(EndpointCommand):
     confirmed: bool = False
 
 
+class AdoptCommand(EndpointCommand):
+    """`adopt <username> profile=<name> [owner=<text>]`: the values as typed, checked by `to_adopt_request`."""
+
+    name: Literal["adopt"] = "adopt"
+    profile: str
+    owner: str | None = None
+
+    def to_adopt_request(self) -> AdoptRequest:
+        """The `POST .../adopt` body this command stands for; `RequestInvalid` naming each option it breaks."""
+        try:
+            return AdoptRequest.model_validate(self.model_dump(include={"profile", "owner"}, exclude_none=True))
+        except pydantic.ValidationError as invalid:
+            raise RequestInvalid([_option_error(broken) for broken in invalid.errors()]) from None
+
+
 class ProfilesCommand(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -164,7 +185,7 @@ class HelpCommand(BaseModel):
 
 # The commands a job carries out after the answer within Slack's 3 seconds; in a job's JSON they
 # are told apart by `name`.
-JobCommand = CreateCommand | ShowCommand | ResetPasswordCommand | DisableCommand | DeleteCommand
+JobCommand = CreateCommand | ShowCommand | ResetPasswordCommand | DisableCommand | DeleteCommand | AdoptCommand
 TaggedJobCommand = Annotated[JobCommand, Field(discriminator="name")]
 Command = JobCommand | ProfilesCommand | HelpCommand
 _USERNAME: TypeAdapter[str] = TypeAdapter(Username)
@@ -198,6 +219,8 @@ def parse_command(text: str) -> Command:
         return DisableCommand(username=_only_username(verb, arguments))
     if verb == "delete":
         return _delete(arguments)
+    if verb == "adopt":
+        return _adopt(arguments)
     verbs = ", ".join(VERBS[:-1])
     raise CommandNotUnderstood(f"There is no command {_echo(words[0])}. The commands are {verbs} and {VERBS[-1]}.")
 
@@ -298,6 +321,25 @@ def _delete(arguments: list[str]) -> DeleteCommand:
     if len(rest) == 1 and rest[0].lower() == CONFIRM:
         return DeleteCommand(username=username, confirmed=True)
     raise CommandNotUnderstood(f"`delete` takes a username and then only `{CONFIRM}`: `delete <username> {CONFIRM}`.")
+
+
+def _adopt(arguments: list[str]) -> AdoptCommand:
+    usage = "`adopt <username> profile=<name> [owner=<text>]`"
+    if not arguments or _option_name(arguments[0]) in ADOPT_OPTIONS:
+        raise CommandNotUnderstood(f"`adopt` needs a username first, then the profile: {usage}.")
+    given: dict[str, str] = {}
+    for option in arguments[1:]:
+        name = _option_name(option)
+        if name not in ADOPT_OPTIONS:
+            raise CommandNotUnderstood(
+                f"{_echo(option)} is not an option of `adopt`. The options are profile= and owner=: {usage}."
+            )
+        if name in given:
+            raise CommandNotUnderstood(f"`{name}=` is given twice; give it once.")
+        given[name] = option.split("=", 1)[1]
+    if "profile" not in given:
+        raise CommandNotUnderstood(f"`adopt` needs the profile to measure the endpoint against: {usage}.")
+    return AdoptCommand(username=arguments[0], profile=given["profile"], owner=given.get("owner"))
 
 
 def _echo(word: str) -> str:

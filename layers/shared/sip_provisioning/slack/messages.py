@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sip_provisioning.domain.drift import Drift
 from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
 from sip_provisioning.problems import ProblemType, problem_for
 from sip_provisioning.responses import (
     DeletePreview,
+    EndpointAdopted,
     EndpointCreated,
     EndpointDeleted,
     EndpointDisabled,
@@ -27,6 +29,7 @@ from sip_provisioning.slack.commands import (
     CONFIRM,
     HANDLER_VALUE_KEYS,
     USAGE,
+    AdoptCommand,
     CreateCommand,
     DeleteCommand,
     DisableCommand,
@@ -102,6 +105,8 @@ _WHAT_TO_CHANGE: dict[ProblemType, str] = {
     ProblemType.ENDPOINT_NOT_FOUND: "Check the username's spelling; SignalWire has no endpoint by that name.",
     ProblemType.ENDPOINT_NOT_MANAGED: "This service did not create this endpoint, so it will not change or delete "
     "it: ask whoever manages it in SignalWire.",
+    ProblemType.ENDPOINT_ALREADY_MANAGED: "This service manages this endpoint already: look at it with "
+    "`{command} show <username>`.",
     ProblemType.UPSTREAM_ERROR: "This is on the service's side: try again later, or ask an operator.",
     ProblemType.CONFIGURATION_ERROR: "Ask an operator to fix the service's settings named above.",
     ProblemType.INTERNAL_ERROR: "Try again; if it happens again, give an operator the request id below.",
@@ -221,24 +226,24 @@ def endpoint_message(view: EndpointView) -> SlackMessage:
             )
         )
     elif view.drift:
-        blocks.append(_section(_drift_text(view)))
+        blocks.append(_section(_drift_text(view.drift)))
     else:
         blocks.append(_context("In line with its profile: SignalWire holds what its request builds today."))
     return SlackMessage(text=f"SIP endpoint {escape(endpoint.username)}.", blocks=blocks)
 
 
-def _drift_text(view: EndpointView) -> str:
-    shown = view.drift[:MAX_DRIFT_LINES]
+def _drift_text(drift: list[Drift]) -> str:
+    shown = drift[:MAX_DRIFT_LINES]
     lines = [
-        f":warning: *Drift*: in {len(view.drift)} field(s) SignalWire differs from what its request builds "
+        f":warning: *Drift*: in {len(drift)} field(s) SignalWire differs from what its request builds "
         "over the profile today."
     ]
     lines += [
         f"• {code(drift.field)}: expected {_value(drift.expected)}, SignalWire has {_value(drift.actual)}"
         for drift in shown
     ]
-    if len(view.drift) > len(shown):
-        lines.append(f"…and {len(view.drift) - len(shown)} more.")
+    if len(drift) > len(shown):
+        lines.append(f"…and {len(drift) - len(shown)} more.")
     return "\n".join(lines)
 
 
@@ -304,6 +309,25 @@ def _record_fields(record: InventoryRecord) -> list[Text]:
     return fields
 
 
+def adopted_message(adopted: EndpointAdopted, command: str) -> SlackMessage:
+    """An endpoint taken into the inventory: nothing changed in SignalWire; how to give it a known password."""
+    record = adopted.record
+    reset = code(f"{command} reset-password {as_word(record.username)}")
+    blocks: list[SectionBlock | ContextBlock | HeaderBlock] = [
+        _section(
+            f":inbox_tray: SIP endpoint {code(record.username)} is adopted into profile {code(record.profile)}: "
+            "the service manages it from now on. Nothing changed in SignalWire."
+        ),
+        SectionBlock(fields=_record_fields(record)),
+    ]
+    if adopted.drift:
+        blocks.append(_section(_drift_text(adopted.drift)))
+    else:
+        blocks.append(_context("In line with its profile: SignalWire holds what its request builds today."))
+    blocks.append(_context(f"Its password is unknown to the service. To give it a new one: {reset}"))
+    return SlackMessage(text=f"SIP endpoint {escape(record.username)} adopted.", blocks=blocks)
+
+
 def deleted_message(deleted: EndpointDeleted) -> SlackMessage:
     return SlackMessage(
         text=f"SIP endpoint {escape(deleted.username)} deleted.",
@@ -322,6 +346,7 @@ _WORKING: dict[type[JobCommand], str] = {
     ShowCommand: "Looking up SIP endpoint {username}…",
     ResetPasswordCommand: "Resetting the password of SIP endpoint {username}…",
     DisableCommand: "Disabling SIP endpoint {username}…",
+    AdoptCommand: "Adopting SIP endpoint {username}…",
 }
 
 

@@ -298,11 +298,11 @@ def test_a_rollout_changes_the_drifted_endpoint_to_match_the_changed_profile(
     # Given an office endpoint made before the office profile's desk URL changed, and a dry run since
     # When the office profile is rolled out
     execution = office_rollouts.first
-    # Then the report says it changed, the output counts it, and SignalWire holds the new URL
+    # Then the report says it changed, the output counts it, and SignalWire holds the new URL, the rest as it was
     assert execution.status == "SUCCEEDED", fleet.history_text(execution)
     assert statuses(fleet.report(execution)) == {fleet.office_desk: "changed"}
     assert (execution.output["endpoints"], execution.output["changed"], execution.output["failed"]) == (1, 1, 0)
-    assert office_rollouts.held_after_first["call_request_url"] == NEW_DESK_URL
+    assert office_rollouts.held_after_first == {**office_rollouts.held_before, "call_request_url": NEW_DESK_URL}
 
 
 def test_a_second_rollout_finds_the_endpoint_unchanged(fleet: Fleet, office_rollouts: OfficeRollouts) -> None:

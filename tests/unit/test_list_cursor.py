@@ -23,7 +23,7 @@ def test_every_position_a_list_can_hold_opens_again_from_a_cursor_of_one_length(
     # When it is sealed
     cursor = seal(position, BINDING, TOKEN)
     # Then it opens to the same position, and the cursor is as long as one of the shortest name
-    assert open_cursor(cursor, BINDING, TOKEN) == position
+    assert open_cursor(cursor, BINDING, TOKEN, ListPosition) == position
     assert len(cursor) == len(seal(ListPosition(username="a", record_key="current"), BINDING, TOKEN))
 
 
@@ -50,7 +50,7 @@ def test_a_cursor_opens_only_for_the_binding_and_token_it_was_sealed_with(bindin
     # When it is opened for another, or under another token
     # Then it is refused
     with pytest.raises(CursorRefused):
-        open_cursor(cursor, binding, token)
+        open_cursor(cursor, binding, token, ListPosition)
 
 
 @pytest.mark.parametrize("cursor", ["", "A", "====", "é", "AAAA" * 200, "a.b"], ids=repr)
@@ -58,7 +58,7 @@ def test_a_string_the_service_never_sealed_is_refused(cursor: str) -> None:
     # Given / When a string that no seal wrote is opened
     # Then it is refused, whatever its shape
     with pytest.raises(CursorRefused):
-        open_cursor(cursor, BINDING, TOKEN)
+        open_cursor(cursor, BINDING, TOKEN, ListPosition)
 
 
 def test_a_cursor_in_another_base64_spelling_is_refused() -> None:
@@ -67,4 +67,4 @@ def test_a_cursor_in_another_base64_spelling_is_refused() -> None:
     # When it is sent with characters inserted that a lenient base64 decoder skips (the same bytes)
     # Then it is refused: a cursor has one spelling, the one the service wrote
     with pytest.raises(CursorRefused):
-        open_cursor(cursor[:8] + "...." + cursor[8:], BINDING, TOKEN)
+        open_cursor(cursor[:8] + "...." + cursor[8:], BINDING, TOKEN, ListPosition)

@@ -1,8 +1,10 @@
-"""The list's cursor: where a list goes on, sealed so that only the service can read it and only
-the query and caller it was issued for can send it back (CONTRACT.md section 4).
+"""A list's cursor: where a list goes on, sealed so that only the service can read it and only
+the query and caller it was issued for can send it back (CONTRACT.md sections 4 and 9). Both
+lists use it: the inventory's (a `ListPosition`, which names a username) and the unmanaged
+endpoints' read from SignalWire's pages (an `UpstreamPosition`, which names SignalWire's page).
 
-Encrypt-then-MAC from the standard library. The position is padded to one fixed length (no
-cursor is longer than another, so its length tells nothing of a username) and XORed with a
+Encrypt-then-MAC from the standard library. The position is padded to a multiple of one fixed
+length (no inventory cursor is longer than another, so its length tells nothing of a username) and XORed with a
 keystream of HMAC-SHA256 in counter mode under a fresh random nonce. The tag is HMAC-SHA256 over
 the query's binding (caller and filters, never carried in the cursor), the version, the nonce
 and the ciphertext: a cursor changed in any way, or sent with another query or by another
@@ -15,17 +17,15 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import secrets
 
-from pydantic import SecretStr, ValidationError
-
-from sip_provisioning.domain.records import ListPosition
+from pydantic import BaseModel, SecretStr, ValidationError
 
 VERSION = b"\x01"
 NONCE_BYTES = 16
 TAG_BYTES = 32
-# A padded position: a username of 128 characters of 4 UTF-8 bytes each and its record key fit.
+# A padded position's block: a username of 128 characters of 4 UTF-8 bytes each and its record
+# key fit in one.
 PADDED_POSITION_BYTES = 640
 PADDING_MARK = b"\x80"  # ISO/IEC 7816-4: the mark, then zeros
 _BLOCK_BYTES = 32  # one HMAC-SHA256 output: one block of the keystream
@@ -37,8 +37,8 @@ class CursorRefused(ValueError):
     """A cursor the service did not issue for this query and caller."""
 
 
-def seal(position: ListPosition, binding: bytes, secret: SecretStr) -> str:
-    plain = json.dumps([position.username, position.record_key], ensure_ascii=False).encode() + PADDING_MARK
+def seal(position: BaseModel, binding: bytes, secret: SecretStr) -> str:
+    plain = position.model_dump_json().encode() + PADDING_MARK
     plain += bytes(-len(plain) % PADDED_POSITION_BYTES)
     nonce = secrets.token_bytes(NONCE_BYTES)
     ciphertext = _xor(plain, _keystream(secret, nonce, len(plain)))
@@ -46,7 +46,9 @@ def seal(position: ListPosition, binding: bytes, secret: SecretStr) -> str:
     return base64.urlsafe_b64encode(sealed + _tag(secret, binding, sealed)).decode().rstrip("=")
 
 
-def open_cursor(cursor: str, binding: bytes, secret: SecretStr) -> ListPosition:
+def open_cursor[Position: BaseModel](
+    cursor: str, binding: bytes, secret: SecretStr, position_type: type[Position]
+) -> Position:
     """The position `cursor` holds, if the service sealed it for `binding`; else CursorRefused."""
     raw = _decode(cursor)
     sealed, tag = raw[:-TAG_BYTES], raw[-TAG_BYTES:]
@@ -58,9 +60,8 @@ def open_cursor(cursor: str, binding: bytes, secret: SecretStr) -> ListPosition:
     nonce, ciphertext = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
     plain = _xor(ciphertext, _keystream(secret, nonce, len(ciphertext))).rstrip(b"\0")
     try:
-        username, record_key = json.loads(plain.removesuffix(PADDING_MARK))
-        return ListPosition(username=username, record_key=record_key)
-    except (ValueError, TypeError, ValidationError):  # only a sealing bug could get here: refuse, never fail
+        return position_type.model_validate_json(plain.removesuffix(PADDING_MARK))
+    except (ValueError, ValidationError):  # only a sealing bug could get here: refuse, never fail
         raise CursorRefused from None
 
 

@@ -104,6 +104,17 @@ class ListPosition(BaseModel):
     record_key: str
 
 
+class UpstreamPosition(BaseModel):
+    """Where the list of unmanaged endpoints goes on: at the page SignalWire's `page_link` names
+    (its path and query, never the space's address; None: the first page), past its first `skip`
+    endpoints. It names no endpoint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    page_link: str | None
+    skip: int = Field(ge=0)
+
+
 class RecordPage(BaseModel):
     """Records in username order; `resume_after` is None when the list is at its end."""
 

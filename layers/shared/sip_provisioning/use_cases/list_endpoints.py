@@ -6,7 +6,7 @@ records the caller may see, and no cursor reveals one it may not."""
 from collections.abc import Iterator
 
 from sip_provisioning.domain.cursors import CursorRefused, open_cursor, seal
-from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, ListingQuery, RecordSummary
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, ListingQuery, ListPosition, RecordSummary
 from sip_provisioning.errors import FieldError, RequestInvalid
 from sip_provisioning.responses import EndpointList
 from sip_provisioning.use_cases.guard import profiles_seen_by
@@ -32,7 +32,7 @@ def list_endpoints(
     secret = config.signalwire.api_token
     binding = ListingQuery(caller=caller.identity, profile=profile, owner=owner, status=status).binding()
     try:
-        after = open_cursor(cursor, binding, secret) if cursor is not None else None
+        after = open_cursor(cursor, binding, secret, ListPosition) if cursor is not None else None
     except CursorRefused:
         raise RequestInvalid([FieldError(field="cursor", message=CURSOR_REFUSED)]) from None
     seen = profiles_seen_by(config, caller)

@@ -12,9 +12,9 @@ at all, as in SignalWire's own list.
 import json
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.cursors import CursorRefused, open_cursor, seal
 from sip_provisioning.domain.policy import is_admin
-from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
-from sip_provisioning.domain.upstream_cursors import CursorRefused, UpstreamPosition, open_cursor, seal
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, UpstreamPosition
 from sip_provisioning.errors import FieldError, Forbidden, RequestInvalid
 from sip_provisioning.responses import UnmanagedEndpoint, UnmanagedEndpointList
 from sip_provisioning.signalwire.models import SipEndpoint
@@ -37,7 +37,9 @@ def list_unmanaged(
     binding = json.dumps(["GET /endpoints?managed=false", caller.identity]).encode()
     try:
         position = (
-            open_cursor(cursor, binding, secret) if cursor is not None else UpstreamPosition(page_link=None, skip=0)
+            open_cursor(cursor, binding, secret, UpstreamPosition)
+            if cursor is not None
+            else UpstreamPosition(page_link=None, skip=0)
         )
     except CursorRefused:
         raise RequestInvalid([FieldError(field="cursor", message=CURSOR_REFUSED)]) from None

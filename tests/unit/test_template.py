@@ -273,7 +273,9 @@ def test_the_function_reads_its_parameters_under_the_stage_path(template: dict[s
 
 
 @every_function
-def test_the_function_may_only_read_parameters_by_path(template: dict[str, Any], function_name: str) -> None:
+def test_the_function_may_only_read_parameters_by_name_and_by_path(
+    template: dict[str, Any], function_name: str
+) -> None:
     # Given
     ssm_statements = statements_granting(template, function_name, "ssm")
 
@@ -281,7 +283,7 @@ def test_the_function_may_only_read_parameters_by_path(template: dict[str, Any],
     ssm_actions = {action for statement in ssm_statements for action in as_list(statement["Action"])}
 
     # Then
-    assert ssm_actions == {"ssm:GetParametersByPath"}
+    assert ssm_actions == {"ssm:GetParameters", "ssm:GetParametersByPath"}
 
 
 @every_function

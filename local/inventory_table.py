@@ -3,7 +3,7 @@
 from typing import Any
 
 # Index name -> its partition key; every index sorts by username and projects every attribute.
-INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username": "listing"}
+INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username": "listing", "by_status": "status"}
 
 
 def create_inventory_table(dynamodb_client: Any, table_name: str) -> None:

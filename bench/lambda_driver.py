@@ -222,14 +222,18 @@ class OnlyWhatLambdaHas:
 
     def __init__(self, code_paths: list[str]) -> None:
         self._code_paths = code_paths
+        # The interpreter's own directories (the standard library and its generated modules).
+        self._interpreter_paths = [p for p in sys.path if p not in code_paths and "-packages" not in p]
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> object:
         if path is not None or name in sys.stdlib_module_names or name in RUNTIME_PACKAGES:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, self._code_paths)
-        if spec is None:
-            raise ModuleNotFoundError(f"No module named {name!r} in the function's code", name=name)
-        return spec
+        if spec is not None:
+            return spec
+        if importlib.machinery.PathFinder.find_spec(name, self._interpreter_paths) is not None:
+            return None
+        raise ModuleNotFoundError(f"No module named {name!r} in the function's code", name=name)
 
 
 def report(results: TextIO, document: dict[str, Any]) -> None:

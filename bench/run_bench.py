@@ -770,15 +770,15 @@ def package_function(workdir: Path, logical_id: str, label: str, cold_mode: str 
 
 
 def layer_by_distribution() -> dict[str, float]:
-    """MiB per distribution in the built layer as shipped (a module's bytecode where its source was), largest first."""
-    sizes = {
-        distribution.metadata["Name"]: size_of(
-            shipped
-            for file in distribution_files(BUILT_LAYER, [distribution.metadata["Name"]])
-            for shipped in ((file, file.with_suffix(".pyc")) if file.suffix == ".py" else (file,))
-        ).mib
-        for distribution in importlib.metadata.distributions(path=[str(BUILT_LAYER)])
-    }
+    """MiB per distribution in the built layer as shipped (a module's bytecode where its source
+    was), largest first. From RECORD itself: importlib.metadata leaves out the removed sources."""
+    sizes = {}
+    for distribution in importlib.metadata.distributions(path=[str(BUILT_LAYER)]):
+        recorded = [BUILT_LAYER / row.split(",")[0] for row in (distribution.read_text("RECORD") or "").splitlines()]
+        shipped = [
+            file.with_suffix(".pyc") if file.suffix == ".py" and not file.exists() else file for file in recorded
+        ]
+        sizes[distribution.metadata["Name"]] = size_of(shipped).mib
     return dict(sorted(((name, round(mib, 2)) for name, mib in sizes.items()), key=lambda item: -item[1]))
 
 

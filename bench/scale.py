@@ -13,13 +13,16 @@ a change of the adapter's queries breaks the bench rather than its figures.
 Profiles: the real HTTP function in this process, against moto and the SignalWire emulator, with
 5, 50 and 500 profiles in SSM. SSM calls are counted where botocore sends them: per cold start
 (a fresh composition and its warm-up, as in INIT), per create naming a profile other than
-`default` right after it (the costliest create), and per warm create.
+`default` right after it (the costliest create), per warm create, and for the first listing
+after them (visibility needs every profile's policy: read once per snapshot).
 
 Prints both tables and writes bench/scale.json.
 """
 
 import bisect
+import contextlib
 import copy
+import functools
 import importlib
 import json
 import os
@@ -145,7 +148,7 @@ def listing_rows(template: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for size in INVENTORY_SIZES:
         dynamodb = CountingDynamoDB(inventory_items(template, size))
-        inventory = DynamoDBInventory(lambda dynamodb=dynamodb: dynamodb, INVENTORY_TABLE)
+        inventory = DynamoDBInventory(functools.partial(lambda client: client, dynamodb), INVENTORY_TABLE)
         for name, query in FILTERS.items():
             status = query.get("status")
             pages = []
@@ -188,12 +191,16 @@ class Service:
     ssm_calls: FailingCalls
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        event = build_event(
-            "POST", "/endpoints", "", [("Content-Type", "application/json")], json.dumps(body).encode(), caller=ADMIN
-        )
+        return self._send("POST", "/endpoints", json.dumps(body).encode(), 201)
+
+    def list_endpoints(self) -> dict[str, Any]:
+        return self._send("GET", "/endpoints", b"", 200)
+
+    def _send(self, method: str, path: str, body: bytes, expected: int) -> dict[str, Any]:
+        event = build_event(method, path, "", [("Content-Type", "application/json")], body, caller=ADMIN)
         result: dict[str, Any] = self.module.lambda_handler(event, LocalLambdaContext(LambdaFunction()))
-        if result["statusCode"] != 201:
-            raise SystemExit(f"a create answered {result['statusCode']}: {result.get('body')}")
+        if result["statusCode"] != expected:
+            raise SystemExit(f"{method} {path} answered {result['statusCode']}: {result.get('body')}")
         return result
 
 
@@ -260,12 +267,17 @@ def profile_rows(service: Service) -> list[dict[str, Any]]:
         before = service.ssm_calls.calls
         service.create({"username": f"scale-{count}-warm", "profile": named})
         warm_create = service.ssm_calls.calls - before
+        before = service.ssm_calls.calls
+        service.list_endpoints()
+        first_listing = service.ssm_calls.calls - before
         rows.append(
             {
                 "profiles": count,
                 "ssm_calls_per_cold_start": cold,
                 "ssm_calls_per_create": first_create,
                 "ssm_calls_per_warm_create": warm_create,
+                # Visibility needs every profile's policy: read once per snapshot, in pages of ten.
+                "ssm_calls_per_first_listing": first_listing,
             }
         )
         print(f"  profiles {rows[-1]}", file=sys.stderr, flush=True)
@@ -293,19 +305,21 @@ def render(results: dict[str, Any]) -> str:
     lines += [
         "",
         "SSM calls (the create names a profile other than default, right after the cold start)",
-        f"{'profiles':>9} {'per cold start':>14} {'per create':>10} {'per warm create':>15}",
+        f"{'profiles':>9} {'per cold start':>14} {'per create':>10} {'per warm create':>15} "
+        f"{'first GET /endpoints':>20}",
     ]
     for row in results["profiles"]:
         lines.append(
             f"{row['profiles']:>9} {row['ssm_calls_per_cold_start']:>14} {row['ssm_calls_per_create']:>10} "
-            f"{row['ssm_calls_per_warm_create']:>15}"
+            f"{row['ssm_calls_per_warm_create']:>15} {row['ssm_calls_per_first_listing']:>20}"
         )
     return "\n".join(lines)
 
 
 def main() -> int:
     put_lambda_code_on_path()
-    with running_service() as service:
+    # The function's log and metric lines (stdout in Lambda) go to stderr, beside the progress.
+    with contextlib.redirect_stdout(sys.stderr), running_service() as service:
         template = written_record(service)
         profiles = profile_rows(service)
     results = {"listing": listing_rows(template), "profiles": profiles}

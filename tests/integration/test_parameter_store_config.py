@@ -9,8 +9,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from reliability.aws_faults import FailingCalls, in_every_new_session
 from sip_provisioning.configuration import ParameterStoreConfig
 from sip_provisioning.errors import ConfigurationError
+from tests.integration.conftest import ProvisionerApi
 
 PREFIX = "/sip-provisioning/test"
 TOKEN = "PTtoken-never-in-messages"
@@ -245,3 +247,19 @@ def test_a_slack_secret_without_allowed_teams_is_a_configuration_error(ssm: Any)
     # Then the missing list is named, and the secret is not shown
     assert raised.value.parameter == f"{PREFIX}/slack/allowed_team_ids"
     assert "slack-signing-secret-value" not in str(raised.value)
+
+
+def test_an_admins_listing_reads_no_profile_from_ssm_whatever_their_number(api: ProvisionerApi) -> None:
+    # Given many profiles, and a container whose settings are read
+    for index in range(30):
+        api.put_parameter(f"profiles/team-{index:03d}", json.dumps({"caller_id": f"Team {index}"}))
+    reads = FailingCalls("never", 500)  # never told to fail: it counts
+    with in_every_new_session("before-send.ssm", reads):
+        api.module.wiring.cache_clear()
+        api.module.wiring().warm_up()
+        before = reads.calls
+        # When an admin lists the endpoints (an admin sees every profile's)
+        answer = api.request("GET", "/endpoints")
+    # Then no profile was read for it: only the settings, as the container's settings expired (max age 0)
+    assert answer.status == 200
+    assert reads.calls - before == 1

@@ -351,7 +351,9 @@ class ParameterStoreConfig:
         try:
             return self._read_named(names)
         except (ClientError, BotoCoreError):
-            raise ConfigurationError(f"{self._prefix}/{names[0]}", "could not be read from SSM Parameter Store") from None
+            raise ConfigurationError(
+                f"{self._prefix}/{names[0]}", "could not be read from SSM Parameter Store"
+            ) from None
 
     def _read_all_profiles(self) -> dict[str, str]:
         path = f"{self._prefix}/{PROFILES.rstrip('/')}"

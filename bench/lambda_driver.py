@@ -41,7 +41,9 @@ import time
 # `typing` stays unloaded until the handler loads it: its import time belongs to the INIT figure.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
     from typing import Any, TextIO
 
 # awslambdaric's bootstrap imports these (and json, os, sys, time, importlib) before the handler.
@@ -225,7 +227,9 @@ class OnlyWhatLambdaHas:
         # The interpreter's own directories (the standard library and its generated modules).
         self._interpreter_paths = [p for p in sys.path if p not in code_paths and "-packages" not in p]
 
-    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if path is not None or name in sys.stdlib_module_names or name in RUNTIME_PACKAGES:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, self._code_paths)

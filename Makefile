@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 PORT ?= 3000
 export PORT
 
-.PHONY: run test lint sam-build cfn-lint check clean openapi bench bench-bulk bench-fleet reliability
+.PHONY: run test lint sam-build cfn-lint check clean openapi bench bench-scale bench-bulk bench-fleet reliability
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/scim/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,11 +53,17 @@ check: test lint sam-build cfn-lint
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-# Cold start (Lambda's CPU modeled), per-request cost and memory size against a bare handler, then
-# the tracing options; writes bench/results.json and bench/tracing_results.json.
+# Cold start (Lambda's CPU modeled), per-request cost and memory size against the fair baseline
+# (and the old careful one, for one release), the package per function, then the tracing options;
+# writes bench/results.json and bench/tracing_results.json.
 bench: sam-build
 	$(VENV)/bin/python -m bench.run_bench
 	$(VENV)/bin/python -m bench.tracing_options
+
+# What a listing page and a create cost as the data grows (1k/10k/100k records, 5/50/500
+# profiles), counted rather than timed; prints the tables and writes bench/scale.json.
+bench-scale: $(VENV)/.installed
+	$(VENV)/bin/python -m bench.scale
 
 # Every fault scenario and the fault, SSM, concurrency and fuzz suites, as one table (reliability/README.md).
 reliability: $(VENV)/.installed

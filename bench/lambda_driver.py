@@ -8,6 +8,8 @@ results as JSON lines on the original stdout. Jobs (`mode`):
 
 - `cold`: time the import of the handler module (the INIT phase) and the first invocation,
   then exit: one line `{"init_ms", "init_cpu_ms", "first_invocation_ms", "first_invocation_cpu_ms"}`.
+- `import`: the import alone (a function the bench does not invoke), the same line with the first
+  invocation's figures 0.
 - `warm`: import, invoke once, write `{"phase": "primed"}`, then one timed invocation per line
   on stdin (the invocation's number), answering `{"ms", "cpu_ms"}` each, until a `stop` line; last
   `{"peak_rss_mb"}`. The parent steps the warm processes in turns, so a change in the machine's
@@ -30,6 +32,7 @@ Every handler answer must be a 201, or the figures would time something else: it
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import json
 import os
 import sys
@@ -38,11 +41,16 @@ import time
 # `typing` stays unloaded until the handler loads it: its import time belongs to the INIT figure.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
     from typing import Any, TextIO
 
 # awslambdaric's bootstrap imports these (and json, os, sys, time, importlib) before the handler.
 RUNTIME_BOOTSTRAP_MODULES = ("concurrent.futures.thread", "datetime", "decimal", "logging", "traceback")
+# What the python3.13 Lambda runtime ships beside the standard library (the AWS SDK and its
+# dependencies): a handler may import these from the runtime, and anything else only from its code.
+RUNTIME_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"})
 UPSTREAM_TIMEOUTS = (3.05, 10.0)
 STOP = "stop"
 
@@ -134,6 +142,17 @@ def run_cold(job: dict[str, Any], results: TextIO) -> None:
     )
 
 
+def run_import(job: dict[str, Any], results: TextIO) -> None:
+    """INIT alone, for a function the bench does not invoke (the SCIM function)."""
+    watch = Stopwatch()
+    import_handler(job["module"])
+    init_ms, init_cpu_ms = watch.read()
+    report(
+        results,
+        {"init_ms": init_ms, "init_cpu_ms": init_cpu_ms, "first_invocation_ms": 0.0, "first_invocation_cpu_ms": 0.0},
+    )
+
+
 def run_warm(job: dict[str, Any], results: TextIO) -> None:
     handler = import_handler(job["module"])
     expect_created(handler(*next_invocation(job, 0)))
@@ -198,6 +217,29 @@ def run_steps(step: Callable[[int], dict[str, Any]], results: TextIO) -> None:
     report(results, {"peak_rss_mb": peak_rss_mb()})
 
 
+class OnlyWhatLambdaHas:
+    """A meta path finder: a top-level package outside the standard library and the runtime's is
+    looked for in the code paths alone, so nothing installed in this machine's venv (and absent in
+    Lambda) is imported, as an optional import (lark's `regex`) would otherwise find it here."""
+
+    def __init__(self, code_paths: list[str]) -> None:
+        self._code_paths = code_paths
+        # The interpreter's own directories (the standard library and its generated modules).
+        self._interpreter_paths = [p for p in sys.path if p not in code_paths and "-packages" not in p]
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if path is not None or name in sys.stdlib_module_names or name in RUNTIME_PACKAGES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, self._code_paths)
+        if spec is not None:
+            return spec
+        if importlib.machinery.PathFinder.find_spec(name, self._interpreter_paths) is not None:
+            return None
+        raise ModuleNotFoundError(f"No module named {name!r} in the function's code", name=name)
+
+
 def report(results: TextIO, document: dict[str, Any]) -> None:
     results.write(json.dumps(document) + "\n")
     results.flush()
@@ -214,7 +256,9 @@ def main() -> None:
         importlib.import_module(name)
     # The function's own directory first, then its layer, then the runtime's packages, as in Lambda.
     sys.path[0:1] = job["code_paths"]
-    {"cold": run_cold, "warm": run_warm, "upstream": run_upstream}[job["mode"]](job, results)
+    if job["mode"] != "upstream":
+        sys.meta_path.insert(0, OnlyWhatLambdaHas(job["code_paths"]))
+    {"cold": run_cold, "import": run_import, "warm": run_warm, "upstream": run_upstream}[job["mode"]](job, results)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,19 @@ class Template:
             variables.update(properties.get("Environment", {}).get("Variables", {}))
         return variables
 
+    def functions(self) -> list[str]:
+        """The logical ids of every function."""
+        return [
+            logical_id
+            for logical_id, resource in self.document["Resources"].items()
+            if resource.get("Type") == "AWS::Serverless::Function"
+        ]
+
+    def layers(self, logical_id: str) -> list[str]:
+        """The logical ids of the function's layers: Globals' first, then its own (as SAM merges them)."""
+        own = self.resource(logical_id).get("Properties", {}).get("Layers", [])
+        return [layer.value for layer in [*self._function_globals().get("Layers", []), *own] if isinstance(layer, Tag)]
+
     def parameter_default(self, name: str) -> Any:
         return self.document.get("Parameters", {}).get(name, {}).get("Default")
 

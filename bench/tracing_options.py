@@ -108,7 +108,7 @@ def package_variants(workdir: Path) -> dict[str, bench.Packaged]:
     otel_site, xray_site = workdir / "site-otel", workdir / "site-xray"
     otel_distributions = pip_install(otel_site, ["-r", str(OTEL_REQUIREMENTS)])
     xray_distributions = pip_install(xray_site, list(XRAY_SDK_PINS))
-    powertools = (bench.BUILT_LAYER, POWERTOOLS_DISTRIBUTIONS)
+    powertools = (bench.PINNED_SITE, POWERTOOLS_DISTRIBUTIONS)
     return {
         NO_SDK: bench.package_baseline(
             workdir, NO_SDK, with_bytecode=True, extra_files=[TRACING_DIR / "no_sdk_handler.py"]

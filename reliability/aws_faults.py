@@ -11,7 +11,7 @@ from typing import Any
 import botocore.handlers
 from botocore.awsrequest import AWSResponse
 
-SSM_GET_PARAMETERS_BY_PATH = "before-send.ssm.GetParametersByPath"
+SSM_GET_PARAMETERS = "before-send.ssm.GetParameters"
 
 
 class _Body:

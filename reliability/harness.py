@@ -34,7 +34,7 @@ from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext, build_e
 from local.inventory_table import create_inventory_table
 from local.seed import SignalWireAccount, create_idempotency_table, seed_ssm
 from local.signalwire_emulator import COLLECTION_PATH, DUPLICATE_USERNAME_DETAIL, SignalWireEmulator
-from reliability.aws_faults import SSM_GET_PARAMETERS_BY_PATH, FailingCalls, in_every_new_session
+from reliability.aws_faults import SSM_GET_PARAMETERS, FailingCalls, in_every_new_session
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 HTTP_API_SOURCE = REPOSITORY_ROOT / "functions" / "http_api" / "http_api.py"
@@ -217,7 +217,7 @@ class Stack:
     """One deployment of the service and the state it shares between its containers.
 
     `ssm_reads` is the fault switch for SSM, as `emulator.inject_fault` is SignalWire's: every
-    GetParametersByPath of the function passes it. `keep` holds a resource until the stack ends.
+    GetParameters call of the function (its settings) passes it. `keep` holds a resource until the stack ends.
     """
 
     emulator: ObservedEmulator
@@ -283,7 +283,7 @@ def running_stack(*, read_timeout: float = 0.5, moto_server: bool = False) -> It
         _aws(moto_server) as endpoint_url,
         environment(function_environment(read_timeout, endpoint_url)),
         atomic_dynamodb_writes(),
-        in_every_new_session(SSM_GET_PARAMETERS_BY_PATH, ssm_reads),
+        in_every_new_session(SSM_GET_PARAMETERS, ssm_reads),
         ExitStack() as resources,
     ):
         ssm = boto3.client("ssm", endpoint_url=endpoint_url)

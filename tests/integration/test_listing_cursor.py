@@ -87,9 +87,9 @@ def create(api: ProvisionerApi, username: str, profile: str, caller: IamCaller =
     assert answer.status == 201, answer.body
 
 
-def record_many(count: int, profile: str) -> list[str]:
-    """`count` active records of `profile`, written straight to the table in its layout (the
-    adapter's module docstring): a fleet too large to create one request at a time in a test."""
+def record_many(count: int, profile: str, status: str = "active") -> list[str]:
+    """`count` records of `profile`, written straight to the table in its layout (the adapter's
+    module docstring): a fleet too large to create one request at a time in a test."""
     usernames = [f"{profile}.{n:04d}" for n in range(count)]
     with boto3.resource("dynamodb").Table(INVENTORY_TABLE).batch_writer() as table:
         for username in usernames:
@@ -104,7 +104,7 @@ def record_many(count: int, profile: str) -> list[str]:
                     "created_via": "http",
                     "created_at": "2026-01-01T00:00:00.000000Z",
                     "updated_at": "2026-01-01T00:00:00.000000Z",
-                    "status": "active",
+                    "status": status,
                 }
             )
     return usernames
@@ -176,6 +176,19 @@ def test_a_caller_who_may_see_few_of_many_records_gets_short_pages_and_in_the_en
     assert len(pages[0].body["endpoints"]) < 2
     assert pages[0].body["next_cursor"]
     assert [summary["username"] for page in pages for summary in page.body["endpoints"]] == visible
+
+
+def test_a_listing_by_status_alone_reads_records_of_that_status_and_finds_the_few_behind_many(
+    api: ProvisionerApi,
+) -> None:
+    # Given more active records than one page reads, and three deleted ones after them by username
+    record_many(QUERY_BATCH * QUERIES_PER_PAGE + 20, "fleet")
+    gone = record_many(3, "zz-gone", status="deleted")
+    # When an admin lists the deleted endpoints
+    page = list_page(api, "status=deleted&limit=10")
+    # Then one page holds all three and ends the list: it read deleted records, not the fleet
+    assert [summary["username"] for summary in page.body["endpoints"]] == gone
+    assert page.body["next_cursor"] is None
 
 
 def test_a_profile_filter_a_caller_may_not_use_answers_an_empty_last_page(api: ProvisionerApi) -> None:

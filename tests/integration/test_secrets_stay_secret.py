@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from local.signalwire_emulator import COLLECTION_PATH, Fault
-from reliability.aws_faults import SSM_GET_PARAMETERS_BY_PATH, FailingCalls, in_every_new_session
+from reliability.aws_faults import SSM_GET_PARAMETERS, FailingCalls, in_every_new_session
 from reliability.harness import CALLER as WORKFLOW_CALLER
 from reliability.harness import Container, Reply, create_event, environment, refusing_port, wait_until
 from tests.integration.conftest import IDEMPOTENCY_TABLE, INVENTORY_TABLE, Answer, ProvisionerApi
@@ -70,7 +70,7 @@ def answers_while_a_key_is_held(api: ProvisionerApi) -> list[Answer]:
 def answers_during_an_ssm_outage(api: ProvisionerApi) -> list[Answer]:
     """SSM refusing reads: the last good settings serve; with none yet, a configuration error."""
     outage = FailingCalls("AccessDeniedException", 400)
-    with in_every_new_session(SSM_GET_PARAMETERS_BY_PATH, outage):
+    with in_every_new_session(SSM_GET_PARAMETERS, outage):
         api.module.wiring.cache_clear()
         answers = [api.create({"username": "s.ssm.before"})]
         outage.fail_always()

@@ -2,7 +2,7 @@
 serves the last good settings for a bounded grace period instead of failing every request.
 
 SSM's failures are made where botocore would meet them (`reliability.aws_faults`): a
-GetParametersByPath call is answered with SSM's error response before it reaches moto.
+GetParameters call (the settings) is answered with SSM's error response before it reaches moto.
 """
 
 import json
@@ -11,11 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 from moto import mock_aws
 
-from reliability.aws_faults import SSM_GET_PARAMETERS_BY_PATH, FailingCalls, in_every_new_session
+from reliability.aws_faults import SSM_GET_PARAMETERS, FailingCalls, in_every_new_session
 from sip_provisioning.configuration import ParameterStoreConfig
 from sip_provisioning.errors import ConfigurationError
 from sip_provisioning.observability import metrics
@@ -60,7 +59,7 @@ def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> list[str]:
 def throttled_ssm(api: ProvisionerApi) -> Iterator[FailingCalls]:
     """Throttling for the service's own SSM client, built after the switch is in place."""
     throttling = FailingCalls("ThrottlingException", 400)
-    with in_every_new_session(SSM_GET_PARAMETERS_BY_PATH, throttling):
+    with in_every_new_session(SSM_GET_PARAMETERS, throttling):
         api.module.wiring.cache_clear()
         yield throttling
 
@@ -113,13 +112,13 @@ def failing_ssm() -> Iterator[tuple[Any, FailingCalls]]:
             client.put_parameter(Name=f"{PREFIX}/{name}", Value=value, Type="String")
         client.put_parameter(Name=f"{PREFIX}/signalwire/api_token", Value="PTgrace-token", Type="SecureString")
         outage = FailingCalls("InternalServerError", 500)
-        client.meta.events.register(SSM_GET_PARAMETERS_BY_PATH, outage)
+        client.meta.events.register(SSM_GET_PARAMETERS, outage)
         yield client, outage
 
 
 def parameter_store(client: Any, clock: FakeClock) -> ParameterStoreConfig:
-    # max_age 0 for Powertools' own cache, which runs on the real clock; the grace runs on `clock`.
-    return ParameterStoreConfig(SSMProvider(boto3_client=client), PREFIX, max_age=0, grace=GRACE, clock=clock)
+    # max_age 0: every load asks SSM, so the grace alone decides what a failure serves.
+    return ParameterStoreConfig(client, PREFIX, max_age=0, grace=GRACE, clock=clock)
 
 
 def test_within_the_grace_period_the_last_good_settings_are_served_with_a_warning_and_a_metric(

@@ -19,7 +19,7 @@ SCIM_FUNCTION = "ScimFunction"
 SCIM_ROUTE = "ANY /scim/v2/{proxy+}"
 # The inventory's indexes and their partition keys (each sorts by username): every function may
 # query the first ones, the SCIM function alone the SCIM ones.
-INVENTORY_INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username": "listing"}
+INVENTORY_INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username": "listing", "by_status": "status"}
 FUNCTION_ARN_PREFIX = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
 
 
@@ -274,7 +274,9 @@ def test_the_function_reads_its_parameters_under_the_stage_path(template: dict[s
 
 
 @every_function
-def test_the_function_may_only_read_parameters_by_path(template: dict[str, Any], function_name: str) -> None:
+def test_the_function_may_only_read_parameters_by_name_and_by_path(
+    template: dict[str, Any], function_name: str
+) -> None:
     # Given
     ssm_statements = statements_granting(template, function_name, "ssm")
 
@@ -282,7 +284,7 @@ def test_the_function_may_only_read_parameters_by_path(template: dict[str, Any],
     ssm_actions = {action for statement in ssm_statements for action in as_list(statement["Action"])}
 
     # Then
-    assert ssm_actions == {"ssm:GetParametersByPath"}
+    assert ssm_actions == {"ssm:GetParameters", "ssm:GetParametersByPath"}
 
 
 @every_function
@@ -514,7 +516,7 @@ def test_the_function_queries_only_the_inventory_indexes_and_never_scans(
     statements = statements_granting(template, function_name, "dynamodb")
     # When the statements beyond single items are read
     others = [s for s in statements if not set(as_list(s["Action"])) & ITEM_ACTIONS]
-    # Then they are a transaction on the inventory table and queries of its three indexes, and for
+    # Then they are a transaction on the inventory table and queries of its indexes, and for
     # the SCIM function queries of the table by key and batches of reads, for the HTTP API's
     # batches of reads; nothing else
     granted = {

@@ -15,13 +15,14 @@ Layout (CONTRACT.md section 2), names relative to the prefix:
 
 import ipaddress
 import json
+import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from sip_provisioning.domain.policy import DeploymentPolicy, ProfilePolicy
@@ -79,13 +80,88 @@ class ScimParameters(BaseModel):
     settings: str | None = Field(default=None, description="The raw JSON; the SCIM function parses it.")
 
 
+class ProfileCatalog(Mapping[str, Profile]):
+    """The profiles under the prefix, read as they are asked for: one name costs one SSM call
+    (then kept with the rest of the snapshot), while iterating or counting reads them all.
+
+    A profile that breaks the rules fails only the requests that name it (or, for `default`,
+    that build on it): it is absent from the mapping, and `broken` gives its error.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        read_named: Callable[[list[str]], Mapping[str, str]],
+        read_all: Callable[[], Mapping[str, str]],
+        known: Mapping[str, str],
+    ) -> None:
+        self._prefix = prefix
+        self._read_named = read_named
+        self._read_all = read_all
+        self._profiles: dict[str, Profile] = {}
+        self._broken: dict[str, ConfigurationError] = {}
+        self._absent: set[str] = set()
+        self._complete = False
+        self._lock = threading.Lock()
+        for name, raw in known.items():
+            self._add(name, raw)
+
+    def _add(self, name: str, raw: str) -> None:
+        try:
+            self._profiles[name] = _profile(self._prefix, name, raw)
+        except ConfigurationError as error:
+            self._broken[name] = error
+            metrics.add_metric(name="BrokenProfiles", unit=MetricUnit.Count, value=1)
+            logger.error("A profile breaks the rules; requests naming it fail", extra={"parameter": error.parameter})
+
+    def _settle(self, name: str) -> None:
+        """Read `name` unless it is known (valid, broken or absent) or everything was read."""
+        with self._lock:
+            if self._complete or name in self._profiles or name in self._broken or name in self._absent:
+                return
+            raw = self._read_named([f"{PROFILES}{name}"]).get(f"{PROFILES}{name}")
+            if raw is None:
+                self._absent.add(name)
+            else:
+                self._add(name, raw)
+
+    def _read_everything(self) -> None:
+        with self._lock:
+            if self._complete:
+                return
+            for name, raw in self._read_all().items():
+                profile_name = name.removeprefix(PROFILES)
+                if profile_name not in self._profiles and profile_name not in self._broken:
+                    self._add(profile_name, raw)
+            self._complete = True
+
+    def broken(self, name: str) -> ConfigurationError | None:
+        self._settle(name)
+        return self._broken.get(name)
+
+    def __getitem__(self, name: str) -> Profile:
+        self._settle(name)
+        return self._profiles[name]
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        self._settle(name)
+        return name in self._profiles
+
+    def __iter__(self) -> Iterator[str]:
+        self._read_everything()
+        return iter(dict(self._profiles))
+
+    def __len__(self) -> int:
+        self._read_everything()
+        return len(self._profiles)
+
+
 class ServiceConfig(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    profiles: dict[str, Profile]
-    # A profile that breaks the rules fails only the requests that name it (or, for `default`,
-    # that build on it); the rest of the service keeps working.
-    broken_profiles: dict[str, ConfigurationError] = Field(default_factory=dict)
+    profiles: ProfileCatalog
     signalwire: SignalWireSettings
     # None where the Slack route is not set up: the parameters are optional.
     slack: SlackSettings | None = None
@@ -93,11 +169,12 @@ class ServiceConfig(BaseModel):
     deployment_policy: DeploymentPolicy | None = None
     scim: ScimParameters = ScimParameters()
 
-    def profiles_for(self, name: str) -> dict[str, Profile]:
+    def profiles_for(self, name: str) -> Mapping[str, Profile]:
         """The profiles a request naming `name` builds on, unless it or `default` is broken."""
         for needed in (name, DEFAULT_PROFILE):
-            if needed in self.broken_profiles:
-                raise self.broken_profiles[needed]
+            error = self.profiles.broken(needed)
+            if error is not None:
+                raise error
         return self.profiles
 
 
@@ -171,28 +248,15 @@ def _deployment_policy(prefix: str, values: Mapping[str, str]) -> DeploymentPoli
         raise ConfigurationError(parameter, f"breaks the policy rules in: {', '.join(broken)}") from None
 
 
-def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfig:
-    """Validate the parameters read under `prefix` (names relative to it) into a ServiceConfig."""
-    profiles: dict[str, Profile] = {}
-    broken: dict[str, ConfigurationError] = {}
-    for name, raw in values.items():
-        if not name.startswith(PROFILES):
-            continue
-        profile_name = name.removeprefix(PROFILES)
-        try:
-            profiles[profile_name] = _profile(prefix, profile_name, raw)
-        except ConfigurationError as error:
-            broken[profile_name] = error
-            metrics.add_metric(name="BrokenProfiles", unit=MetricUnit.Count, value=1)
-            logger.error("A profile breaks the rules; requests naming it fail", extra={"parameter": error.parameter})
-    if DEFAULT_PROFILE not in profiles and DEFAULT_PROFILE not in broken:
+def parse_service_config(prefix: str, values: Mapping[str, str], profiles: ProfileCatalog) -> ServiceConfig:
+    """Validate the settings read under `prefix` (names relative to it) into a ServiceConfig."""
+    if f"{PROFILES}{DEFAULT_PROFILE}" not in values:
         raise ConfigurationError(f"{prefix}/{PROFILES}{DEFAULT_PROFILE}", "is missing")
     space_url = _space_url(prefix, _required(prefix, values, SPACE_URL))
     space = (urlsplit(space_url).hostname or "").split(".")[0]
     sip_domain = values.get(SIP_DOMAIN, "").strip() or f"{space}.sip.signalwire.com"
     return ServiceConfig(
         profiles=profiles,
-        broken_profiles=broken,
         signalwire=SignalWireSettings(
             space_url=space_url,
             project_id=_required(prefix, values, PROJECT_ID),
@@ -205,68 +269,106 @@ def parse_service_config(prefix: str, values: Mapping[str, str]) -> ServiceConfi
     )
 
 
-class ParametersProvider(Protocol):
-    """The slice of Powertools' SSMProvider this module uses."""
-
-    def get_multiple(
-        self,
-        path: str,
-        max_age: int | None = ...,
-        transform: None = ...,
-        raise_on_transform_error: bool = ...,
-        decrypt: bool | None = ...,
-        force_fetch: bool = ...,
-        recursive: bool = ...,
-        **sdk_options: Any,
-    ) -> Any: ...
+# Everything but the profiles, and the `default` profile every request builds on: ten names, one
+# GetParameters call (its limit is ten names).
+SETTINGS = (
+    SPACE_URL,
+    PROJECT_ID,
+    API_TOKEN,
+    SIP_DOMAIN,
+    SLACK_SIGNING_SECRET,
+    SLACK_ALLOWED_TEAM_IDS,
+    DEPLOYMENT_POLICY,
+    SCIM_BEARER_TOKEN,
+    SCIM_SETTINGS,
+    f"{PROFILES}{DEFAULT_PROFILE}",
+)
+PAGE_SIZE = 10  # GetParametersByPath's largest page
 
 
 class ParameterStoreConfig:
-    """Reads every parameter under the prefix in one paginated, recursive, decrypting call.
+    """Reads the settings and the `default` profile in one GetParameters call, any other profile
+    by its name when a request names it (one GetParameters call, kept with the snapshot), and
+    every profile (GetParametersByPath under profiles/, in pages of ten) only where a use case
+    needs them all: the cost of a create does not grow with the number of profiles.
 
-    Powertools caches the raw values for `max_age` seconds and hands back the same dict while
-    the cache is fresh, so the parsed ServiceConfig is rebuilt only when SSM was really read.
-    When SSM keeps failing after the cache expired (the SDK has already retried with backoff),
-    the last good config keeps serving for `grace` seconds, and SSM is asked again at most every
-    `STALE_RETRY_INTERVAL` seconds so that every request does not wait on a failing SSM.
+    A snapshot is kept for `max_age` seconds. When SSM keeps failing after it expired (the SDK
+    has already retried with backoff), the last good snapshot keeps serving for `grace` seconds,
+    and SSM is asked again at most every `STALE_RETRY_INTERVAL` seconds so that every request
+    does not wait on a failing SSM.
     """
 
     STALE_RETRY_INTERVAL = 30.0
 
     def __init__(
         self,
-        provider: ParametersProvider,
+        ssm: Any,
         prefix: str,
         *,
         max_age: int,
         grace: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._provider = provider
+        self._ssm = ssm
         self._prefix = prefix.rstrip("/")
         self._max_age = max_age
         self._grace = grace
         self._clock = clock
-        self._raw: object = None
         self._config: ServiceConfig | None = None
         self._read_at = 0.0
         self._next_attempt_at = 0.0
 
     def load(self) -> ServiceConfig:
-        if self._config is not None and self._clock() < self._next_attempt_at:
+        now = self._clock()
+        if self._config is not None and (now < self._next_attempt_at or now - self._read_at < self._max_age):
             return self._config
         try:
-            raw = self._provider.get_multiple(
-                self._prefix, max_age=self._max_age, decrypt=True, recursive=True, MaxResults=10
-            )
-        except GetParameterError:
+            values = self._read_named(list(SETTINGS))
+        except (ClientError, BotoCoreError):
             return self._last_good_config()
-        if raw is not self._raw or self._config is None:
-            self._config = parse_service_config(self._prefix, raw)
-            self._raw = raw
-            self._read_at = self._clock()
+        profiles = ProfileCatalog(
+            self._prefix,
+            self._read_named_or_fail,
+            self._read_all_profiles,
+            {name.removeprefix(PROFILES): raw for name, raw in values.items() if name.startswith(PROFILES)},
+        )
+        self._config = parse_service_config(self._prefix, values, profiles)
+        self._read_at = now
         self._next_attempt_at = 0.0
         return self._config
+
+    def _read_named(self, names: list[str]) -> dict[str, str]:
+        """The named parameters that exist (names relative to the prefix), decrypted."""
+        try:
+            answer = self._ssm.get_parameters(Names=[f"{self._prefix}/{name}" for name in names], WithDecryption=True)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ValidationException":
+                return {}  # a name SSM cannot hold names no parameter
+            raise
+        return {_relative(self._prefix, parameter["Name"]): parameter["Value"] for parameter in answer["Parameters"]}
+
+    def _read_named_or_fail(self, names: list[str]) -> dict[str, str]:
+        try:
+            return self._read_named(names)
+        except (ClientError, BotoCoreError):
+            raise ConfigurationError(
+                f"{self._prefix}/{names[0]}", "could not be read from SSM Parameter Store"
+            ) from None
+
+    def _read_all_profiles(self) -> dict[str, str]:
+        path = f"{self._prefix}/{PROFILES.rstrip('/')}"
+        values: dict[str, str] = {}
+        request: dict[str, Any] = {"Path": path, "Recursive": True, "WithDecryption": True, "MaxResults": PAGE_SIZE}
+        try:
+            while True:
+                page = self._ssm.get_parameters_by_path(**request)
+                for parameter in page["Parameters"]:
+                    values[_relative(self._prefix, parameter["Name"])] = parameter["Value"]
+                if not page.get("NextToken"):
+                    return values
+                request["NextToken"] = page["NextToken"]
+        except (ClientError, BotoCoreError):
+            raise ConfigurationError(path, "could not be read from SSM Parameter Store") from None
 
     def _last_good_config(self) -> ServiceConfig:
         now = self._clock()
@@ -280,3 +382,7 @@ class ParameterStoreConfig:
             extra={"parameters_path": self._prefix, "age_s": round(now - self._read_at)},
         )
         return self._config
+
+
+def _relative(prefix: str, name: str) -> str:
+    return name.removeprefix(f"{prefix}/")

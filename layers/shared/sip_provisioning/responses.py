@@ -29,7 +29,8 @@ class EndpointCreated(BaseModel):
 class DryRunResult(BaseModel):
     """200 for `dry_run=true`: the exact create body that would be sent, password masked."""
 
-    model_config = ConfigDict(frozen=True)
+    # Off the create path: built at first use, not in every cold start's INIT.
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     dry_run: Literal[True] = True
     profile: str
@@ -38,7 +39,7 @@ class DryRunResult(BaseModel):
 
 
 class ProfileSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     description: str | None
@@ -46,7 +47,7 @@ class ProfileSummary(BaseModel):
 
 
 class ProfileList(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     profiles: list[ProfileSummary]
 
@@ -67,7 +68,7 @@ class Problem(BaseModel):
 class EndpointView(BaseModel):
     """200 for `GET /endpoints/{username}`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     endpoint: SipEndpoint
     sip_uri: str
@@ -80,7 +81,7 @@ class EndpointList(BaseModel):
     """200 for `GET /endpoints`: a page may hold fewer than `limit` records (even none) and still
     go on; the list is at its end only when `next_cursor` is null."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     endpoints: list[RecordSummary]
     next_cursor: str | None = Field(
@@ -89,7 +90,7 @@ class EndpointList(BaseModel):
 
 
 class EndpointChanged(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     endpoint: SipEndpoint
     sip_uri: str
@@ -98,14 +99,14 @@ class EndpointChanged(BaseModel):
 
 
 class ChangePreview(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     dry_run: Literal[True] = True
     changes: list[Change]
 
 
 class PasswordReset(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     username: str
     sip_uri: str
@@ -116,14 +117,14 @@ class PasswordReset(BaseModel):
 
 
 class EndpointDisabled(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     username: str
     status: Literal["disabled"] = "disabled"
 
 
 class DeletePreview(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     dry_run: Literal[True] = True
     would_delete: InventoryRecord
@@ -132,7 +133,7 @@ class DeletePreview(BaseModel):
 class EndpointDeleted(BaseModel):
     """What a workflow gets for a delete (HTTP answers 204 with no body)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     username: str
     status: Literal["deleted"] = "deleted"

@@ -223,7 +223,8 @@ class EndpointRequest(TextOnly):
 class EndpointChanges(TextOnly):
     """`PATCH /endpoints/{username}`: a given key replaces the stored request's, null removes it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Off the create path: built at first use, not in every cold start's INIT.
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     profile: ProfileName | None = None
     caller_id: CallerId | None = None
@@ -241,7 +242,7 @@ class EndpointChanges(TextOnly):
 class PasswordResetRequest(TextOnly):
     """`POST /endpoints/{username}/password`: `{}` for a generated password, or one to set."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     password: Password | None = None
     password_delivery: PasswordDelivery | None = None

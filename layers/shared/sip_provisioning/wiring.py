@@ -1,4 +1,4 @@
-"""Composes the real adapters once per container: SSM through Powertools, DynamoDB for the
+"""Composes the real adapters once per container: SSM, DynamoDB for the
 idempotency records and the inventory, SignalWire over HTTPS."""
 
 from collections.abc import Callable, Mapping
@@ -6,7 +6,6 @@ from functools import cached_property
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 
 from sip_provisioning.adapters.inventory import DynamoDBInventory
@@ -41,7 +40,7 @@ class Wiring:
         self._client_settings: SignalWireSettings | None = None
         self._client: SignalWireClient | None = None
         config = ParameterStoreConfig(
-            SSMProvider(boto3_session=self._session, boto_config=_SSM_CONFIG),
+            self._session.client("ssm", config=_SSM_CONFIG),
             settings.parameters_path,
             max_age=settings.parameters_max_age,
             grace=settings.parameters_grace_period,

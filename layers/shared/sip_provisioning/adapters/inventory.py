@@ -6,6 +6,7 @@ Table layout (template.yaml `InventoryTable`, local/inventory_table.py):
   by_profile profile (hash), username (range)     `GET /endpoints?profile=`
   by_owner   owner (hash), username (range)       `GET /endpoints?owner=` (sparse)
   by_username listing (hash, always "endpoint"), username (range)   the unfiltered list
+  by_status  status (hash), username (range)      `GET /endpoints?status=` alone
 Every write is conditional on what the caller last saw, so two requests never both win.
 """
 
@@ -23,6 +24,7 @@ CURRENT = "current"
 LISTING = "endpoint"
 INDEX_FOR_FILTER = {"profile": "by_profile", "owner": "by_owner"}
 UNFILTERED_INDEX = "by_username"
+STATUS_INDEX = "by_status"
 # A page reads at most QUERIES_PER_PAGE queries of QUERY_BATCH records each: a caller who may see
 # few of many records gets short pages that go on, rather than one request walking the table.
 QUERY_BATCH = 100
@@ -143,6 +145,9 @@ class DynamoDBInventory:
             index, partition = INDEX_FOR_FILTER["profile"], ("profile", profile)
         elif owner is not None:
             index, partition = INDEX_FOR_FILTER["owner"], ("owner", owner)
+        elif len(statuses) == 1:
+            (status,) = statuses
+            index, partition = STATUS_INDEX, ("status", status.value)
         else:
             index, partition = UNFILTERED_INDEX, ("listing", LISTING)
         names = {"#p": partition[0], "#status": "status"}

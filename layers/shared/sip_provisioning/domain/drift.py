@@ -16,7 +16,8 @@ COMPARED_FIELDS = ("username", *SipEndpointSettings.model_fields)
 
 
 class Drift(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Off the create path: built at first use, not in every cold start's INIT.
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     field: str
     expected: Any
@@ -24,7 +25,7 @@ class Drift(BaseModel):
 
 
 class Change(BaseModel):
-    model_config = ConfigDict(frozen=True, serialize_by_alias=True, validate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, serialize_by_alias=True, validate_by_name=True)
 
     field: str
     # `from` is a Python keyword: the attribute is `before`, the JSON name `from`.

@@ -1,7 +1,9 @@
 """The policies (CONTRACT.md section 5) applied to a use case: the rules are `domain.policy`'s
 tables; this module only feeds them what a use case knows and turns a violation into `Forbidden`."""
 
-from sip_provisioning.configuration import DEFAULT_PROFILE, ServiceConfig
+from collections.abc import Iterator, Mapping
+
+from sip_provisioning.configuration import DEFAULT_PROFILE, Profile, ServiceConfig
 from sip_provisioning.domain.policy import (
     PasswordDelivery,
     ProfilePolicy,
@@ -73,9 +75,26 @@ def profiles_seen_by(config: ServiceConfig, caller: Caller) -> frozenset[str] | 
     return visible_profiles(caller.identity, _profile_policies(config), config.deployment_policy)
 
 
-def _profile_policies(config: ServiceConfig) -> dict[str, ProfilePolicy | None]:
+def _profile_policies(config: ServiceConfig) -> Mapping[str, ProfilePolicy | None]:
     """The policy of every profile read and valid (a broken one is not among them)."""
-    return {name: profile.policy for name, profile in config.profiles.items()}
+    return _ProfilePolicies(config.profiles)
+
+
+class _ProfilePolicies(Mapping[str, ProfilePolicy | None]):
+    """Profiles' policies, read as they are asked for: an admin's view asks for none, so SSM is
+    not listed for it."""
+
+    def __init__(self, profiles: Mapping[str, Profile]) -> None:
+        self._profiles = profiles
+
+    def __getitem__(self, name: str) -> ProfilePolicy | None:
+        return self._profiles[name].policy
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._profiles)
+
+    def __len__(self) -> int:
+        return len(self._profiles)
 
 
 def usable_profiles(config: ServiceConfig, caller: Caller) -> list[str]:

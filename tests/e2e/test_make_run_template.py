@@ -91,6 +91,8 @@ def test_a_function_variable_changed_in_the_template_is_what_the_functions_run_w
 
 def test_a_table_index_added_in_the_template_exists_in_the_local_table(tmp_path: Path) -> None:
     # Given a copy of the template whose inventory table has one more index
+    declared: set[str] = set()
+
     def add_index(template: Template) -> None:
         properties = template["Resources"]["InventoryTable"]["Properties"]
         properties["AttributeDefinitions"].append({"AttributeName": "team", "AttributeType": "S"})
@@ -104,6 +106,7 @@ def test_a_table_index_added_in_the_template_exists_in_the_local_table(tmp_path:
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
         )
+        declared.update(index["IndexName"] for index in properties["GlobalSecondaryIndexes"])
 
     run = started({"TEMPLATE_FILE": str(template_copy(tmp_path, add_index))})
     try:
@@ -112,7 +115,8 @@ def test_a_table_index_added_in_the_template_exists_in_the_local_table(tmp_path:
         table = run.aws("dynamodb").describe_table(TableName=table_name)["Table"]
         # Then it has the template's indexes, the new one included
         indexes = {index["IndexName"] for index in table["GlobalSecondaryIndexes"]}
-        assert indexes == {"by_profile", "by_owner", "by_username", "by_team"}
+        assert indexes == declared
+        assert "by_team" in indexes
     finally:
         end(run)
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -87,6 +88,8 @@ class Container:
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {HTTP_API_SOURCE}")
         self.module: ModuleType = importlib.util.module_from_spec(spec)
+        # Registered as an import registers it: pydantic finds a module's generic models through it.
+        sys.modules[name] = self.module
         spec.loader.exec_module(self.module)
         self._invocation = threading.Lock()
 

@@ -489,6 +489,18 @@ def test_an_owner_too_long_for_a_tag_once_encoded_is_a_422_naming_owner_and_noth
     assert_refused_and_nothing_created(vault, answer, "owner", "ada.lovelace")
 
 
+def test_a_dry_run_of_a_create_whose_owner_no_tag_could_hold_is_the_same_422_naming_owner(
+    vault: ProvisionerApi,
+) -> None:
+    # Given a secrets_manager profile
+    # When a dry run names an owner whose commas a tag value cannot hold as they are
+    answer = vault.create(
+        {"username": "ada.lovelace", "profile": "vault", "owner": "Lovelace, Ada" * 19}, query="dry_run=true"
+    )
+    # Then the dry run says what the create would: a 422 naming owner, and nothing was created or stored
+    assert_refused_and_nothing_created(vault, answer, "owner", "ada.lovelace")
+
+
 def test_the_same_owner_is_created_where_its_password_goes_in_the_answer(api: ProvisionerApi) -> None:
     # Given a profile that answers passwords
     # When a request names an owner too long for a secret's tag

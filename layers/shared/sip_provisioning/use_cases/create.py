@@ -80,11 +80,7 @@ def create_endpoint(
     payload = build_create_payload(request, config.profiles_for(request.profile), password)
     client = ports.signalwire(config.signalwire)
     delivery = delivery_for(config, caller, request.profile, request.password_delivery)
-    labels = SecretLabels(
-        username=request.username, profile=request.profile, created_by=caller.identity, owner=request.owner
-    )
-    if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
-        check_secret_fits(ports, labels)  # before anything is created: the password must have a home
+    labels = _check_password_has_a_home(ports, caller, request, delivery)
     reservation = _reserve(ports, client, caller, request, deadline, attempt)
     try:
         endpoint = _create_at_most_once(client, payload, deadline, earlier_attempt=attempt.username_was_free)
@@ -147,9 +143,25 @@ def preview_endpoint(ports: Ports, caller: Caller, request: EndpointRequest) -> 
     payload = build_create_payload(
         request, config.profiles_for(request.profile), request.password or generate_password()
     )
+    _check_password_has_a_home(
+        ports, caller, request, delivery_for(config, caller, request.profile, request.password_delivery)
+    )
     return DryRunResult(
         profile=request.profile, sip_uri=sip_uri(request.username, config.signalwire), payload=payload.to_masked_body()
     )
+
+
+def _check_password_has_a_home(
+    ports: Ports, caller: Caller, request: EndpointRequest, delivery: PasswordDelivery
+) -> SecretLabels:
+    """The labels of the endpoint's password secret, checked against Secrets Manager's limits
+    where a generated password goes there: before anything is created, as a dry run says."""
+    labels = SecretLabels(
+        username=request.username, profile=request.profile, created_by=caller.identity, owner=request.owner
+    )
+    if request.password is None and delivery is PasswordDelivery.SECRETS_MANAGER:
+        check_secret_fits(ports, labels)
+    return labels
 
 
 def restore_password(

@@ -31,6 +31,7 @@ from local.step_functions import (
     substitute,
     wait_for_execution,
 )
+from tests.executions import Execution
 from tests.integration.conftest import INVENTORY_TABLE, SECRETS_PREFIX, SIP_DOMAIN, ProvisionerApi
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -44,31 +45,6 @@ BULK_FUNCTION = LambdaFunction(name="sip-provisioner-test-bulk-import", memory_l
 BUCKET = "sip-provisioning-test-imports"
 KEY = "imports/2025-06-intake.csv"
 REPORT_KEY = f"{KEY}.report.json"
-
-
-@dataclass(frozen=True)
-class Execution:
-    arn: str
-    description: dict[str, Any]
-    history: list[dict[str, Any]]
-
-    @property
-    def status(self) -> str:
-        status: str = self.description["status"]
-        return status
-
-    @property
-    def output(self) -> dict[str, Any]:
-        output: dict[str, Any] = json.loads(self.description["output"])
-        return output
-
-    def events(self, event_type: str) -> list[dict[str, Any]]:
-        return [event for event in self.history if event["type"] == event_type]
-
-    def failure(self) -> tuple[str, str]:
-        [failed] = self.events("ExecutionFailed")
-        details = failed["executionFailedEventDetails"]
-        return details["error"], details["cause"]
 
 
 @dataclass(frozen=True)

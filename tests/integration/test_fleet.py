@@ -30,6 +30,7 @@ from local.step_functions import (
     substitute,
     wait_for_execution,
 )
+from tests.executions import Execution
 from tests.integration.conftest import INVENTORY_TABLE, ProvisionerApi
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -48,28 +49,6 @@ DEFINITIONS = {
 OFFICE = json.loads((REPOSITORY_ROOT / "config" / "profiles" / "office.json").read_text(encoding="utf-8"))
 NEW_DESK_URL = "https://office.example.com/laml/desk-v2"
 LIST_PAGE_SIZE = 1000
-
-
-@dataclass(frozen=True)
-class Execution:
-    arn: str
-    description: dict[str, Any]
-    history: list[dict[str, Any]]
-
-    @property
-    def status(self) -> str:
-        status: str = self.description["status"]
-        return status
-
-    @property
-    def output(self) -> dict[str, Any]:
-        output: dict[str, Any] = json.loads(self.description["output"])
-        return output
-
-    def failure(self) -> tuple[str, str]:
-        [failed] = [event for event in self.history if event["type"] == "ExecutionFailed"]
-        details = failed["executionFailedEventDetails"]
-        return details["error"], details["cause"]
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from local.step_functions import (
     substitute,
     wait_for_execution,
 )
+from tests import executions
 from tests.integration.conftest import (
     IDEMPOTENCY_TABLE,
     INVENTORY_TABLE,
@@ -78,24 +79,8 @@ def offboarding_input(username: str, **options: Any) -> dict[str, Any]:
     return {"employee": EMPLOYEE, "sip_endpoint": {"username": username}, **options}
 
 
-@dataclass(frozen=True)
-class Execution:
-    arn: str
-    description: dict[str, Any]
-    history: list[dict[str, Any]]
-
-    @property
-    def status(self) -> str:
-        status: str = self.description["status"]
-        return status
-
-    @property
-    def output(self) -> dict[str, Any]:
-        output: dict[str, Any] = json.loads(self.description["output"])
-        return output
-
-    def events(self, event_type: str) -> list[dict[str, Any]]:
-        return [event for event in self.history if event["type"] == event_type]
+class Execution(executions.Execution):
+    """An execution read down to its tasks and states."""
 
     def task_errors(self) -> list[str]:
         return [event["taskFailedEventDetails"]["error"] for event in self.events("TaskFailed")]
@@ -127,12 +112,6 @@ class Execution:
 
     def fail_states(self) -> list[str]:
         return [event["stateEnteredEventDetails"]["name"] for event in self.events("FailStateEntered")]
-
-    def failure(self) -> tuple[str, str]:
-        """The execution's error and cause."""
-        [failed] = self.events("ExecutionFailed")
-        details = failed["executionFailedEventDetails"]
-        return details["error"], details["cause"]
 
     def function_failure(self) -> tuple[str, dict[str, Any]]:
         """The execution's error, and its cause read as the function's error payload."""

@@ -10,7 +10,7 @@ export PORT
 
 .PHONY: run test lint sam-build cfn-lint check clean openapi bench bench-scale bench-bulk bench-fleet reliability
 
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/scim/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/scim/requirements.txt client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

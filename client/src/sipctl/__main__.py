@@ -1,0 +1,5 @@
+import sys
+
+from sipctl.cli import main
+
+sys.exit(main())

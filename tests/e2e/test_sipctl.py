@@ -452,7 +452,7 @@ def test_a_503_with_retry_after_is_retried_after_that_long_and_disables_once(
     result = sipctl(run, "disable", username)
     # Then sipctl said it retries in 2 s, the retry disabled it, and SignalWire applied one update
     assert "Disabled" in succeeded(result)
-    assert "503 upstream-unavailable: SignalWire asked us to slow down.; retrying in 2 s" in result.stderr
+    assert "503 upstream-unavailable: SignalWire asked us to slow down. (retrying in 2 s)" in result.stderr
     assert signalwire.updates_committed() == updates_before + 1
 
 
@@ -493,13 +493,15 @@ def test_a_5xx_problem_that_is_not_transient_exits_3_without_retrying(
 def test_bulk_wait_shows_the_map_runs_counts_then_the_summary_and_report(
     run: LocalRun, signalwire: SignalWireEmulator, tmp_path: Path
 ) -> None:
-    # Given a CSV of three new usernames
+    # Given a CSV of three new usernames, and SignalWire taking 3 s for each create, so that the
+    # Map Run, one row at a time, is still running when sipctl looks
     usernames = [unique_username("bulk") for _ in range(3)]
     csv = tmp_path / "people.csv"
     csv.write_text("username,profile\n" + "".join(f"{name},office\n" for name in usernames), encoding="utf-8")
+    signalwire.inject_fault(Fault.HANG, operation="create", times=3, delay_seconds=3.0)
     # When it is bulk-onboarded with --wait
     result = sipctl(
-        run, "bulk", str(csv), "--bucket", imports_bucket(run), "--max-concurrency", "2", "--wait",
+        run, "bulk", str(csv), "--bucket", imports_bucket(run), "--max-concurrency", "1", "--wait",
         *machine(run, "BulkOnboardingStateMachine"),
     )  # fmt: skip
     # Then progress named the Map Run's item counts, the summary counted three created, the report

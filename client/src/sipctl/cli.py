@@ -23,6 +23,7 @@ from sipctl.problems import ProblemError
 from sipctl.workflows import IMPORTS_BUCKET_OUTPUT, STATE_MACHINE_OUTPUTS, Ended, Progress, Workflows
 
 OK, REFUSED, USAGE, FAILED = 0, 1, 2, 3
+INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 URL_VARIABLE = "SIPCTL_URL"
 PASSWORD_DELIVERIES = ("response", "secrets_manager")
 STATUSES = ("active", "disabled", "deleted")
@@ -501,7 +502,11 @@ def run_workflow(arguments: argparse.Namespace, out: TextIO) -> int:
         return OK
     print(f"Started {execution_arn}", file=sys.stderr)
     progress = ProgressLine(sys.stderr)
-    ended = workflows.wait(execution_arn, progress)
+    try:
+        ended = workflows.wait(execution_arn, progress)
+    except KeyboardInterrupt:
+        print(f"\nStopped watching; the execution goes on: {execution_arn}", file=sys.stderr)
+        raise
     progress.end()
     return _report_end(ended, report, arguments.json, out)
 
@@ -563,7 +568,7 @@ def _print_json(document: object, out: TextIO) -> None:
 
 
 def _print_retry(error: Exception, seconds: float) -> None:
-    print(f"{error}; retrying in {seconds:g} s", file=sys.stderr)
+    print(f"{error} (retrying in {seconds:g} s)", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -598,6 +603,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotoCoreError as error:
         print(f"AWS: {error}", file=sys.stderr)
         return FAILED
+    except KeyboardInterrupt:
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -52,6 +52,10 @@ class UnsupportedMediaType(ProblemError):
     """415: the content type is not JSON."""
 
 
+class NotFound(ProblemError):
+    """404: no such route (a deployment older than this client)."""
+
+
 class ValidationError(ProblemError):
     """422: the request, or the payload built from it, breaks a rule; `errors` names each field."""
 
@@ -108,6 +112,7 @@ PROBLEM_CLASSES: dict[str, type[ProblemError]] = {
     "malformed-request": MalformedRequest,
     "payload-too-large": PayloadTooLarge,
     "unsupported-media-type": UnsupportedMediaType,
+    "not-found": NotFound,
     "validation-error": ValidationError,
     "idempotency-key-reused": IdempotencyKeyReused,
     "forbidden": Forbidden,

@@ -28,8 +28,9 @@ URL_VARIABLE = "SIPCTL_URL"
 PASSWORD_DELIVERIES = ("response", "secrets_manager")
 STATUSES = ("active", "disabled", "deleted")
 CLEARABLE = ("profile", "caller_id", "send_as", "handler", "owner")
+BULK_REJECTED = "BulkValidationFailed"  # its report, beside the source, lists every bad line
 # Execution errors that mean the input was refused, not that something broke.
-REFUSED_ERRORS = frozenset({"ValidationError", "BulkValidationFailed"})
+REFUSED_ERRORS = frozenset({"ValidationError", BULK_REJECTED})
 
 
 class UsageError(Exception):
@@ -553,7 +554,7 @@ def _report_end(ended: Ended, report: str | None, as_json: bool, out: TextIO) ->
                 print(f"Report: s3://{location['bucket']}/{location['key']}", file=out)
         return FAILED if output.get("failed") else OK
     message = f"{ended.status}: {ended.error or 'no error named'}: {_readable_cause(ended.cause)}".rstrip(": ")
-    if report is not None:
+    if report is not None and ended.error == BULK_REJECTED:
         message += f"\nReport: {report}"
     if ended.error in REFUSED_ERRORS:
         raise Refused(message)

@@ -202,6 +202,20 @@ def test_create_with_a_handler_sends_its_type_and_keys(run: LocalRun, signalwire
     assert held(signalwire, username)[0]["call_relay_context_status_callback_url"] == "https://hooks.example.com/sip"
 
 
+def test_a_create_repeated_with_its_idempotency_key_answers_the_same_endpoint_and_password(
+    run: LocalRun, signalwire: SignalWireEmulator
+) -> None:
+    # Given a create run with a key of the operator's own
+    username = unique_username("keyed")
+    key = f"onboarding-{uuid.uuid4().hex[:8]}"
+    first = as_json(sipctl(run, "create", username, "--idempotency-key", key, "--json"))
+    # When the very same command runs again
+    again = as_json(sipctl(run, "create", username, "--idempotency-key", key, "--json"))
+    # Then it answers the first create again, and SignalWire holds one endpoint
+    assert again == first
+    assert len(held(signalwire, username)) == 1
+
+
 def test_create_dry_run_prints_the_payload_with_the_password_masked_and_creates_nothing(
     run: LocalRun, signalwire: SignalWireEmulator
 ) -> None:
@@ -267,6 +281,16 @@ def test_list_all_follows_every_cursor(run: LocalRun) -> None:
     assert every_page["next_cursor"] is None
     assert len(succeeded(first_page).splitlines()) == 2
     assert "--all" in first_page.stderr
+
+
+def test_a_query_value_with_spaces_is_signed_as_sent(run: LocalRun) -> None:
+    # Given an endpoint whose owner holds spaces and characters to encode (awscurl would sign %20 twice)
+    owner = f"Ada Lovelace <ada+{uuid.uuid4().hex[:6]}@example.com>"
+    username = created(run, "spaced", "--owner", owner)
+    # When the endpoints of that owner are listed
+    answer = as_json(sipctl(run, "list", "--owner", owner, "--json"))
+    # Then make run verified the signature and found exactly that endpoint
+    assert [endpoint["username"] for endpoint in answer["endpoints"]] == [username]
 
 
 def test_list_unmanaged_shows_an_endpoint_made_outside_the_service(

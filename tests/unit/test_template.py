@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from local import stack
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPOSITORY_ROOT / "template.yaml"
@@ -23,30 +24,8 @@ INVENTORY_INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username"
 FUNCTION_ARN_PREFIX = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
 
 
-class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML loading that reads short-form intrinsics (`!Sub x`) in long form (`{"Fn::Sub": x}`)."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    function_name = tag_suffix if tag_suffix in {"Ref", "Condition"} else f"Fn::{tag_suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        scalar = loader.construct_scalar(node)
-        # `!GetAtt Resource.Attribute` is the one short form whose scalar stands for a list.
-        value = scalar.split(".", 1) if function_name == "Fn::GetAtt" else scalar
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {function_name: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def load_template() -> dict[str, Any]:
-    loaded: dict[str, Any] = CloudFormationLoader(TEMPLATE_PATH.read_text(encoding="utf-8")).get_single_data()
-    return loaded
+    return stack.load_template(TEMPLATE_PATH)
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from bench.lambda_driver import STOP
 from bench.template import Tag, Template
 from local.gateway import IamCaller, LambdaFunction, build_event
+from local.loopback import LoopbackServer
 from local.run import point_aws_sdk_at, put_lambda_code_on_path
 from local.seed import SignalWireAccount, seed_ssm
 from local.signalwire_emulator import OPERATIONS, SignalWireEmulator
@@ -175,13 +176,18 @@ class Target:
 # -- the upstreams ------------------------------------------------------------------------------
 
 
-class CountingMotoServer:
+class CountingMotoServer(LoopbackServer):
     """moto on loopback, counting the SSM and DynamoDB API calls it answers (by X-Amz-Target)."""
 
+    thread_name = "moto"
+
     def __init__(self) -> None:
+        super().__init__("127.0.0.1", 0)
         self._lock = threading.Lock()
         self._ssm_calls = 0
         self._dynamodb_calls = 0
+
+    def _make_server(self, address: tuple[str, int]) -> BaseWSGIServer:
         moto_app = DomainDispatcherApplication(create_backend_app)
 
         def counting_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -191,14 +197,8 @@ class CountingMotoServer:
                 self._dynamodb_calls += target.startswith("DynamoDB_")
             return moto_app(environ, start_response)
 
-        self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, counting_app, threaded=True, request_handler=MotoRequestHandler
-        )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        host, port = address
+        return make_server(host, port, counting_app, threaded=True, request_handler=MotoRequestHandler)
 
     @property
     def ssm_calls(self) -> int:
@@ -209,15 +209,6 @@ class CountingMotoServer:
     def dynamodb_calls(self) -> int:
         with self._lock:
             return self._dynamodb_calls
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 class XRayDaemonStandIn:
@@ -320,7 +311,7 @@ def create_tables(dynamodb: Any) -> dict[str, str]:
 def running_upstreams() -> Iterator[Upstreams]:
     with contextlib.ExitStack() as running:
         moto = running.enter_context(CountingMotoServer())
-        point_aws_sdk_at(moto.url, os.environ)  # the children inherit it with the rest of the environment
+        point_aws_sdk_at(moto.base_url, os.environ)  # the children inherit it with the rest of the environment
         emulator = running.enter_context(
             SignalWireEmulator(project_id=EMULATOR_PROJECT_ID, api_token=EMULATOR_API_TOKEN)
         )

@@ -35,9 +35,10 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from bench import run_bench as bench
+from local.loopback import LoopbackServer
 from local.run import put_lambda_code_on_path
 
 TRACING_DIR = bench.BENCH_DIR / "tracing"
@@ -49,13 +50,18 @@ POWERTOOLS_DISTRIBUTIONS = ("aws-lambda-powertools", "jmespath", "typing-extensi
 NO_SDK, OTEL, TRACER, LOGGER_ONLY = "a-no-sdk", "b-opentelemetry", "c-powertools-tracer", "ref-powertools-logger"
 
 
-class OtlpCollectorStandIn:
+class OtlpCollectorStandIn(LoopbackServer):
     """An OTLP/HTTP endpoint on loopback where a collector would listen: counts exports, answers 200."""
 
+    thread_name = "otlp"
+
     def __init__(self) -> None:
-        counter = self
+        super().__init__("127.0.0.1", 0)
         self._lock = threading.Lock()
         self._exports = 0
+
+    def _make_server(self, address: tuple[str, int]) -> http.server.ThreadingHTTPServer:
+        counter = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -70,26 +76,16 @@ class OtlpCollectorStandIn:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="otlp", daemon=True)
+        return http.server.ThreadingHTTPServer(address, Handler)
 
     @property
     def traces_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}/v1/traces"
+        return f"{self.base_url}/v1/traces"
 
     @property
     def exports(self) -> int:
         with self._lock:
             return self._exports
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 def pip_install(target: Path, arguments: Sequence[str]) -> list[str]:

@@ -32,10 +32,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from local.loopback import LoopbackServer
+from local.stack import FunctionSettings
 
 _logger = logging.getLogger(__name__)
 
@@ -66,21 +66,6 @@ class InvocationFailed(Exception):
     @property
     def error_type(self) -> str:
         return str(self.payload.get("errorType", "Unhandled"))
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What an environment of a function needs: from the template, plus where AWS is locally."""
-
-    name: str
-    arn: str
-    handler: str
-    code_dir: Path
-    layer_dirs: tuple[Path, ...]
-    environment: Mapping[str, str]
-    timeout_seconds: int
-    memory_size: int
-    reserved_concurrency: int | None
 
 
 @dataclass
@@ -183,7 +168,7 @@ class _RuntimeApi(LoopbackServer):
 class Environment:
     """One execution environment of a function: its process and its Runtime API."""
 
-    def __init__(self, spec: FunctionSpec, number: int, process_environment: Mapping[str, str]) -> None:
+    def __init__(self, spec: FunctionSettings, number: int, process_environment: Mapping[str, str]) -> None:
         self.spec = spec
         self.number = number
         self._process_environment = process_environment
@@ -308,7 +293,7 @@ class Environment:
 class FunctionPool:
     """A function's execution environments: reused while warm, one more only when all are busy."""
 
-    def __init__(self, spec: FunctionSpec, process_environment: Mapping[str, str]) -> None:
+    def __init__(self, spec: FunctionSettings, process_environment: Mapping[str, str]) -> None:
         """`process_environment` is read each time an environment starts (it may be completed later)."""
         self.spec = spec
         self._process_environment = process_environment

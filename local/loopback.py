@@ -1,9 +1,10 @@
-"""The lifecycle every local server shares: a ThreadingHTTPServer on a loopback port, served
-from a daemon thread, started and stopped explicitly or as a context manager."""
+"""The lifecycle every local server shares: an HTTP server on a loopback port (a
+ThreadingHTTPServer, or werkzeug's for a WSGI app), served from a daemon thread, started and
+stopped explicitly or as a context manager."""
 
 import threading
 from abc import ABC, abstractmethod
-from http.server import ThreadingHTTPServer
+from http.server import HTTPServer
 from types import TracebackType
 from typing import ClassVar, Self
 
@@ -15,11 +16,11 @@ class LoopbackServer(ABC):
 
     def __init__(self, host: str, port: int) -> None:
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @abstractmethod
-    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
+    def _make_server(self, address: tuple[str, int]) -> HTTPServer:
         """The HTTP server, bound to `address`, whose request handlers know this object."""
 
     def start(self) -> Self:
@@ -55,7 +56,15 @@ class LoopbackServer(ABC):
 
     @property
     def base_url(self) -> str:
+        host, port = self._bound_address()
+        return f"http://{host}:{port}"
+
+    @property
+    def port(self) -> int:
+        return self._bound_address()[1]
+
+    def _bound_address(self) -> tuple[str, int]:
         if self._server is None:
             raise RuntimeError(f"{self.thread_name} is not running; call start() first")
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return str(host), int(port)

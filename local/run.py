@@ -44,6 +44,7 @@ The access key ids and ARNs are printed at start, never the secrets.
 """
 
 import contextlib
+import dataclasses
 import http.client
 import io
 import json
@@ -68,7 +69,7 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 from samtranslator.model.exceptions import InvalidDocumentException
 
-from local.environments import FunctionPool, FunctionSpec
+from local.environments import FunctionPool
 from local.gateway import (
     LOCAL_DEVELOPER_ARN,
     IamCaller,
@@ -358,20 +359,11 @@ def function_environment(function: FunctionSettings, moto_url: str, statements_d
     return environment
 
 
-def function_spec(function: FunctionSettings) -> FunctionSpec:
+def with_local_overrides(function: FunctionSettings) -> FunctionSettings:
+    """The function as `make run` runs it: the template's environment, with the local overrides it names."""
     environment = dict(function.environment)
     environment.update({name: value for name, value in LOCAL_ENVIRONMENT_OVERRIDES.items() if name in environment})
-    return FunctionSpec(
-        name=function.name,
-        arn=function.arn,
-        handler=function.handler,
-        code_dir=function.code_dir,
-        layer_dirs=function.layer_dirs,
-        environment=environment,
-        timeout_seconds=function.timeout_seconds,
-        memory_size=function.memory_size,
-        reserved_concurrency=function.reserved_concurrency,
-    )
+    return dataclasses.replace(function, environment=environment)
 
 
 def lambda_function(function: FunctionSettings) -> LambdaFunction:
@@ -516,7 +508,7 @@ def serve(stop_requested: threading.Event) -> None:
         environments: dict[str, dict[str, str]] = {}
         for logical_id, function in stack.functions.items():
             environments[logical_id] = function_environment(function, moto_url, statements_dir)
-            pools[logical_id] = FunctionPool(function_spec(function), environments[logical_id])
+            pools[logical_id] = FunctionPool(with_local_overrides(function), environments[logical_id])
             running.callback(pools[logical_id].stop)
             concurrency = function.reserved_concurrency or "unreserved"
             print(

@@ -16,18 +16,16 @@ for a command's delayed answer unless --response-url names a loopback listener o
 import argparse
 import json
 import os
-import queue
 import secrets
 import shlex
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import requests
+
+from local.slack_response_url import ResponseUrlStandIn
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY_ROOT / "layers" / "shared"))  # the function's own signing and grammar
@@ -76,38 +74,6 @@ def signed_headers(secret: str, body: bytes) -> dict[str, str]:
     }
 
 
-class ResponseUrlStandIn:
-    """A loopback listener in place of Slack's response_url: it keeps what is posted to it."""
-
-    def __init__(self) -> None:
-        self.messages: queue.Queue[Any] = queue.Queue()
-        received = self.messages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0") or "0"))
-                received.put(json.loads(body or b"null"))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/commands/local/{secrets.token_hex(8)}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def awaits_answer(text: str, immediate_answer: object) -> bool:
     """Whether the immediate answer says the command goes on, so its result comes to the response_url."""
     try:
@@ -150,10 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    stand_in = ResponseUrlStandIn()
-    try:
+    with ResponseUrlStandIn() as stand_in:
         body = slash_command_form(
-            text, team=arguments.team, user=arguments.user, command=arguments.command, response_url=stand_in.url
+            text, team=arguments.team, user=arguments.user, command=arguments.command, response_url=stand_in.url()
         )
         response = requests.post(
             arguments.url, data=body, headers=signed_headers(secret, body), timeout=REQUEST_TIMEOUT_SECONDS
@@ -168,14 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"Waiting up to {arguments.wait:g} s for the answer at the response_url…")
         try:
-            delivered = stand_in.messages.get(timeout=arguments.wait)
-        except queue.Empty:
+            (delivered,) = stand_in.wait_for_posts(1, timeout=arguments.wait)
+        except TimeoutError:
             print("No answer arrived; see the make run log.", file=sys.stderr)
             return 1
-        print(json.dumps(delivered, indent=2, ensure_ascii=False))
+        print(json.dumps(delivered.message, indent=2, ensure_ascii=False))
         return 0
-    finally:
-        stand_in.close()
 
 
 if __name__ == "__main__":

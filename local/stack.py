@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
-
-from local.step_functions import load_template
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = REPOSITORY_ROOT / "template.yaml"
@@ -63,6 +62,33 @@ _NO_VALUE = object()  # AWS::NoValue: the property or list item is left out
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
+class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """Safe YAML that reads short-form intrinsics (`!GetAtt X.Arn`) in long form (`{"Fn::GetAtt": [X, Arn]}`)."""
+
+
+def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    function_name = tag_suffix if tag_suffix in {"Ref", "Condition"} else f"Fn::{tag_suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        scalar = loader.construct_scalar(node)
+        # `!GetAtt Resource.Attribute` is the one short form whose scalar stands for a list.
+        value = scalar.split(".", 1) if function_name == "Fn::GetAtt" else scalar
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {function_name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+def load_template(template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """template.yaml as written, its short-form intrinsics in long form: before SAM translates it."""
+    loaded: dict[str, Any] = _CloudFormationLoader(template_path.read_text(encoding="utf-8")).get_single_data()
+    return loaded
+
+
 class TemplateError(ValueError):
     """The template holds something a local run cannot stand up; the message names it."""
 
@@ -78,6 +104,9 @@ class AsyncSettings:
 
 @dataclass(frozen=True)
 class FunctionSettings:
+    """A function as the template deploys it: what its execution environments run (local/environments.py)
+    and the role whose statements `make run` enforces."""
+
     logical_id: str
     name: str
     arn: str

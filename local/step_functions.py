@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import yaml
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
@@ -43,6 +42,7 @@ from moto.core.exceptions import JsonRESTError
 
 from local.environments import TOO_MANY_REQUESTS, InvocationFailed, Throttled
 from local.gateway import LambdaFunction, LocalLambdaContext
+from local.stack import load_template
 
 _logger = logging.getLogger(__name__)
 
@@ -352,31 +352,6 @@ def create_local_role(iam_client: Any, name: str = "sip-provisioner-local") -> s
 
 
 # -- state machines from the template -----------------------------------------------------------
-
-
-class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML that reads short-form intrinsics (`!GetAtt X.Arn`) in long form (`{"Fn::GetAtt": [X, Arn]}`)."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    function_name = tag_suffix if tag_suffix in {"Ref", "Condition"} else f"Fn::{tag_suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        scalar = loader.construct_scalar(node)
-        value = scalar.split(".", 1) if function_name == "Fn::GetAtt" else scalar
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {function_name: value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
-def load_template(template_path: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = _CloudFormationLoader(template_path.read_text(encoding="utf-8")).get_single_data()
-    return loaded
 
 
 def create_state_machines(

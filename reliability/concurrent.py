@@ -18,6 +18,7 @@ A scenario holds when all four counts are 0, the inventory equals SignalWire, an
 the ones the scenario expects.
 """
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -34,7 +35,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 from urllib.parse import urlencode
 
@@ -42,6 +42,7 @@ import boto3
 import requests
 
 from local.signalwire_emulator import Fault, SignalWireEmulator
+from local.slack_response_url import ResponseUrlStandIn
 from local.stack import load_stack
 from reliability.harness import REPOSITORY_ROOT
 
@@ -362,33 +363,6 @@ def scim_put_against_delete(run: LocalRun) -> Outcome:
     return outcome
 
 
-class _ResponseUrl:
-    """A loopback stand-in for Slack's response_url: it keeps every post."""
-
-    def __init__(self) -> None:
-        self.posts: list[Any] = []
-        posts = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                posts.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0")))))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/commands/{SLACK_TEAM}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def slack_command(run: LocalRun, text: str, trigger_id: str, response_url: str) -> Answer:
     form = {
         "team_id": SLACK_TEAM,
@@ -417,21 +391,19 @@ def slack_trigger_three_times(run: LocalRun) -> Outcome:
     username = unique("slack")
     outcome.usernames.add(username)
     trigger_id = f"{int(time.time())}.{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex}"
-    response_url = _ResponseUrl()
-    try:
-        outcome.answers = at_once([lambda: slack_command(run, f"create {username}", trigger_id, response_url.url)] * 3)
-        deadline = time.monotonic() + TIMEOUT_SECONDS
-        while not response_url.posts and time.monotonic() < deadline:
-            time.sleep(0.2)
+    with ResponseUrlStandIn() as response_url:
+        url = response_url.url(SLACK_TEAM)
+        outcome.answers = at_once([lambda: slack_command(run, f"create {username}", trigger_id, url)] * 3)
+        with contextlib.suppress(TimeoutError):
+            response_url.wait_for_posts(1, timeout=TIMEOUT_SECONDS)
         time.sleep(2.0)  # let a duplicate job post, if one runs
-    finally:
-        response_url.close()
+    posts = [post.message for post in response_url.posts]
     if any(answer.status != 200 for answer in outcome.answers):
         outcome.mismatches.append("a delivery was not answered 200")
-    if f"sip:{username}@" in json.dumps(response_url.posts):  # the job's answer names the endpoint
+    if f"sip:{username}@" in json.dumps(posts):  # the job's answer names the endpoint
         outcome.announced.add(username)
     if username not in outcome.announced:
-        outcome.mismatches.append(f"no answer posted to the response_url named the endpoint: {response_url.posts}")
+        outcome.mismatches.append(f"no answer posted to the response_url named the endpoint: {posts}")
     return outcome
 
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from local.signalwire_emulator import Fault, SignalWireEmulator
-from local.step_functions import load_template
+from local.stack import load_template
 from tests.e2e.test_make_run import REPOSITORY_ROOT, REQUEST_TIMEOUT_SECONDS, LocalRun, end, start_local_run
 from tests.slack_helpers import signed_headers, slash_command_body
 

@@ -15,8 +15,9 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from local.slack_response_url import ResponseUrlStandIn
 from tests.e2e.test_make_run import REPOSITORY_ROOT, REQUEST_TIMEOUT_SECONDS, LocalRun, end, start_local_run
-from tests.slack_helpers import ResponseUrlStandIn, message_text, signed_headers, slash_command_body
+from tests.slack_helpers import message_text, signed_headers, slash_command_body
 
 SIGNING_SECRET = "e2e-slack-signing-secret-7a6b5c4d3e2f"
 TEAM = "T0E2ETEAM"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from local.environments import FunctionPool, FunctionSpec, InvocationFailed, Throttled
+from local.environments import FunctionPool, InvocationFailed, Throttled
+from local.stack import FunctionSettings
 
 HANDLER_MODULE = """
 import os
@@ -27,7 +28,8 @@ def lambda_handler(event, context):
 
 def pool_of(code_dir: Path, *, reserved_concurrency: int = 2, timeout_seconds: int = 3) -> FunctionPool:
     (code_dir / "toy.py").write_text(HANDLER_MODULE, encoding="utf-8")
-    spec = FunctionSpec(
+    spec = FunctionSettings(
+        logical_id="ToyFunction",
         name="toy-function",
         arn="arn:aws:lambda:us-east-1:123456789012:function:toy-function",
         handler="toy.lambda_handler",
@@ -37,6 +39,8 @@ def pool_of(code_dir: Path, *, reserved_concurrency: int = 2, timeout_seconds: i
         timeout_seconds=timeout_seconds,
         memory_size=128,
         reserved_concurrency=reserved_concurrency,
+        role_arn="arn:aws:iam::123456789012:role/toy-function-role",
+        statements=(),
     )
     environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     return FunctionPool(spec, environment)

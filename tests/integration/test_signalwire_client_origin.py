@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from local.loopback import LoopbackServer
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.signalwire.client import SignalWireClient, SignalWireFault, Timeouts, UnreadableAnswer
 from sip_provisioning.signalwire.models import CreateSipEndpointPayload
@@ -43,13 +44,18 @@ class Reply:
 type Answerer = Callable[[Received], Reply]
 
 
-class LoopbackServer:
+class RecordingServer(LoopbackServer):
     """An HTTP server on 127.0.0.1 that records every request and answers with `answer`."""
 
+    thread_name = "recording-server"
+
     def __init__(self, answer: Answerer = lambda _: Reply(200, {"data": [], "links": {}})) -> None:
+        super().__init__("127.0.0.1", 0)
         self.answer = answer
         self._received: list[Received] = []
         self._lock = threading.Lock()
+
+    def _make_server(self, address: tuple[str, int]) -> ThreadingHTTPServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,26 +79,7 @@ class LoopbackServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> "LoopbackServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        return ThreadingHTTPServer(address, Handler)
 
     @property
     def received(self) -> list[Received]:
@@ -101,19 +88,19 @@ class LoopbackServer:
 
 
 @pytest.fixture
-def space() -> Iterator[LoopbackServer]:
-    with LoopbackServer() as server:
+def space() -> Iterator[RecordingServer]:
+    with RecordingServer() as server:
         yield server
 
 
 @pytest.fixture
-def foreign() -> Iterator[LoopbackServer]:
+def foreign() -> Iterator[RecordingServer]:
     """Another origin: same host, another port."""
-    with LoopbackServer() as server:
+    with RecordingServer() as server:
         yield server
 
 
-def client_for(space: LoopbackServer) -> SignalWireClient:
+def client_for(space: RecordingServer) -> SignalWireClient:
     return SignalWireClient(space.base_url, PROJECT_ID, SecretStr(API_TOKEN), Timeouts(connect=1.0, read=2.0))
 
 
@@ -136,7 +123,7 @@ def a_payload() -> CreateSipEndpointPayload:
 
 
 def test_a_next_link_to_another_port_is_unreadable_and_the_other_origin_receives_nothing(
-    space: LoopbackServer, foreign: LoopbackServer
+    space: RecordingServer, foreign: RecordingServer
 ) -> None:
     # Given a space whose list page says the next page is on another origin (another port)
     space.answer = lambda _: page(endpoint("ida", 1), next_link=f"{foreign.base_url}{ENDPOINTS_PATH}?page_number=1")
@@ -148,7 +135,7 @@ def test_a_next_link_to_another_port_is_unreadable_and_the_other_origin_receives
     assert len(space.received) == 1
 
 
-def test_a_next_link_to_another_host_is_unreadable_and_is_not_followed(space: LoopbackServer) -> None:
+def test_a_next_link_to_another_host_is_unreadable_and_is_not_followed(space: RecordingServer) -> None:
     # Given a space whose list page points the next page at another host
     space.answer = lambda _: page(endpoint("ida", 1), next_link="http://collector.invalid/steal?page_number=1")
     # When the client looks the username up
@@ -158,7 +145,7 @@ def test_a_next_link_to_another_host_is_unreadable_and_is_not_followed(space: Lo
     assert len(space.received) == 1
 
 
-def test_a_next_link_with_another_scheme_on_the_same_host_and_port_is_not_followed(space: LoopbackServer) -> None:
+def test_a_next_link_with_another_scheme_on_the_same_host_and_port_is_not_followed(space: RecordingServer) -> None:
     # Given a space whose list page points the next page at https on the same host and port
     space.answer = lambda _: page(
         endpoint("ida", 1), next_link=f"https://127.0.0.1:{space.port}{ENDPOINTS_PATH}?page_number=1"
@@ -170,7 +157,7 @@ def test_a_next_link_with_another_scheme_on_the_same_host_and_port_is_not_follow
     assert len(space.received) == 1
 
 
-def test_a_same_origin_relative_next_link_is_followed_with_the_credentials(space: LoopbackServer) -> None:
+def test_a_same_origin_relative_next_link_is_followed_with_the_credentials(space: RecordingServer) -> None:
     # Given a space whose first page links the second by a path of its own
     def answer(request: Received) -> Reply:
         if "page_number=1" in request.path:
@@ -188,7 +175,7 @@ def test_a_same_origin_relative_next_link_is_followed_with_the_credentials(space
 
 @pytest.mark.parametrize("status", [307, 308])
 def test_a_redirect_on_create_is_not_followed_and_the_password_never_reaches_the_location(
-    space: LoopbackServer, foreign: LoopbackServer, status: int
+    space: RecordingServer, foreign: RecordingServer, status: int
 ) -> None:
     # Given a space that answers the create with a redirect that keeps the method and body
     space.answer = lambda _: Reply(status, headers=(("Location", f"{foreign.base_url}{ENDPOINTS_PATH}"),))
@@ -201,7 +188,7 @@ def test_a_redirect_on_create_is_not_followed_and_the_password_never_reaches_the
     assert PASSWORD.encode() in create.body
 
 
-def test_a_redirect_on_a_lookup_is_not_followed(space: LoopbackServer, foreign: LoopbackServer) -> None:
+def test_a_redirect_on_a_lookup_is_not_followed(space: RecordingServer, foreign: RecordingServer) -> None:
     # Given a space that redirects the list to another origin
     space.answer = lambda _: Reply(302, headers=(("Location", f"{foreign.base_url}{ENDPOINTS_PATH}"),))
     # When the client looks a username up

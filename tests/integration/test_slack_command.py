@@ -29,11 +29,10 @@ from local.gateway import LambdaFunction, LocalGateway, LocalLambdaContext, Rout
 from local.lambda_invoke import LocalLambdaService
 from local.seed import SlackApp, seed_slack
 from local.signalwire_emulator import COLLECTION_PATH, OPERATIONS
+from local.slack_response_url import Post, ResponseUrlStandIn
 from tests.integration.conftest import IDEMPOTENCY_TABLE, PARAMETERS_PATH, SECRETS_PREFIX, SIP_DOMAIN, ProvisionerApi
 from tests.slack_helpers import (
     EVENTS_SIGNING_SECRET,
-    Post,
-    ResponseUrlStandIn,
     form_fields,
     message_text,
     new_trigger_id,

@@ -32,6 +32,7 @@ from local.gateway import LambdaFunction
 from local.inventory_table import create_inventory_table
 from local.seed import SignalWireAccount, create_idempotency_table, seed_ssm
 from local.signalwire_emulator import COLLECTION_PATH, Fault, SignalWireEmulator
+from local.stack import load_template
 from local.step_functions import (
     LambdaBridge,
     create_local_role,
@@ -40,7 +41,6 @@ from local.step_functions import (
     executing_in_process,
     execution_history,
     execution_history_text,
-    load_template,
     substitute,
     wait_for_execution,
 )

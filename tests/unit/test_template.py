@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from local import stack
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPOSITORY_ROOT / "template.yaml"
@@ -23,30 +24,8 @@ INVENTORY_INDEXES = {"by_profile": "profile", "by_owner": "owner", "by_username"
 FUNCTION_ARN_PREFIX = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
 
 
-class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
-    """Safe YAML loading that reads short-form intrinsics (`!Sub x`) in long form (`{"Fn::Sub": x}`)."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    function_name = tag_suffix if tag_suffix in {"Ref", "Condition"} else f"Fn::{tag_suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        scalar = loader.construct_scalar(node)
-        # `!GetAtt Resource.Attribute` is the one short form whose scalar stands for a list.
-        value = scalar.split(".", 1) if function_name == "Fn::GetAtt" else scalar
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {function_name: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def load_template() -> dict[str, Any]:
-    loaded: dict[str, Any] = CloudFormationLoader(TEMPLATE_PATH.read_text(encoding="utf-8")).get_single_data()
-    return loaded
+    return stack.load_template(TEMPLATE_PATH)
 
 
 @pytest.fixture(scope="module")
@@ -604,8 +583,10 @@ def state_machine_properties(template: dict[str, Any], state_machine: str) -> di
 
 
 def state_machine_statements(template: dict[str, Any], state_machine: str) -> Iterator[dict[str, Any]]:
+    """Every statement the state machine's role gets: those of the stack's managed policies and its own."""
     for policy in state_machine_properties(template, state_machine)["Policies"]:
-        yield from policy["Statement"]
+        yield from managed_policy_statements(template, policy)
+        yield from policy.get("Statement", [])
 
 
 def test_the_workflow_function_has_no_event_source_that_would_let_another_service_invoke_it(
@@ -641,8 +622,12 @@ def test_the_state_machine_uses_no_sam_policy_template_whose_resource_ends_in_a_
 ) -> None:
     # Given the state machine's policies
     policies = state_machine_properties(template, state_machine)["Policies"]
-    # When those that are not plain policy documents are picked out
-    templated = [policy for policy in policies if set(policy) != {"Version", "Statement"}]
+    # When those that are neither plain policy documents nor the stack's own managed policies are picked out
+    templated = [
+        policy
+        for policy in policies
+        if set(policy) != {"Version", "Statement"} and not managed_policy_statements(template, policy)
+    ]
     # Then there are none (LambdaInvokePolicy allows "function:<name>*")
     assert templated == []
 
@@ -972,12 +957,16 @@ def test_the_stack_outputs_where_to_find_and_replay_a_failed_job(template: dict[
 ALARM_NAMES = sorted(resources_of_type(load_template(), "AWS::CloudWatch::Alarm"))
 every_alarm = pytest.mark.parametrize("alarm_name", ALARM_NAMES)
 STATE_MACHINE_NAMES = sorted(resources_of_type(load_template(), "AWS::Serverless::StateMachine"))
-ALARM_DESTINATION = {
-    "Fn::If": [
-        "CreateAlarmTopic",
-        [{"Ref": "AlarmTopic"}],
-        {"Fn::If": ["UseExistingAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]},
-    ]
+ALARM_DESTINATION = [{"Ref": "AlarmTopic"}]
+# CloudWatch's hard limit: an alarm on a metric math expression reads at most 10 metrics.
+METRICS_PER_ALARM = 10
+# How many errors in 5 minutes each function makes by design, before its errors alarm.
+ERRORS_TOLERATED = {
+    "ProvisionerFunction": 1,  # every failure it knows is a problem answer: an Error is a crash
+    "ScimFunction": 1,  # likewise, a SCIM error answer
+    "SlackCommandFunction": 3,  # a job whose answer could not be posted fails to be retried
+    "WorkflowFunction": 5,  # it raises its named failures for the state machines to catch
+    "BulkImportFunction": 10,  # rows are retried by their state machine
 }
 
 
@@ -994,6 +983,44 @@ def alarms_on(template: dict[str, Any], namespace: str, metric_name: str) -> lis
     ]
 
 
+def watched(template: dict[str, Any], namespace: str, metric_name: str) -> list[tuple[str, dict[str, Any], str]]:
+    """Each (alarm, dimensions, statistic) that reads the metric, alone or in an alarm's metric math."""
+    found = []
+    for name, alarm in alarms(template).items():
+        if (alarm.get("Namespace"), alarm.get("MetricName")) == (namespace, metric_name):
+            found.append((name, dimensions(alarm), alarm["Statistic"]))
+        for query in alarm.get("Metrics", []):
+            stat = query.get("MetricStat")
+            if stat and (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == (namespace, metric_name):
+                found.append((name, dimensions(stat["Metric"]), stat["Stat"]))
+    return found
+
+
+def watching(template: dict[str, Any], namespace: str, metric_name: str, dimension: dict[str, Any]) -> tuple[str, str]:
+    """The one alarm that reads the metric of `dimension`, and with which statistic."""
+    ((alarm_name, _, statistic),) = [
+        found for found in watched(template, namespace, metric_name) if found[1] == dimension
+    ]
+    return alarm_name, statistic
+
+
+def alarm_expression(alarm: dict[str, Any]) -> str:
+    """The metric math expression whose value the alarm compares with its threshold."""
+    (expression,) = [query["Expression"] for query in alarm["Metrics"] if query.get("ReturnData")]
+    assert isinstance(expression, str)
+    return expression
+
+
+def query_id(alarm: dict[str, Any], dimension: dict[str, Any]) -> str:
+    (identifier,) = [
+        query["Id"]
+        for query in alarm["Metrics"]
+        if "MetricStat" in query and dimensions(query["MetricStat"]["Metric"]) == dimension
+    ]
+    assert isinstance(identifier, str)
+    return identifier
+
+
 def dimensions(alarm_or_metric: dict[str, Any]) -> dict[str, Any]:
     return {dimension["Name"]: dimension["Value"] for dimension in alarm_or_metric.get("Dimensions", [])}
 
@@ -1004,33 +1031,59 @@ def service_metric_identity(template: dict[str, Any]) -> tuple[str, str]:
     return variables["POWERTOOLS_METRICS_NAMESPACE"], variables["POWERTOOLS_SERVICE_NAME"]
 
 
-def test_an_alarm_email_gets_a_topic_of_the_stack_subscribed_to_it(template: dict[str, Any]) -> None:
-    # Given the alarm topic and the condition it is created under
-    topic = template["Resources"]["AlarmTopic"]
-    condition = template["Conditions"][topic["Condition"]]
-    # When its subscriptions are read
-    (subscription,) = topic["Properties"]["Subscription"]
-    # Then it exists only when AlarmEmail is given, and mails that address
-    assert topic["Type"] == "AWS::SNS::Topic"
+def what_the_alarm_watches(alarm: dict[str, Any]) -> str:
+    """The alarm without what it watches (dimension values, threshold, text): two alarms alike here are copies."""
+    kept = {key: value for key, value in alarm.items() if key not in {"AlarmDescription", "Threshold"}}
+    return re.sub(r'"Value": [^}]*\}', '"Value": "..."}', json.dumps(kept, sort_keys=True))
+
+
+def test_no_two_alarms_differ_only_in_what_they_watch_and_their_threshold(template: dict[str, Any]) -> None:
+    # Given every alarm, without the dimension values it names, its threshold and its text
+    shapes = [what_the_alarm_watches(alarm) for alarm in alarms(template).values()]
+    # When those alike are counted
+    copies = [shape for shape in set(shapes) if shapes.count(shape) > 1]
+    # Then there are none: an alarm over several functions or state machines is one metric math alarm
+    assert copies == []
+
+
+def test_the_template_states_each_condition_once(template: dict[str, Any]) -> None:
+    # Given every Fn::If of the template
+    text = json.dumps(template, sort_keys=True)
+    branches = re.findall(r'\{"Fn::If": \[.*?\]\}', text)
+    # When those stated more than once are picked out
+    repeated = {branch for branch in branches if branches.count(branch) > 1}
+    # Then there are none (the alarms' destination is the one topic the stack always creates)
+    assert repeated == set()
+
+
+@every_alarm
+def test_the_alarm_reads_no_more_metrics_than_cloudwatch_allows(template: dict[str, Any], alarm_name: str) -> None:
+    # Given / When the metrics the alarm's expression reads are counted
+    read = [query for query in alarms(template)[alarm_name].get("Metrics", []) if "MetricStat" in query]
+    # Then they are within CloudWatch's limit for an alarm
+    assert len(read) <= METRICS_PER_ALARM
+
+
+def test_an_alarm_email_is_subscribed_to_the_alarm_topic(template: dict[str, Any]) -> None:
+    # Given the e-mail subscription and the condition it is created under
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    condition = template["Conditions"][subscription["Condition"]]
+    # When its properties are read
+    properties = subscription["Properties"]
+    # Then it exists only when AlarmEmail is given, and mails that address the alarm topic's notifications
+    assert subscription["Type"] == "AWS::SNS::Subscription"
     assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
-    assert subscription == {"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
+    assert properties == {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}
 
 
-def test_an_existing_topic_is_used_only_when_its_arn_is_given(template: dict[str, Any]) -> None:
-    # Given / When the condition of an existing alarm topic and the parameter are read
-    condition = template["Conditions"]["UseExistingAlarmTopic"]
-    topic_arn = template["Parameters"]["AlarmTopicArn"]
-    # Then it holds for a given ARN alone, and by default there is none
-    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
-    assert topic_arn["Default"] == ""
-
-
-def test_an_alarm_email_and_an_existing_topic_cannot_both_be_given(template: dict[str, Any]) -> None:
-    # Given / When the template's rules are read
-    rule = template["Rules"]["OneAlarmDestination"]
-    # Then with an e-mail given, the topic ARN must be empty
-    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
-    assert [assertion["Assert"] for assertion in rule["Assertions"]] == [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]
+def test_the_alarm_topic_always_exists_and_the_stack_outputs_it_for_integrations(template: dict[str, Any]) -> None:
+    # Given / When the alarm topic and the stack's outputs are read
+    topic = template["Resources"]["AlarmTopic"]
+    output = template["Outputs"]["AlarmTopicArn"]
+    # Then it is created whatever the parameters, and a pager or chat integration finds it
+    assert topic["Type"] == "AWS::SNS::Topic"
+    assert "Condition" not in topic
+    assert output["Value"] == {"Ref": "AlarmTopic"}
 
 
 @every_alarm
@@ -1039,7 +1092,7 @@ def test_the_alarm_notifies_the_alarm_topic_when_it_fires_and_when_it_clears(
 ) -> None:
     # Given / When the alarm's actions are read
     alarm = alarms(template)[alarm_name]
-    # Then it notifies the stack's topic, or the given one, or nobody when neither is set
+    # Then it notifies the stack's topic
     assert alarm["AlarmActions"] == ALARM_DESTINATION
     assert alarm["OKActions"] == ALARM_DESTINATION
 
@@ -1110,35 +1163,61 @@ def test_a_slack_create_job_waiting_in_the_on_failure_queue_alarms(template: dic
 
 @pytest.mark.parametrize("state_machine_name", STATE_MACHINE_NAMES)
 def test_failed_executions_of_the_state_machine_alarm(template: dict[str, Any], state_machine_name: str) -> None:
-    # Given / When the alarms on failed executions are read
-    failed_alarms = alarms_on(template, "AWS/States", "ExecutionsFailed")
-    watched = [dimensions(alarm) for alarm in failed_alarms]
-    # Then one watches this state machine
-    assert watched.count({"StateMachineArn": {"Ref": state_machine_name}}) == 1
+    # Given the one alarm that reads the state machine's failed executions
+    alarm_name, statistic = watching(
+        template, "AWS/States", "ExecutionsFailed", {"StateMachineArn": {"Ref": state_machine_name}}
+    )
+    alarm = alarms(template)[alarm_name]
+    # When its expression is read
+    expression = alarm_expression(alarm)
+    # Then it counts them, summed with the other state machines', and one failure fires it
+    assert statistic == "Sum"
+    assert expression == "SUM(METRICS())"
+    assert alarm["Threshold"] == 1
 
 
 @every_function
-@pytest.mark.parametrize("metric_name", ["Errors", "Throttles"])
-def test_the_functions_errors_and_throttles_alarm(
-    template: dict[str, Any], function_name: str, metric_name: str
+def test_the_functions_throttles_alarm(template: dict[str, Any], function_name: str) -> None:
+    # Given the one alarm that reads the function's throttles
+    alarm_name, statistic = watching(template, "AWS/Lambda", "Throttles", {"FunctionName": {"Ref": function_name}})
+    alarm = alarms(template)[alarm_name]
+    # When its expression is read
+    expression = alarm_expression(alarm)
+    # Then it counts them, summed with the other functions', and one throttle fires it
+    assert statistic == "Sum"
+    assert expression == "SUM(METRICS())"
+    assert alarm["Threshold"] == 1
+
+
+@every_function
+def test_the_functions_errors_alarm_once_they_exceed_what_it_makes_by_design(
+    template: dict[str, Any], function_name: str
 ) -> None:
-    # Given / When the alarms on this Lambda metric are read
-    metric_alarms = alarms_on(template, "AWS/Lambda", metric_name)
-    watching = [alarm for alarm in metric_alarms if dimensions(alarm) == {"FunctionName": {"Ref": function_name}}]
-    # Then one counts them for this function
-    (alarm,) = watching
-    assert alarm["Statistic"] == "Sum"
+    # Given the one alarm that reads the function's errors
+    alarm_name, statistic = watching(template, "AWS/Lambda", "Errors", {"FunctionName": {"Ref": function_name}})
+    alarm = alarms(template)[alarm_name]
+    # When the comparison its expression makes of them is read
+    identifier = query_id(alarm, {"FunctionName": {"Ref": function_name}})
+    tolerance = re.search(rf"FILL\({identifier}, 0\) >= (\d+)", alarm_expression(alarm))
+    # Then the alarm fires once the function's errors in 5 minutes reach its tolerance
+    assert statistic == "Sum"
+    assert tolerance is not None
+    assert int(tolerance[1]) == ERRORS_TOLERATED[function_name]
+    assert alarm_expression(alarm).startswith("IF(")
+    assert alarm["Threshold"] == 1
 
 
 @every_function
 def test_an_invocation_of_the_function_near_its_timeout_alarms(template: dict[str, Any], function_name: str) -> None:
-    # Given the function's timeout
+    # Given the function's timeout, and the one alarm that reads its duration
     timeout_ms = function_properties(template, function_name)["Timeout"] * 1000
-    # When the alarms on its duration are read
-    duration_alarms = alarms_on(template, "AWS/Lambda", "Duration")
-    (alarm,) = [alarm for alarm in duration_alarms if dimensions(alarm) == {"FunctionName": {"Ref": function_name}}]
-    # Then the slowest invocation alarms once it takes 80% of the timeout, before it times out
-    assert alarm["Statistic"] == "Maximum"
+    alarm_name, statistic = watching(template, "AWS/Lambda", "Duration", {"FunctionName": {"Ref": function_name}})
+    alarm = alarms(template)[alarm_name]
+    # When its expression is read
+    expression = alarm_expression(alarm)
+    # Then the slowest invocation of any function alarms once it takes 80% of the timeout, before it times out
+    assert statistic == "Maximum"
+    assert expression == "MAX(METRICS())"
     assert alarm["Threshold"] == 0.8 * timeout_ms
 
 

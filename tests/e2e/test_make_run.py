@@ -242,6 +242,28 @@ def test_the_swagger_ui_and_its_openapi_document_are_served(local_run: LocalRun)
     assert {"/endpoints", "/profiles"} <= set(document.json()["paths"])
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("TRACE", "/profiles"),  # a method API Gateway does not route
+        ("TRACE", "/scim/v2/Users"),  # nor does an ANY route take it
+        ("FOO", "/endpoints"),
+        ("PUT", "/profiles"),  # a method the path does not declare
+        ("GET", "/no-such-route"),
+    ],
+)
+def test_a_method_or_path_no_route_declares_is_api_gateways_json_404(
+    local_run: LocalRun, method: str, path: str
+) -> None:
+    # Given the server
+    # When a user sends a method or path the template declares no route for
+    response = requests.request(method, f"{local_run.base_url}{path}", timeout=REQUEST_TIMEOUT_SECONDS)
+    # Then API Gateway's own 404 answers it, as JSON, before any function
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"message": "Not Found"}
+
+
 def test_the_startup_output_never_shows_the_api_token(local_run: LocalRun) -> None:
     # Given the server started and answered requests
     # Then nothing it printed holds the SignalWire API token

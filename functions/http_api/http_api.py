@@ -77,12 +77,16 @@ from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 MAX_BODY_BYTES = 16 * 1024
 JSON_CONTENT_TYPE = "application/json"
+MULTIPART_FORM_DATA = "multipart/form-data"
 ListedStatus = Literal["active", "disabled", "deleted"]
 
 
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
 def _is_json(content_type: str | None) -> bool:
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    return media_type == JSON_CONTENT_TYPE
+    return _media_type(content_type) == JSON_CONTENT_TYPE
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -467,6 +471,15 @@ def answer_request_validation_error(error: ValidationException) -> Response[str]
 def answer_undecodable_body(_: ValueError) -> Response[str]:
     # Raised while Powertools decodes the event body, before any deserializer sees it.
     return problem_response(MalformedRequest("The body is not valid UTF-8 text."))
+
+
+@app.exception_handler(ValueError)
+def answer_multipart_body_without_boundary(error: ValueError) -> Response[str]:
+    # Powertools parses a multipart/form-data body itself, before the body deserializer sees it,
+    # and raises a bare ValueError when the type names no boundary: a body that is not JSON.
+    if _media_type(app.current_event.headers.get("content-type")) == MULTIPART_FORM_DATA:
+        return problem_response(UnsupportedMediaType("Send the body as application/json."))
+    return problem_response(error)
 
 
 @app.exception_handler(ProvisioningError)

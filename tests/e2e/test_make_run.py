@@ -189,6 +189,28 @@ def test_a_body_that_is_not_json_is_answered_400_malformed_request(local_run: Lo
     assert response.json()["type"] == "malformed-request"
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "text/plain"],
+)
+def test_a_body_sent_as_another_media_type_is_answered_415_unsupported_media_type(
+    local_run: LocalRun, content_type: str
+) -> None:
+    # Given a create request's JSON
+    body = b'{"username": "not-json-media-type"}'
+    # When a user sends it declared as another media type (a form, a multipart without its boundary ...)
+    response = requests.post(
+        f"{local_run.base_url}/endpoints",
+        data=body,
+        headers={"Content-Type": content_type},
+        timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+    # Then the answer is a 415 unsupported-media-type problem, never a 500
+    assert response.status_code == 415, response.text
+    assert response.headers["Content-Type"] == PROBLEM_JSON
+    assert response.json()["type"] == "unsupported-media-type"
+
+
 def test_an_unknown_key_is_answered_422_validation_error_naming_it(local_run: LocalRun) -> None:
     # Given a request with a key the API does not know
     username = unique_username("unknown-key")

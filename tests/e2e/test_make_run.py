@@ -162,6 +162,24 @@ def test_a_dry_run_shows_the_payload_with_the_password_masked_and_creates_nothin
     assert local_run.emulator_endpoints_named(username) == []
 
 
+def test_a_second_password_reset_into_secrets_manager_answers_the_same_secret(local_run: LocalRun) -> None:
+    # Given an endpoint without an owner whose password a reset already put in Secrets Manager
+    username = unique_username("reset-twice")
+    created = requests.post(
+        f"{local_run.base_url}/endpoints", json={"username": username}, timeout=REQUEST_TIMEOUT_SECONDS
+    )
+    assert created.status_code == 201, created.text
+    reset_url = f"{local_run.base_url}/endpoints/{username}/password"
+    delivery = {"password_delivery": "secrets_manager"}
+    first = requests.post(reset_url, json=delivery, timeout=REQUEST_TIMEOUT_SECONDS)
+    assert first.status_code == 200, first.text
+    # When it is reset into Secrets Manager again (the secret's tags are brought up to date, under the function's role)
+    second = requests.post(reset_url, json=delivery, timeout=REQUEST_TIMEOUT_SECONDS)
+    # Then the new password goes to the same secret
+    assert second.status_code == 200, second.text
+    assert second.json()["password_secret_arn"] == first.json()["password_secret_arn"]
+
+
 def test_a_taken_username_is_answered_409_username_taken_and_not_created_twice(local_run: LocalRun) -> None:
     # Given an endpoint already created for a username
     username = unique_username("taken")

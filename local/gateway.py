@@ -26,7 +26,8 @@ events carry that route key. Choices, where it matters:
   function (`Throttled`) or a failed one (`InvocationFailed`) is API Gateway's 500.
 - Routes come as API Gateway keys them: `POST /chatops/slack`, `GET /endpoints/{username}`
   (path variables as `pathParameters`, percent-decoded), `ANY /scim/v2/{proxy+}`. Without a
-  `$default` handler, a request no route takes is API Gateway's 404 `{"message":"Not Found"}`.
+  `$default` handler, a request no route takes is API Gateway's 404 `{"message":"Not Found"}`;
+  no route, `ANY` included, takes a method API Gateway does not route (`TRACE`, `FOO`).
 - A route without the IAM authorizer gets an event without `requestContext.authorizer`, as
   API Gateway sends it for a route whose authorization is NONE.
 - Bodies above API Gateway's 10 MB limit get its 413 answer; the handler is not invoked.
@@ -74,6 +75,7 @@ _NOT_FOUND_BODY = b'{"message":"Not Found"}'
 _FORBIDDEN_MESSAGE = "Forbidden"
 _GREEDY_SUFFIX = "/{proxy+}"
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY"})
+_ROUTED_METHODS = _HTTP_METHODS - {"ANY"}
 # Set by the HTTP layer from the connection, never passed on from the Lambda response.
 _HOP_BY_HOP_HEADERS = frozenset({"connection", "content-length", "transfer-encoding", "keep-alive"})
 # `time` in requestContext uses English month names whatever the process locale.
@@ -436,7 +438,8 @@ class LocalGateway(LoopbackServer):
         method = method.upper()
         path_segments = path.split("/")[1:]
         for route_key, route_method, segments, greedy, route in self._ordered_routes:
-            if route_method not in (method, "ANY"):
+            # `ANY` is every method API Gateway routes, not `TRACE` or a made-up one.
+            if route_method not in (method, "ANY") or method not in _ROUTED_METHODS:
                 continue
             parameters = _match_segments(segments, greedy, path_segments)
             if parameters is not None:
@@ -507,6 +510,13 @@ class _GatewayRequestHandler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         self._forward()
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a `do_` handler with its own HTML 501; API Gateway
+        # answers any method it does not route with its JSON 404, which `_forward` gives.
+        if name.startswith("do_"):
+            return self._forward
+        raise AttributeError(name)
 
     def _forward(self) -> None:
         try:

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Tag
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponse,
@@ -40,6 +41,7 @@ from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for
 from sip_provisioning.responses import (
     AdoptPreview,
+    ChangePreview,
     DeletePreview,
     DryRunResult,
     EndpointAdopted,
@@ -73,16 +75,21 @@ from sip_provisioning.use_cases.list_unmanaged import list_unmanaged
 from sip_provisioning.use_cases.look_up import look_up_endpoint
 from sip_provisioning.use_cases.ports import Caller, Ports
 from sip_provisioning.use_cases.reset_password import reset_password_once
+from sip_provisioning.version import __version__
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 MAX_BODY_BYTES = 16 * 1024
 JSON_CONTENT_TYPE = "application/json"
+MULTIPART_FORM_DATA = "multipart/form-data"
 ListedStatus = Literal["active", "disabled", "deleted"]
 
 
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
 def _is_json(content_type: str | None) -> bool:
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    return media_type == JSON_CONTENT_TYPE
+    return _media_type(content_type) == JSON_CONTENT_TYPE
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -120,10 +127,41 @@ NOT_UNICODE = "not valid Unicode text (it holds a lone surrogate)"
 
 
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_object_body)
+# API Gateway's IAM authorizer, as its OpenAPI import names it: every route of this function sits behind it.
+SIGV4 = "sigv4"
+ENDPOINTS, PROFILES, FLEET = "endpoints", "profiles", "fleet"
 app.configure_openapi(
     title="SIP endpoint provisioner",
-    version="1.0.0",
+    version=__version__,
     summary="Self-service SignalWire SIP endpoints from profile defaults kept in SSM Parameter Store.",
+    description=(
+        "Every route here is behind API Gateway's IAM authorizer: sign each request with AWS Signature "
+        "Version 4 (service `execute-api`). Errors are RFC 9457 problem documents "
+        "(`application/problem+json`); a request API Gateway refuses before the function (a bad signature, "
+        'a route that does not exist) gets API Gateway\'s own `{"message": ...}`.'
+    ),
+    tags=[
+        Tag(name=ENDPOINTS, description="Create, look up, list, change, reset, disable and delete SIP endpoints."),
+        Tag(name=PROFILES, description="The defaults profiles a self-service request can name."),
+        Tag(
+            name=FLEET,
+            description="Endpoints made outside the service: list them and adopt them into the inventory (admins).",
+        ),
+    ],
+    security_schemes={
+        SIGV4: APIKey(
+            name="Authorization",
+            in_=APIKeyIn.header,
+            description=(
+                "AWS Signature Version 4 for service `execute-api` (`AWS4-HMAC-SHA256 Credential=...`, with "
+                "`X-Amz-Date` and, for temporary credentials, `X-Amz-Security-Token`); the caller needs "
+                "`execute-api:Invoke`. Sign with botocore, the AWS SDKs or the `sipctl` client: a value "
+                "pasted here cannot sign a request Swagger UI builds."
+            ),
+            openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
+        )
+    },
+    security=[{SIGV4: []}],
 )
 
 _PROBLEM_CONTENT: dict[str, OpenAPIResponseContentModel | OpenAPIResponseContentSchema] = {
@@ -212,6 +250,10 @@ class EndpointPage(RootModel[EndpointList | UnmanagedEndpointList]):
     """`GET /endpoints`: the inventory's records, or with `managed=false` the unmanaged endpoints."""
 
 
+class ChangeAnswer(RootModel[EndpointChanged | ChangePreview]):
+    """`PATCH /endpoints/{username}`: the changed endpoint, or with `dry_run` each change it would make."""
+
+
 class AdoptAnswer(RootModel[EndpointAdopted | AdoptPreview]):
     """`POST /endpoints/{username}/adopt`: the adopted endpoint, or with `dry_run` what would be recorded."""
 
@@ -235,6 +277,7 @@ def _refuse_inventory_filters(**filters: str | None) -> None:
 @app.post(
     "/endpoints",
     summary="Create a SIP endpoint from a self-service request",
+    tags=[ENDPOINTS],
     responses={
         **_ok(201, "Created", EndpointCreated),
         **_ok(200, "Dry run: nothing created", DryRunResult),
@@ -257,6 +300,7 @@ def create_endpoint(
 @app.get(
     "/profiles",
     summary="List the profiles a self-service request can name",
+    tags=[PROFILES],
     responses={**_ok(200, "Profiles, sorted by name", ProfileList), **_problems(500)},
 )
 def get_profiles() -> Response[str]:
@@ -266,6 +310,8 @@ def get_profiles() -> Response[str]:
 @app.get(
     "/endpoints",
     summary="List the inventory of endpoints this service created, by username",
+    description="With `managed=false`: the endpoints SignalWire holds and the inventory does not (admins only).",
+    tags=[ENDPOINTS, FLEET],
     responses={
         **_ok(200, "A page of inventory records; with managed=false, of unmanaged endpoints", EndpointPage),
         **_problems(403, 422, 500, *UPSTREAM),
@@ -306,6 +352,7 @@ def get_endpoints(
 @app.post(
     ENDPOINT_PATH + "/adopt",
     summary="Adopt an endpoint made outside the service: an inventory record, SignalWire unchanged (admins)",
+    tags=[FLEET],
     responses={
         **_ok(200, "Adopted, or (dry run) the record it would get", AdoptAnswer),
         **_problems(*BODY, 403, 404, 409, 500, *UPSTREAM),
@@ -329,6 +376,7 @@ def post_adopt(
 @app.get(
     ENDPOINT_PATH,
     summary="Look an endpoint up in SignalWire, with its inventory record and drift",
+    tags=[ENDPOINTS],
     responses={**_ok(200, "The endpoint", EndpointView), **_problems(404, 500, *UPSTREAM)},
 )
 def get_endpoint(username: str) -> Response[str]:
@@ -338,8 +386,9 @@ def get_endpoint(username: str) -> Response[str]:
 @app.patch(
     ENDPOINT_PATH,
     summary="Change a managed endpoint; null removes a key (back to the profile's value)",
+    tags=[ENDPOINTS],
     responses={
-        **_ok(200, "Changed, or (dry run) what would change", EndpointChanged),
+        **_ok(200, "Changed, or (dry run) each change it would make", ChangeAnswer),
         **_problems(*BODY, 403, 404, 409, 500, *UPSTREAM),
     },
 )
@@ -361,6 +410,7 @@ def patch_endpoint(
 @app.post(
     ENDPOINT_PATH + "/password",
     summary="Give a managed endpoint a new password (generated, or given); enables a disabled one",
+    tags=[ENDPOINTS],
     responses={**_ok(200, "The new password", PasswordReset), **_problems(*BODY, 403, 404, 409, 500, *UPSTREAM)},
 )
 def post_password(
@@ -376,6 +426,7 @@ def post_password(
 @app.post(
     ENDPOINT_PATH + "/disable",
     summary="Disable a managed endpoint: a password nobody is given; a reset enables it again",
+    tags=[ENDPOINTS],
     responses={**_ok(200, "Disabled", EndpointDisabled), **_problems(403, 404, 409, 500, *UPSTREAM)},
 )
 def post_disable(username: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
@@ -389,6 +440,7 @@ def post_disable(username: str, idempotency_key: IdempotencyKey = None) -> Respo
 @app.delete(
     ENDPOINT_PATH,
     summary="Delete a managed endpoint; its record stays as the audit trail",
+    tags=[ENDPOINTS],
     responses={
         204: {"description": "Deleted (also when this service had already deleted it)"},
         **_ok(200, "Dry run: what would be deleted", DeletePreview),
@@ -467,6 +519,15 @@ def answer_request_validation_error(error: ValidationException) -> Response[str]
 def answer_undecodable_body(_: ValueError) -> Response[str]:
     # Raised while Powertools decodes the event body, before any deserializer sees it.
     return problem_response(MalformedRequest("The body is not valid UTF-8 text."))
+
+
+@app.exception_handler(ValueError)
+def answer_multipart_body_without_boundary(error: ValueError) -> Response[str]:
+    # Powertools parses a multipart/form-data body itself, before the body deserializer sees it,
+    # and raises a bare ValueError when the type names no boundary: a body that is not JSON.
+    if _media_type(app.current_event.headers.get("content-type")) == MULTIPART_FORM_DATA:
+        return problem_response(UnsupportedMediaType("Send the body as application/json."))
+    return problem_response(error)
 
 
 @app.exception_handler(ProvisioningError)

@@ -4,6 +4,7 @@ The server runs as a subprocess on a free port; the tests drive it over HTTP lik
 look at the SignalWire emulator it started through the emulator's own HTTP API.
 """
 
+import json
 import os
 import queue
 import re
@@ -21,6 +22,7 @@ import boto3
 import pytest
 import requests
 
+from local.export_openapi import OPENAPI_PATH, render_openapi
 from local.gateway import MAX_REQUEST_BODY_BYTES
 from local.run import EMULATOR_API_TOKEN, EMULATOR_SIP_DOMAIN
 
@@ -160,6 +162,24 @@ def test_a_dry_run_shows_the_payload_with_the_password_masked_and_creates_nothin
     assert local_run.emulator_endpoints_named(username) == []
 
 
+def test_a_second_password_reset_into_secrets_manager_answers_the_same_secret(local_run: LocalRun) -> None:
+    # Given an endpoint without an owner whose password a reset already put in Secrets Manager
+    username = unique_username("reset-twice")
+    created = requests.post(
+        f"{local_run.base_url}/endpoints", json={"username": username}, timeout=REQUEST_TIMEOUT_SECONDS
+    )
+    assert created.status_code == 201, created.text
+    reset_url = f"{local_run.base_url}/endpoints/{username}/password"
+    delivery = {"password_delivery": "secrets_manager"}
+    first = requests.post(reset_url, json=delivery, timeout=REQUEST_TIMEOUT_SECONDS)
+    assert first.status_code == 200, first.text
+    # When it is reset into Secrets Manager again (the secret's tags are brought up to date, under the function's role)
+    second = requests.post(reset_url, json=delivery, timeout=REQUEST_TIMEOUT_SECONDS)
+    # Then the new password goes to the same secret
+    assert second.status_code == 200, second.text
+    assert second.json()["password_secret_arn"] == first.json()["password_secret_arn"]
+
+
 def test_a_taken_username_is_answered_409_username_taken_and_not_created_twice(local_run: LocalRun) -> None:
     # Given an endpoint already created for a username
     username = unique_username("taken")
@@ -187,6 +207,28 @@ def test_a_body_that_is_not_json_is_answered_400_malformed_request(local_run: Lo
     assert response.status_code == 400
     assert response.headers["Content-Type"] == PROBLEM_JSON
     assert response.json()["type"] == "malformed-request"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "text/plain"],
+)
+def test_a_body_sent_as_another_media_type_is_answered_415_unsupported_media_type(
+    local_run: LocalRun, content_type: str
+) -> None:
+    # Given a create request's JSON
+    body = b'{"username": "not-json-media-type"}'
+    # When a user sends it declared as another media type (a form, a multipart without its boundary ...)
+    response = requests.post(
+        f"{local_run.base_url}/endpoints",
+        data=body,
+        headers={"Content-Type": content_type},
+        timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+    # Then the answer is a 415 unsupported-media-type problem, never a 500
+    assert response.status_code == 415, response.text
+    assert response.headers["Content-Type"] == PROBLEM_JSON
+    assert response.json()["type"] == "unsupported-media-type"
 
 
 def test_an_unknown_key_is_answered_422_validation_error_naming_it(local_run: LocalRun) -> None:
@@ -240,6 +282,41 @@ def test_the_swagger_ui_and_its_openapi_document_are_served(local_run: LocalRun)
     assert page.status_code == 200
     assert page.headers["Content-Type"].startswith("text/html")
     assert {"/endpoints", "/profiles"} <= set(document.json()["paths"])
+
+
+def test_the_document_swagger_serves_is_the_generated_openapi_document_and_the_committed_file(
+    local_run: LocalRun,
+) -> None:
+    # Given the document the routes and models generate (what `make openapi` writes) and the committed file
+    generated = json.loads(render_openapi())
+    committed = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    # When a user fetches the document the Swagger UI shows
+    served = requests.get(f"{local_run.base_url}/swagger", params={"format": "json"}, timeout=REQUEST_TIMEOUT_SECONDS)
+    # Then all three are the same document (a drift: run `make openapi` and commit docs/openapi.json)
+    assert served.status_code == 200
+    assert served.json() == committed == generated
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("TRACE", "/profiles"),  # a method API Gateway does not route
+        ("TRACE", "/scim/v2/Users"),  # nor does an ANY route take it
+        ("FOO", "/endpoints"),
+        ("PUT", "/profiles"),  # a method the path does not declare
+        ("GET", "/no-such-route"),
+    ],
+)
+def test_a_method_or_path_no_route_declares_is_api_gateways_json_404(
+    local_run: LocalRun, method: str, path: str
+) -> None:
+    # Given the server
+    # When a user sends a method or path the template declares no route for
+    response = requests.request(method, f"{local_run.base_url}{path}", timeout=REQUEST_TIMEOUT_SECONDS)
+    # Then API Gateway's own 404 answers it, as JSON, before any function
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"message": "Not Found"}
 
 
 def test_the_startup_output_never_shows_the_api_token(local_run: LocalRun) -> None:

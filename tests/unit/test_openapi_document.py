@@ -24,3 +24,41 @@ def test_the_document_describes_both_routes_with_problem_answers() -> None:
     assert "201" in create["responses"]
     assert "application/problem+json" in create["responses"]["422"]["content"]
     assert "get" in document["paths"]["/profiles"]
+
+
+def test_each_dry_run_answer_is_described_by_its_routes_200() -> None:
+    # Given the generated document
+    document = json.loads(render_openapi())
+    schemas = document["components"]["schemas"]
+    # When the 200 answers of the routes that take dry_run are read
+    answers = {
+        (method, path): json.dumps(document["paths"][path][method]["responses"]["200"])
+        for method, path in [
+            ("post", "/endpoints"),
+            ("patch", "/endpoints/{username}"),
+            ("delete", "/endpoints/{username}"),
+            ("post", "/endpoints/{username}/adopt"),
+        ]
+    }
+    # Then each names its dry run's answer: PATCH's {"dry_run", "changes"} among them
+    patch = schemas["ChangeAnswer"]
+    assert '"#/components/schemas/ChangeAnswer"' in answers["patch", "/endpoints/{username}"]
+    assert {"$ref": "#/components/schemas/ChangePreview"} in patch["anyOf"]
+    assert set(schemas["ChangePreview"]["properties"]) == {"dry_run", "changes"}
+    assert "DryRunResult" in answers["post", "/endpoints"]
+    assert "DeletePreview" in answers["delete", "/endpoints/{username}"]
+    assert "AdoptAnswer" in answers["post", "/endpoints/{username}/adopt"]
+
+
+def test_the_iam_routes_name_the_sigv4_scheme_and_the_slack_and_scim_routes_none() -> None:
+    # Given the generated document
+    document = json.loads(render_openapi())
+    # When its security is read
+    scheme = document["components"]["securitySchemes"]["sigv4"]
+    # Then SigV4 is API Gateway's apiKey-style scheme on Authorization, the default for every operation
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+    assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"
+    assert document["security"] == [{"sigv4": []}]
+    assert document["paths"]["/chatops/slack"]["post"]["security"] == []
+    assert document["paths"]["/scim/v2/{proxy+}"]["get"]["security"] == []
+    assert {tag["name"] for tag in document["tags"]} >= {"endpoints", "profiles", "fleet"}

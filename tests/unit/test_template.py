@@ -1329,6 +1329,7 @@ def test_the_function_may_touch_only_the_stages_endpoint_secrets(template: dict[
         "secretsmanager:CreateSecret",
         "secretsmanager:PutSecretValue",
         "secretsmanager:TagResource",
+        "secretsmanager:UntagResource",
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
         "secretsmanager:DeleteSecret",

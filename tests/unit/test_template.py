@@ -319,9 +319,10 @@ FUNCTION_OWN_LAYERS = {SCIM_FUNCTION: ["ScimLayer"]}
 
 
 def pinned_requirements(path: Path) -> dict[str, str]:
-    """The `name==version` lines of a requirements file, by normalized name."""
+    """The `name==version` lines of a requirements file, by normalized name (an included file and
+    this repository's own client, installed editable from ./client, are not pins)."""
     lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    pins = [line.split("==", 1) for line in lines if line and not line.startswith("-r")]
+    pins = [line.split("==", 1) for line in lines if line and not line.startswith(("-r", "-e ./"))]
     assert all(len(pin) == 2 for pin in pins), f"{path} has an unpinned requirement"
     return {re.sub(r"[-_.]+", "-", name.split("[", 1)[0]).lower(): version for name, version in pins}
 

@@ -9,6 +9,7 @@ list of as many matching items); anything else is the whole output, stripped.
 
 import json
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,10 @@ from typing import Any
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 DOCS = REPOSITORY_ROOT / "docs"
 INDEX = DOCS / "README.md"
-WALKTHROUGH_BLOCK = re.compile(r"^```bash walkthrough\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
+# A block may sit indented in a list item: its closing fence has the same indent.
+WALKTHROUGH_BLOCK = re.compile(
+    r"^(?P<indent>[ \t]*)```bash walkthrough\n(?P<body>.*?)^(?P=indent)```$", re.MULTILINE | re.DOTALL
+)
 EXPECTED = "# => "
 INDEX_ENTRY = re.compile(r"^\d+\. \[[^]]+\]\((?P<page>[\w-]+\.md)\)", re.MULTILINE)
 JSON_START = re.compile(r"^[ \t]*[\[{]", re.MULTILINE)
@@ -39,10 +43,13 @@ def reading_order() -> list[Path]:
 def steps_of(page: Path) -> list[Step]:
     steps: list[Step] = []
     name = str(page.relative_to(REPOSITORY_ROOT))
-    for block in WALKTHROUGH_BLOCK.finditer(page.read_text()):
+    text = page.read_text()
+    blocks = list(WALKTHROUGH_BLOCK.finditer(text))
+    assert len(blocks) == text.count("```bash walkthrough"), f"{name}: a walkthrough block without its closing fence"
+    for block in blocks:
         commands: list[str] = []
         expected: list[str] = []
-        for line in block["body"].splitlines():
+        for line in textwrap.dedent(block["body"]).splitlines():
             if line.startswith(EXPECTED):
                 expected.append(line.removeprefix(EXPECTED))
                 continue

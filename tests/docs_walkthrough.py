@@ -37,7 +37,9 @@ class Step:
 
 def reading_order() -> list[Path]:
     """The README, then the pages in the order docs/README.md numbers them."""
-    return [REPOSITORY_ROOT / "README.md", INDEX] + [DOCS / entry["page"] for entry in INDEX_ENTRY.finditer(INDEX.read_text())]
+    return [REPOSITORY_ROOT / "README.md", INDEX] + [
+        DOCS / entry["page"] for entry in INDEX_ENTRY.finditer(INDEX.read_text())
+    ]
 
 
 def steps_of(page: Path) -> list[Step]:

@@ -55,13 +55,14 @@ def printed_values(run: LocalRun) -> dict[str, str]:
 
 
 def as_run_here(commands: str, run: LocalRun, values: dict[str, str], copied: set[str]) -> str:
-    commands = commands.replace(DOCUMENTED_BASE_URL, run.base_url)
-    for name, value in values.items():
-        pattern = re.compile(rf"^((?:export )?{name}=)\S+", re.MULTILINE)
-        if pattern.search(commands):
-            copied.add(name)
-            commands = pattern.sub(lambda assignment: f"{assignment[1]}{value}", commands)
-    return commands
+    """The step with this run's URL, and this run's value in each assignment of a printed value."""
+    lines = commands.replace(DOCUMENTED_BASE_URL, run.base_url).split("\n")
+    for index, line in enumerate(lines):
+        for name, value in values.items():
+            if assignment := re.match(rf"^((?:export )?{name}=)\S+", line):
+                copied.add(name)
+                lines[index] = assignment[1] + value + line[assignment.end() :]
+    return "\n".join(lines)
 
 
 class Shell:
@@ -73,7 +74,7 @@ class Shell:
         self.workdir = workdir
         self.stderr = (workdir / "stderr.txt").open("w+")
         self.process = subprocess.Popen(
-            ["bash", "--noprofile", "--norc"],
+            ["bash", "--noprofile", "--norc"],  # noqa: S607 - the reader's shell, from PATH
             cwd=REPOSITORY_ROOT,
             env=environment,
             stdin=subprocess.PIPE,

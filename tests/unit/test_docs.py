@@ -46,9 +46,9 @@ def test_every_path_the_layout_page_names_exists() -> None:
 
 def test_the_layout_page_names_every_package_directory_and_top_level_module() -> None:
     # Given the package's directories (those with an __init__.py) and its top-level modules
-    packages = {
-        f"{directory.parent.relative_to(REPOSITORY_ROOT)}/" for directory in PACKAGE.rglob("__init__.py")
-    } - {f"{PACKAGE.relative_to(REPOSITORY_ROOT)}/"}
+    packages = {f"{directory.parent.relative_to(REPOSITORY_ROOT)}/" for directory in PACKAGE.rglob("__init__.py")} - {
+        f"{PACKAGE.relative_to(REPOSITORY_ROOT)}/"
+    }
     modules = {
         str(module.relative_to(REPOSITORY_ROOT)) for module in PACKAGE.glob("*.py") if module.name != "__init__.py"
     }

@@ -1,12 +1,17 @@
 """The docs stay true to the tree: the layout page names what is there and only what is there, the
-index lists every page, every link lands, and the walkthrough checker tells a drifted example."""
+operating page's alarm table is the template's alarms, the index lists every page, every link
+lands, and the walkthrough checker tells a drifted example."""
 
 import re
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from tests.docs_walkthrough import DOCS, INDEX, INDEX_ENTRY, REPOSITORY_ROOT, Step, mismatch, steps_of
+from tests.unit.test_template import load_template
 
 LAYOUT = DOCS / "layout.md"
+OPERATING = DOCS / "operating.md"
+ALARM_ROW = re.compile(r"^\| `(?P<alarm>[\w*]+Alarm)` \|", re.MULTILINE)
 PACKAGE = REPOSITORY_ROOT / "layers" / "shared" / "sip_provisioning"
 FUNCTIONS = REPOSITORY_ROOT / "functions"
 PAGES = [REPOSITORY_ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
@@ -66,6 +71,20 @@ def test_the_layout_page_names_every_function_entry() -> None:
     # Then each is named there
     assert entries
     assert sorted(entries - named) == []
+
+
+def test_the_operating_pages_alarm_table_names_every_alarm_of_the_template_and_no_other() -> None:
+    # Given the template's alarms and the rows of the operating page's alarm table (`*` for any run)
+    alarms = {
+        name for name, resource in load_template()["Resources"].items() if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    rows = ALARM_ROW.findall(OPERATING.read_text())
+    # When each is matched against the other
+    undocumented = sorted(alarm for alarm in alarms if not any(fnmatchcase(alarm, row) for row in rows))
+    unknown = sorted(row for row in rows if not any(fnmatchcase(alarm, row) for alarm in alarms))
+    # Then every alarm has its row, and every row an alarm
+    assert undocumented == []
+    assert unknown == []
 
 
 def test_the_index_numbers_every_page_of_the_docs_once() -> None:

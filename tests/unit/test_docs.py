@@ -87,6 +87,22 @@ def test_the_operating_pages_alarm_table_names_every_alarm_of_the_template_and_n
     assert unknown == []
 
 
+def test_the_docs_name_every_route_of_the_template() -> None:
+    # Given the template's HTTP API routes, as `METHOD /path`
+    routes = {
+        f"{event['Properties']['Method'].upper()} {event['Properties']['Path']}"
+        for resource in load_template()["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+    # When the pages under docs/ are read
+    docs = "\n".join(page.read_text() for page in DOCS.glob("*.md"))
+    # Then each route is named on one of them
+    assert routes
+    assert sorted(route for route in routes if f"`{route}`" not in docs) == []
+
+
 def test_the_index_numbers_every_page_of_the_docs_once() -> None:
     # Given the pages under docs/ besides the index
     pages = sorted(page.name for page in DOCS.glob("*.md") if page != INDEX)

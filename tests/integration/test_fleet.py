@@ -242,6 +242,43 @@ def test_a_dry_run_reports_what_would_change_and_changes_nothing(fleet: Fleet) -
     assert (execution.output["changed"], execution.output["unchanged"]) == (2, 1)
 
 
+def test_a_rollout_after_an_adopt_would_change_exactly_the_drift_the_adopt_and_the_look_up_showed(
+    fleet: Fleet,
+) -> None:
+    # Given an office-like endpoint made by hand that leaves its methods and encryption at SignalWire's
+    # defaults (null, "default") and holds one codec
+    fleet.by_hand(
+        "POST",
+        body={
+            "username": "front-desk",
+            "password": "Made-By-Hand-2019",
+            "codecs": ["PCMU"],
+            "call_handler": "laml_webhooks",
+            "call_request_url": OFFICE["call_request_url"],
+            "call_fallback_url": OFFICE["call_fallback_url"],
+            "call_status_callback_url": OFFICE["call_status_callback_url"],
+        },
+    )
+    # When its adoption into office is dry-run, it is adopted and looked up, and office's rollout dry-run
+    previewed = fleet.api.request("POST", "/endpoints/front-desk/adopt", {"profile": "office"}, query="dry_run=true")
+    adopted = fleet.api.request("POST", "/endpoints/front-desk/adopt", {"profile": "office"})
+    looked_up = fleet.api.request("GET", "/endpoints/front-desk")
+    fleet.roll_out(dry_run=True)
+    # Then the rollout would change each field all three named as drift, from its actual to its expected value
+    [result] = fleet.document(REPORT)["results"]
+    would_change = [(change["field"], change["from"], change["to"]) for change in result["changes"]]
+    for answer in (previewed, adopted, looked_up):
+        assert [(drift["field"], drift["actual"], drift["expected"]) for drift in answer.body["drift"]] == would_change
+    assert {field for field, _, _ in would_change} == {
+        "caller_id",
+        "codecs",
+        "encryption",
+        "call_request_method",
+        "call_fallback_method",
+        "call_status_callback_method",
+    }
+
+
 def test_a_disabled_endpoint_is_brought_in_line_and_stays_disabled(fleet: Fleet) -> None:
     # Given a disabled office endpoint, its password one nobody was given, and the profile changed since
     fleet.create("ada.lovelace")

@@ -35,7 +35,7 @@ def render_openapi() -> str:
 
 
 def completed(document: dict[str, Any]) -> dict[str, Any]:
-    from sip_provisioning.problems import ProblemType
+    from sip_provisioning.domain.errors import ProblemType
 
     components = document.setdefault("components", {})
     components.setdefault("securitySchemes", {})["sigv4"] = SIGV4_SCHEME

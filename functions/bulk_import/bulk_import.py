@@ -3,7 +3,7 @@
 Step Functions invokes it directly (`lambda:invoke`) with one of four actions:
 
 - `validate` `{"source": {"bucket", "key"}, "max_concurrency", "execution_name"}`: the whole file
-  checked as it streams in (`sip_provisioning.use_cases.bulk_import`); answers
+  checked as it streams in (`sip_provisioning.callers.bulk`); answers
   `{"valid", "rows", "max_concurrency"}`, and for a bad file writes `<key>.report.json` first and
   adds `"bad_rows"`, `"report"` and `"summary"` (the Fail state's cause). A source that cannot be
   read at all (no such object or bucket, access denied) is a bad file too: `"summary"` names it,
@@ -11,7 +11,7 @@ Step Functions invokes it directly (`lambda:invoke`) with one of four actions:
 - `create_row` `{"source", "execution_name", "index", "row"}`: one row of the Distributed Map
   created under the bulk caller at most once per key `<execution name>:<username>`, its outcome
   written under `bulk-results/`; answers only `{"line", "status"}` so the Map's output stays tiny.
-  A failure is raised by its problem type's name (`sip_provisioning.workflow`) for the state
+  A failure is raised by its problem type's name (`sip_provisioning.callers.workflow`) for the state
   machine's Retry and Catch, as the workflow entry raises it.
 - `row_failed` `{"source", "execution_name", "index", "row", "failure": {"Error", "Cause"}}`: the
   Catch of a row that failed for good; records its problem type.
@@ -23,38 +23,35 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from functools import cache, cached_property
+from functools import cache
 from typing import Annotated, Any, Final, Literal
 
-import boto3
 import pydantic
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
-from sip_provisioning import errors, workflow
-from sip_provisioning.adapters.objects import S3Objects
-from sip_provisioning.deadline import Deadline
-from sip_provisioning.observability import logger, metrics, record_failure
-from sip_provisioning.problems import ProblemType
-from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.use_cases import create
-from sip_provisioning.use_cases.bulk_import import (
-    BULK_CALLER,
+from sip_provisioning.callers import workflow
+from sip_provisioning.callers.bulk import (
     RowInvalid,
     RowResult,
     Source,
-    SourceUnreadable,
     created_result,
     line_of,
-    preview_for,
     record_row,
     request_from_row,
     validate_source,
     without_byte_order_mark,
     write_report,
 )
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain import errors
+from sip_provisioning.domain.errors import ProblemType
+from sip_provisioning.observability import logger, metrics, record_failure
+from sip_provisioning.settings import RuntimeSettings
+from sip_provisioning.use_cases import create
+from sip_provisioning.use_cases.bulk_import import BULK_CALLER, preview_for
+from sip_provisioning.use_cases.ports import SourceUnreadable
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 
 MAX_CONCURRENCY_RANGE: Final = (1, 100)
@@ -62,28 +59,15 @@ MAX_CONCURRENCY_RANGE: Final = (1, 100)
 # this much of the invocation, and never the time the function needs to answer.
 MAX_RETRY_AFTER_WAIT_SECONDS: Final = 10.0
 ANSWER_MARGIN_SECONDS: Final = 2.0
-_S3_CONFIG = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
 
 
 class RowResultNotRecorded(Exception):
     """The row's outcome could not be written to S3; a Retry replays the create under its key."""
 
 
-class BulkWiring:
-    """The service's ports, and the imports bucket."""
-
-    def __init__(self, settings: RuntimeSettings) -> None:
-        self.service = Wiring(settings)
-        self.objects = S3Objects(lambda: self._s3)
-
-    @cached_property
-    def _s3(self) -> Any:
-        return boto3.session.Session().client("s3", config=_S3_CONFIG)
-
-
 @cache
-def wiring() -> BulkWiring:
-    return BulkWiring(RuntimeSettings.from_environ(os.environ))
+def wiring() -> Wiring:
+    return Wiring(RuntimeSettings.from_environ(os.environ))
 
 
 class _Event(BaseModel):
@@ -140,7 +124,7 @@ _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 def _validate(event: Validate, context: LambdaContext) -> dict[str, Any]:
     bulk = wiring()
     try:
-        validation = validate_source(bulk.objects, event.source, preview_for(bulk.service.ports))
+        validation = validate_source(bulk.objects, event.source, preview_for(bulk.ports))
     except SourceUnreadable as unreadable:
         logger.warning(
             "Bulk source cannot be read",
@@ -180,7 +164,7 @@ def _create_row(event: CreateRow, context: LambdaContext) -> dict[str, Any]:
     deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
     try:
         created = create.create_endpoint_once(
-            bulk.service.ports,
+            bulk.ports,
             BULK_CALLER,
             request,
             deadline,
@@ -270,4 +254,4 @@ def _parse(event: object) -> Validate | CreateRow | RowFailed | Report:
         ) from None
 
 
-warm_up_during_init(lambda: wiring().service, os.environ)
+warm_up_during_init(wiring, os.environ)

@@ -24,21 +24,9 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, RootModel
 
+from sip_provisioning.callers.problems import PROBLEM_CONTENT_TYPE, problem_for
 from sip_provisioning.deadline import ANSWER_MARGIN_SECONDS, Deadline
-from sip_provisioning.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
-from sip_provisioning.domain.records import CreatedVia, EndpointStatus
-from sip_provisioning.errors import (
-    FieldError,
-    MalformedRequest,
-    PayloadTooLarge,
-    ProvisioningError,
-    RequestInvalid,
-    RouteNotFound,
-    UnsupportedMediaType,
-)
-from sip_provisioning.observability import logger, metrics, record_failure
-from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for
-from sip_provisioning.responses import (
+from sip_provisioning.domain.answers import (
     AdoptPreview,
     DeletePreview,
     DryRunResult,
@@ -53,7 +41,18 @@ from sip_provisioning.responses import (
     ProfileList,
     UnmanagedEndpointList,
 )
-from sip_provisioning.self_service import (
+from sip_provisioning.domain.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
+from sip_provisioning.domain.errors import (
+    FieldError,
+    MalformedRequest,
+    PayloadTooLarge,
+    ProvisioningError,
+    RequestInvalid,
+    RouteNotFound,
+    UnsupportedMediaType,
+)
+from sip_provisioning.domain.records import CreatedVia, EndpointStatus
+from sip_provisioning.domain.request import (
     AdoptRequest,
     EndpointChanges,
     EndpointRequest,
@@ -61,6 +60,7 @@ from sip_provisioning.self_service import (
     fields_holding_invalid_text,
     holds_invalid_text,
 )
+from sip_provisioning.observability import logger, metrics, record_failure
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.use_cases import create
 from sip_provisioning.use_cases.adopt import adopt_endpoint_once, preview_adopt

@@ -48,14 +48,14 @@ from sip_provisioning.callers.scim.resources import (
     service_provider_config_document,
 )
 from sip_provisioning.callers.scim.settings import parse_scim_settings
-from sip_provisioning.configuration import SCIM_BEARER_TOKEN, SCIM_SETTINGS
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
+from sip_provisioning.domain.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
+from sip_provisioning.domain.errors import ConfigurationError, ProvisioningError
+from sip_provisioning.domain.profile import SCIM_BEARER_TOKEN, SCIM_SETTINGS
 from sip_provisioning.domain.records import RecordChanged
+from sip_provisioning.domain.request import holds_invalid_text
 from sip_provisioning.domain.scim_users import ScimUserNotFound, UserNameInUse
-from sip_provisioning.errors import ConfigurationError, ProvisioningError
 from sip_provisioning.observability import INTERNAL_ERROR, logger, metrics, record_failure
-from sip_provisioning.self_service import holds_invalid_text
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.wiring import Wiring, warm_up_during_init
 

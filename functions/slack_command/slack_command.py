@@ -23,21 +23,11 @@ import time
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
-from sip_provisioning.configuration import SLACK_ALLOWED_TEAM_IDS, SLACK_SIGNING_SECRET, SlackSettings
-from sip_provisioning.deadline import Deadline
-from sip_provisioning.domain.records import CreatedVia
-from sip_provisioning.errors import ConfigurationError, Forbidden, MalformedRequest, Unauthenticated
-from sip_provisioning.observability import count_by, logger, metrics, record_failure
-from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for, problem_type_of
-from sip_provisioning.responses import Problem
-from sip_provisioning.self_service import PasswordResetRequest
-from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.slack.commands import (
+from sip_provisioning.callers.problems import PROBLEM_CONTENT_TYPE, problem_for, problem_type_of
+from sip_provisioning.callers.slack.commands import (
     AdoptCommand,
     CommandNotUnderstood,
     CreateCommand,
@@ -50,8 +40,8 @@ from sip_provisioning.slack.commands import (
     ShowCommand,
     parse_command,
 )
-from sip_provisioning.slack.delivery import DeliveryFailed, is_allowed_response_url, post_to_response_url
-from sip_provisioning.slack.messages import (
+from sip_provisioning.callers.slack.delivery import DeliveryFailed, is_allowed_response_url, post_to_response_url
+from sip_provisioning.callers.slack.messages import (
     SlackMessage,
     adopted_message,
     created_message,
@@ -66,14 +56,22 @@ from sip_provisioning.slack.messages import (
     usage_message,
     working_message,
 )
-from sip_provisioning.slack.payloads import (
+from sip_provisioning.callers.slack.payloads import (
     JOB_KINDS,
     CommandJob,
     MalformedSlashCommand,
     SlashCommandPayload,
     is_ssl_check,
 )
-from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
+from sip_provisioning.callers.slack.signature import SignatureRejected, verify_slack_signature
+from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.answers import Problem
+from sip_provisioning.domain.errors import ConfigurationError, Forbidden, MalformedRequest, Unauthenticated
+from sip_provisioning.domain.profile import SLACK_ALLOWED_TEAM_IDS, SLACK_SIGNING_SECRET, SlackSettings
+from sip_provisioning.domain.records import CreatedVia
+from sip_provisioning.domain.request import PasswordResetRequest
+from sip_provisioning.observability import count_by, logger, metrics, record_failure
+from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.use_cases import create
 from sip_provisioning.use_cases.adopt import adopt_endpoint_once
 from sip_provisioning.use_cases.delete import delete_endpoint_once, preview_delete
@@ -88,9 +86,6 @@ from sip_provisioning.wiring import Wiring, warm_up_during_init
 DELIVERY_SECONDS = 6.0
 JSON = "application/json"
 
-# Bounded waits for the asynchronous invoke: the whole answer must reach Slack within 3 seconds.
-_LAMBDA_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
-
 
 @cache
 def settings() -> RuntimeSettings:
@@ -101,11 +96,6 @@ def settings() -> RuntimeSettings:
 def wiring() -> Wiring:
     """Built on first use, then reused by every warm invocation of this container."""
     return Wiring(settings())
-
-
-@cache
-def lambda_client() -> Any:
-    return boto3.client("lambda", config=_LAMBDA_CLIENT_CONFIG)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -226,7 +216,7 @@ def _start_job(payload: SlashCommandPayload, command: JobCommand, context: Lambd
         response_url=payload.response_url,
         command=command,
     )
-    lambda_client().invoke(
+    wiring().lambda_client.invoke(
         FunctionName=context.invoked_function_arn, InvocationType="Event", Payload=job.model_dump_json().encode()
     )
     # The job logs under the trigger id as its correlation id: this line links the two.

@@ -1,6 +1,6 @@
 """Lambda entry for workflows: Step Functions invokes it directly (`lambda:invoke`).
 
-The event is `{"action": ..., "idempotency_key": ..., ...}` (`sip_provisioning.workflow`):
+The event is `{"action": ..., "idempotency_key": ..., ...}` (`sip_provisioning.callers.workflow`):
 `create` with `request` (the default when `action` is absent), `show`, `disable`, `delete` and
 `reset_password` with `username`, `update` with `username` and `changes`, `adopt` with
 `username`, `profile` and optionally `owner`. The answer is the body
@@ -8,7 +8,7 @@ the route of the same action answers with 200 or 201 (`delete`: `{"username", "s
 "deleted"}`). The fleet's state machines send the steps of a profile rollout (`plan_rollout`,
 `roll_out`, `rollout_failed`, `report_rollout`) and the audit (`audit_fleet`), which keep their
 manifests and reports in the imports bucket (`IMPORTS_BUCKET`). A failure is raised as a
-`sip_provisioning.workflow` error whose class name, the problem type in CamelCase, is what a
+`sip_provisioning.callers.workflow` error whose class name, the problem type in CamelCase, is what a
 state machine's Retry and Catch match. Every action is the
 same use case as the HTTP API's, composed the same way, run as `WORKFLOW_CALLER`.
 """
@@ -20,19 +20,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from pydantic import BaseModel
 
-from sip_provisioning import workflow
-from sip_provisioning.adapters.objects import S3Objects
+from sip_provisioning.callers import workflow
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.errors import ConfigurationError, ProblemType
 from sip_provisioning.domain.records import CreatedVia
-from sip_provisioning.errors import ConfigurationError
+from sip_provisioning.domain.request import PasswordResetRequest
 from sip_provisioning.observability import logger, metrics, record_failure
-from sip_provisioning.problems import ProblemType
-from sip_provisioning.self_service import PasswordResetRequest
 from sip_provisioning.settings import RuntimeSettings
 from sip_provisioning.use_cases import (
     adopt,
@@ -64,7 +60,6 @@ def wiring() -> Wiring:
 
 
 IMPORTS_BUCKET_VARIABLE: Final = "IMPORTS_BUCKET"
-_S3_CONFIG = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
 
 
 @cache
@@ -73,8 +68,7 @@ def reports() -> ReportBucket:
     name = os.environ.get(IMPORTS_BUCKET_VARIABLE)
     if not name:
         raise ConfigurationError(f"environment variable {IMPORTS_BUCKET_VARIABLE}", "missing")
-    client = boto3.session.Session().client("s3", config=_S3_CONFIG)
-    return ReportBucket(objects=S3Objects(lambda: client), name=name)
+    return ReportBucket(objects=wiring().objects, name=name)
 
 
 @dataclass(frozen=True)

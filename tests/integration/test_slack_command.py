@@ -148,7 +148,7 @@ def slack(api: ProvisionerApi, monkeypatch: pytest.MonkeyPatch) -> Iterator[Slac
     seed_slack(api.ssm, PARAMETERS_PATH, SlackApp(SIGNING_SECRET, (TEAM, EVENTS_TEAM)))
     monkeypatch.setenv("SLACK_RESPONSE_URL_PREFIXES", "http://127.0.0.1:")
     module = importlib.import_module("functions.slack_command.slack_command")
-    caches = (module.wiring, module.settings, module.lambda_client)
+    caches = (module.wiring, module.settings)
     for cached in caches:  # compose against this test's moto, settings and Lambda stand-in
         cached.cache_clear()
     invocation_lock = threading.RLock()

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from sip_provisioning.errors import ConfigurationError
+from sip_provisioning.domain.errors import ConfigurationError
 
 _ENVIRONMENT_NAMES = {
     "parameters_path": "PARAMETERS_PATH",

@@ -1,11 +1,12 @@
 """The short self-service request callers send, and the handler short names it accepts."""
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from sip_provisioning.domain.policy import PasswordDelivery
-from sip_provisioning.signalwire.models import (
+from sip_provisioning.domain.signalwire import (
+    HANDLERS,
     AbsoluteUrl,
     CallerId,
     CallFlowVersion,
@@ -65,17 +66,26 @@ class TextOnly(BaseModel):
 
 
 class HandlerRequest(BaseModel):
-    """A handler in short names; `SIGNALWIRE_FIELDS` maps each short key to its create field."""
+    """A handler in short names, as `HANDLERS` names its keys and maps them to create fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {}
     type: str  # each subclass narrows it to its own Literal, the union's discriminator
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A handler model takes exactly the keys the table gives its type: no second list."""
+        super().__pydantic_init_subclass__(**kwargs)
+        (handler_type,) = get_args(cls.model_fields["type"].annotation)
+        table_keys = {key.short for key in HANDLERS[CallHandler(handler_type)].keys}
+        if set(cls.model_fields) - {"type"} != table_keys:
+            raise TypeError(f"{cls.__name__} must take the keys HANDLERS gives {handler_type}: {sorted(table_keys)}")
 
     def signalwire_fields(self) -> dict[str, Any]:
         """The create fields this handler sets: only the keys the caller gave."""
         given = self.model_dump(exclude_unset=True, exclude={"type"})
-        return {self.SIGNALWIRE_FIELDS[key]: value for key, value in given.items()}
+        fields = HANDLERS[self.call_handler].fields_by_short
+        return {fields[key]: value for key, value in given.items()}
 
     @property
     def call_handler(self) -> CallHandler:
@@ -83,14 +93,6 @@ class HandlerRequest(BaseModel):
 
 
 class LamlWebhooksHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {
-        "url": "call_request_url",
-        "method": "call_request_method",
-        "fallback_url": "call_fallback_url",
-        "fallback_method": "call_fallback_method",
-        "status_callback_url": "call_status_callback_url",
-        "status_callback_method": "call_status_callback_method",
-    }
     type: Literal["laml_webhooks"]
     url: AbsoluteUrl | None = None
     method: AnyCaseHttpMethod | None = None
@@ -101,39 +103,28 @@ class LamlWebhooksHandler(HandlerRequest):
 
 
 class LamlApplicationHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"application_id": "call_laml_application_id"}
     type: Literal["laml_application"]
     application_id: NonEmptyText | None = None
 
 
 class DialogflowHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"agent_id": "call_dialogflow_agent_id"}
     type: Literal["dialogflow"]
     agent_id: NonEmptyText | None = None
 
 
 class RelayTopicHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {
-        "topic": "call_relay_topic",
-        "status_callback_url": "call_relay_topic_status_callback_url",
-    }
     type: Literal["relay_topic"]
     topic: NonEmptyText | None = None
     status_callback_url: AbsoluteUrl | None = None
 
 
 class RelayContextHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {
-        "context": "call_relay_context",
-        "status_callback_url": "call_relay_context_status_callback_url",
-    }
     type: Literal["relay_context"]
     context: NonEmptyText | None = None
     status_callback_url: AbsoluteUrl | None = None
 
 
 class RelayApplicationHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"application": "call_relay_application"}
     type: Literal["relay_application"]
     application: NonEmptyText | None = None
 
@@ -143,26 +134,22 @@ class RelayConnectorHandler(HandlerRequest):
 
 
 class VideoRoomHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"room_id": "call_video_room_id"}
     type: Literal["video_room"]
     room_id: UuidString | None = None
 
 
 class CallFlowHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"flow_id": "call_flow_id", "version": "call_flow_version"}
     type: Literal["call_flow"]
     flow_id: UuidString | None = None
     version: CallFlowVersion | None = None
 
 
 class AiAgentHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"agent_id": "call_ai_agent_id"}
     type: Literal["ai_agent"]
     agent_id: UuidString | None = None
 
 
 class RelayScriptHandler(HandlerRequest):
-    SIGNALWIRE_FIELDS: ClassVar[dict[str, str]] = {"url": "call_relay_script_url"}
     type: Literal["relay_script"]
     url: AbsoluteUrl | None = None
 
@@ -182,26 +169,12 @@ Handler = Annotated[
     Field(discriminator="type"),
 ]
 
-HANDLER_REQUEST_TYPES: dict[CallHandler, type[HandlerRequest]] = {
-    CallHandler.LAML_WEBHOOKS: LamlWebhooksHandler,
-    CallHandler.LAML_APPLICATION: LamlApplicationHandler,
-    CallHandler.DIALOGFLOW: DialogflowHandler,
-    CallHandler.RELAY_TOPIC: RelayTopicHandler,
-    CallHandler.RELAY_CONTEXT: RelayContextHandler,
-    CallHandler.RELAY_APPLICATION: RelayApplicationHandler,
-    CallHandler.RELAY_CONNECTOR: RelayConnectorHandler,
-    CallHandler.VIDEO_ROOM: VideoRoomHandler,
-    CallHandler.CALL_FLOW: CallFlowHandler,
-    CallHandler.AI_AGENT: AiAgentHandler,
-    CallHandler.RELAY_SCRIPT: RelayScriptHandler,
-}
-
 
 def request_key_for(call_handler: CallHandler, field: str) -> str | None:
     """The request key (`handler.<short>`) that sets SignalWire `field`, if a request can."""
-    for short, long in HANDLER_REQUEST_TYPES[call_handler].SIGNALWIRE_FIELDS.items():
-        if long == field:
-            return f"handler.{short}"
+    for key in HANDLERS[call_handler].keys:
+        if key.field == field:
+            return f"handler.{key.short}"
     return None
 
 

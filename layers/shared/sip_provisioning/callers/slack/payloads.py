@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from sip_provisioning.slack.commands import TaggedJobCommand
+from sip_provisioning.callers.slack.commands import TaggedJobCommand
 
 # Slack's ids (T0123ABCD, U0456EFGH, ...) are upper-case letters and digits.
 SlackId = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$")]

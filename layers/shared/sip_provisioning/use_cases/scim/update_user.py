@@ -9,8 +9,8 @@ from sip_provisioning.domain.scim_users import (
     UserNameInUse,
     UserState,
 )
-from sip_provisioning.use_cases.follow_user import PERMANENT_REFUSALS, follow_user, provisioned
 from sip_provisioning.use_cases.ports import Ports, now_iso
+from sip_provisioning.use_cases.scim.follow_user import PERMANENT_REFUSALS, follow_user, provisioned
 
 
 def update_user(

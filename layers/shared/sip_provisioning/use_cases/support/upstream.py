@@ -3,14 +3,8 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sip_provisioning.errors import ProvisioningError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from sip_provisioning.signalwire.client import (
-    AnswerLost,
-    CredentialsRejected,
-    NotSent,
-    RateLimited,
-    SignalWireFault,
-)
+from sip_provisioning.domain.errors import ProvisioningError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from sip_provisioning.use_cases.ports import AnswerLost, CredentialsRejected, NotSent, RateLimited, SignalWireFault
 
 
 def problem_for_fault(fault: SignalWireFault) -> ProvisioningError:

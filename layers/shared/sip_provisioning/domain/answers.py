@@ -5,9 +5,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sip_provisioning.domain.drift import Change, Drift
+from sip_provisioning.domain.errors import FieldError
 from sip_provisioning.domain.records import InventoryRecord, RecordSummary
-from sip_provisioning.errors import FieldError
-from sip_provisioning.signalwire.models import SipEndpoint
+from sip_provisioning.domain.signalwire import SipEndpoint
 
 
 class EndpointCreated(BaseModel):

@@ -1,67 +1,25 @@
-"""At most one operation per (caller, Idempotency-Key) for 24 hours, around any use case.
-
-The key is bound to its first request (operation, username and body) for the whole window,
-whatever that first attempt's outcome: the same key with anything else is refused, never run.
-A repeat of a completed operation gets its answer again; a repeat of one that failed or whose
-function died runs again as a retry of the same attempt, with the same attempt id and nonce, so
-it can recognise what the earlier attempt may have done and derive the same password.
-
-The record never holds a password: a generated password is derived from the record's random
-nonce (see `domain.passwords`), so a replay re-derives it and the store alone reveals nothing.
-"""
+"""DynamoDB: the idempotency records `use_cases/support/once.py` runs a verb under, one item per
+(caller, key), kept for 24 hours. The record never holds a password, only the nonce a replay
+derives it from."""
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
-from sip_provisioning.errors import IdempotencyInProgress, IdempotencyKeyReused
+from sip_provisioning.domain.errors import IdempotencyInProgress, IdempotencyKeyReused
+from sip_provisioning.use_cases.ports import NONCE_BYTES, Attempt
 
 WINDOW_SECONDS = 24 * 60 * 60
-NONCE_BYTES = 32
 USERNAME_WAS_FREE = "username_was_free"
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One run of an operation: who it is for, and what earlier runs under the same key did.
-
-    `attempt_id` is the same for every retry under one key (random for an unkeyed request), so
-    a record written by an earlier retry is recognised as this request's own. `username_was_free`:
-    an earlier run under the key saw SignalWire without the username before its create left, so
-    an endpoint found later may be that create's (see `OnceStore.remember_username_free`).
-    """
-
-    attempt_id: str
-    nonce: bytes
-    is_retry: bool
-    username_was_free: bool = False
-    record_id: str | None = None  # the key's record; None for an unkeyed request
-
-    @classmethod
-    def unkeyed(cls) -> "Attempt":
-        return cls(attempt_id=secrets.token_hex(16), nonce=secrets.token_bytes(NONCE_BYTES), is_retry=False)
-
-
-def fingerprint(operation: str, username: str, body: BaseModel | None) -> str:
-    """What "the same request" compares: the operation, the username and the parsed body, any
-    password in it reduced to a hash first (the record must not hold it)."""
-    document = body.model_dump(mode="json", exclude_unset=True) if body is not None else {}
-    password = getattr(body, "password", None)
-    if isinstance(password, SecretStr):
-        document["password"] = hashlib.sha256(password.get_secret_value().encode("utf-8", "surrogatepass")).hexdigest()
-    canonical = json.dumps([operation, username, document], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-class OnceStore:
+class DynamoDBOnceStore:
     """The idempotency records in DynamoDB, one item per (caller, key)."""
 
     def __init__(self, dynamodb_client: Callable[[], Any], table_name: str, clock: Callable[[], float] = time.time):
@@ -204,29 +162,3 @@ def _attempt_id(record_id: str) -> str:
     """Stable for every retry under one key, and no copy of the key or the caller."""
     digest = hashlib.sha256(("attempt\0" + record_id).encode()).digest()
     return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
-
-
-def run_keyed[T: BaseModel](
-    store: OnceStore,
-    *,
-    caller_identity: str,
-    key: str | None,
-    operation: str,
-    username: str,
-    body: BaseModel | None,
-    busy_seconds: float,
-    answer_model: type[T],
-    work: Callable[[Attempt], T],
-    restore: Callable[[T, Attempt], T] = lambda answer, _attempt: answer,
-) -> T:
-    """Run `work` at most once per (caller, key); without a key, once, as a fresh attempt."""
-    if key is None:
-        return work(Attempt.unkeyed())
-    return store.run(
-        scope=f"{caller_identity}\n{key}",
-        request_fingerprint=fingerprint(operation, username, body),
-        busy_seconds=busy_seconds,
-        answer_model=answer_model,
-        work=work,
-        restore=restore,
-    )

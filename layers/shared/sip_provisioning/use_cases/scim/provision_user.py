@@ -3,6 +3,7 @@
 import uuid
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.errors import UsernameTaken
 from sip_provisioning.domain.records import RecordChanged
 from sip_provisioning.domain.scim_users import (
     DeactivationAction,
@@ -11,9 +12,8 @@ from sip_provisioning.domain.scim_users import (
     UserNameInUse,
     UserState,
 )
-from sip_provisioning.errors import UsernameTaken
-from sip_provisioning.use_cases.follow_user import PERMANENT_REFUSALS, follow_user, provisioned
 from sip_provisioning.use_cases.ports import Ports, now_iso
+from sip_provisioning.use_cases.scim.follow_user import PERMANENT_REFUSALS, follow_user, provisioned
 
 
 def provision_user(

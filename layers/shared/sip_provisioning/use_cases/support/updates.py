@@ -9,19 +9,19 @@ from collections.abc import Callable
 from typing import Any
 
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.errors import EndpointNotFound, FieldError, RequestInvalid, UpstreamError, UpstreamTimeout
+from sip_provisioning.domain.errors import EndpointNotFound, FieldError, RequestInvalid, UpstreamError, UpstreamTimeout
+from sip_provisioning.domain.signalwire import SipEndpoint
 from sip_provisioning.observability import logger
-from sip_provisioning.signalwire.client import (
+from sip_provisioning.use_cases.ports import (
     AnswerLost,
     EndpointMissing,
     PayloadRejected,
     ServerFailed,
+    SignalWire,
     SignalWireFault,
     UnreadableAnswer,
 )
-from sip_provisioning.signalwire.models import SipEndpoint
-from sip_provisioning.use_cases.ports import SignalWire
-from sip_provisioning.use_cases.upstream import problem_for_fault
+from sip_provisioning.use_cases.support.upstream import problem_for_fault
 
 MIN_CALL_SECONDS = 1.0
 

@@ -4,8 +4,8 @@ from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.records import EndpointStatus
 from sip_provisioning.domain.scim_users import ScimUserNotFound
 from sip_provisioning.use_cases.delete import delete_endpoint
-from sip_provisioning.use_cases.follow_user import SCIM_CALLER, users_endpoint
 from sip_provisioning.use_cases.ports import Ports
+from sip_provisioning.use_cases.scim.follow_user import SCIM_CALLER, users_endpoint
 
 
 def deprovision_user(ports: Ports, scim_id: str, deadline: Deadline) -> None:

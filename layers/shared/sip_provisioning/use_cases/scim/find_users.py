@@ -1,10 +1,10 @@
 """Look SCIM users up (`GET /Users`, `GET /Users/{id}`): by id, userName or externalId, or a page
 of all of them, each with its endpoint's record."""
 
+from sip_provisioning.domain.payload import sip_uri
 from sip_provisioning.domain.scim_users import ProvisionedUser, ScimUserNotFound, ScimUserRecord, UserPage
-from sip_provisioning.use_cases.create import sip_uri
-from sip_provisioning.use_cases.follow_user import provisioned, scim_endpoint
 from sip_provisioning.use_cases.ports import Ports
+from sip_provisioning.use_cases.scim.follow_user import provisioned, scim_endpoint
 
 
 def user_by_id(ports: Ports, scim_id: str) -> ProvisionedUser:

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.errors import IdempotencyInProgress, UpstreamTimeout, UsernameTaken
 from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, RecordChanged
-from sip_provisioning.errors import IdempotencyInProgress, UpstreamTimeout, UsernameTaken
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.signalwire.client import SignalWireFault
-from sip_provisioning.use_cases.ports import Inventory, SignalWire, now_iso
+from sip_provisioning.use_cases.ports import Inventory, SignalWire, SignalWireFault, now_iso
 
 type Settle = Callable[[InventoryRecord], InventoryRecord | None]
 

@@ -1,8 +1,7 @@
 """The one place where errors become RFC 9457 problem types, statuses and titles."""
 
-from enum import StrEnum
-
-from sip_provisioning.errors import (
+from sip_provisioning.domain.answers import Problem
+from sip_provisioning.domain.errors import (
     ConfigurationError,
     EndpointAlreadyManaged,
     EndpointNotFound,
@@ -12,6 +11,7 @@ from sip_provisioning.errors import (
     IdempotencyKeyReused,
     MalformedRequest,
     PayloadTooLarge,
+    ProblemType,
     ProvisioningError,
     RequestInvalid,
     RouteNotFound,
@@ -22,30 +22,8 @@ from sip_provisioning.errors import (
     UpstreamUnavailable,
     UsernameTaken,
 )
-from sip_provisioning.responses import Problem
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-
-class ProblemType(StrEnum):
-    MALFORMED_REQUEST = "malformed-request"
-    NOT_FOUND = "not-found"
-    PAYLOAD_TOO_LARGE = "payload-too-large"
-    UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
-    VALIDATION_ERROR = "validation-error"
-    USERNAME_TAKEN = "username-taken"
-    IDEMPOTENCY_IN_PROGRESS = "idempotency-in-progress"
-    IDEMPOTENCY_KEY_REUSED = "idempotency-key-reused"
-    UPSTREAM_ERROR = "upstream-error"
-    UPSTREAM_UNAVAILABLE = "upstream-unavailable"
-    UPSTREAM_TIMEOUT = "upstream-timeout"
-    CONFIGURATION_ERROR = "configuration-error"
-    INTERNAL_ERROR = "internal-error"
-    FORBIDDEN = "forbidden"
-    UNAUTHORIZED = "unauthorized"
-    ENDPOINT_NOT_FOUND = "endpoint-not-found"
-    ENDPOINT_NOT_MANAGED = "endpoint-not-managed"
-    ENDPOINT_ALREADY_MANAGED = "endpoint-already-managed"
 
 
 STATUS_AND_TITLE: dict[ProblemType, tuple[int, str]] = {

@@ -7,6 +7,7 @@ published OpenAPI document and the product brief (which requires more than older
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -30,42 +31,90 @@ class CallHandler(StrEnum):
     RELAY_SCRIPT = "relay_script"
 
 
-# The call_* fields each handler owns, and which of them it requires (README "call_handler" table).
-HANDLER_FIELDS: dict[CallHandler, tuple[str, ...]] = {
-    CallHandler.LAML_WEBHOOKS: (
-        "call_request_url",
-        "call_request_method",
-        "call_fallback_url",
-        "call_fallback_method",
-        "call_status_callback_url",
-        "call_status_callback_method",
+@dataclass(frozen=True)
+class HandlerKey:
+    """One key of a handler: its short name in a request (`handler.<short>`), the SignalWire
+    create field it sets, and whether SignalWire requires that field for the handler."""
+
+    short: str
+    field: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class HandlerKeys:
+    """A handler's keys, and the one a one-value form sets (Slack's `handler=<type>:<value>`;
+    None for a handler that takes no value)."""
+
+    keys: tuple[HandlerKey, ...]
+    value_key: str | None
+
+    @property
+    def fields_by_short(self) -> dict[str, str]:
+        return {key.short: key.field for key in self.keys}
+
+
+# THE handler table (README "call_handler" table): what each handler's keys are called in a
+# request, the call_* fields they set, which of them SignalWire requires, and the key a one-value
+# form sets. The request model, the policies, Slack and bulk's columns all read it.
+HANDLERS: dict[CallHandler, HandlerKeys] = {
+    CallHandler.LAML_WEBHOOKS: HandlerKeys(
+        (
+            HandlerKey("url", "call_request_url", required=True),
+            HandlerKey("method", "call_request_method"),
+            HandlerKey("fallback_url", "call_fallback_url", required=True),
+            HandlerKey("fallback_method", "call_fallback_method"),
+            HandlerKey("status_callback_url", "call_status_callback_url", required=True),
+            HandlerKey("status_callback_method", "call_status_callback_method"),
+        ),
+        value_key="url",
     ),
-    CallHandler.LAML_APPLICATION: ("call_laml_application_id",),
-    CallHandler.DIALOGFLOW: ("call_dialogflow_agent_id",),
-    CallHandler.RELAY_TOPIC: ("call_relay_topic", "call_relay_topic_status_callback_url"),
-    CallHandler.RELAY_CONTEXT: ("call_relay_context", "call_relay_context_status_callback_url"),
-    CallHandler.RELAY_APPLICATION: ("call_relay_application",),
-    CallHandler.RELAY_CONNECTOR: (),
-    CallHandler.VIDEO_ROOM: ("call_video_room_id",),
-    CallHandler.CALL_FLOW: ("call_flow_id", "call_flow_version"),
-    CallHandler.AI_AGENT: ("call_ai_agent_id",),
-    CallHandler.RELAY_SCRIPT: ("call_relay_script_url",),
+    CallHandler.LAML_APPLICATION: HandlerKeys(
+        (HandlerKey("application_id", "call_laml_application_id", required=True),), value_key="application_id"
+    ),
+    CallHandler.DIALOGFLOW: HandlerKeys(
+        (HandlerKey("agent_id", "call_dialogflow_agent_id", required=True),), value_key="agent_id"
+    ),
+    CallHandler.RELAY_TOPIC: HandlerKeys(
+        (
+            HandlerKey("topic", "call_relay_topic", required=True),
+            HandlerKey("status_callback_url", "call_relay_topic_status_callback_url", required=True),
+        ),
+        value_key="topic",
+    ),
+    CallHandler.RELAY_CONTEXT: HandlerKeys(
+        (
+            HandlerKey("context", "call_relay_context", required=True),
+            HandlerKey("status_callback_url", "call_relay_context_status_callback_url", required=True),
+        ),
+        value_key="context",
+    ),
+    CallHandler.RELAY_APPLICATION: HandlerKeys(
+        (HandlerKey("application", "call_relay_application", required=True),), value_key="application"
+    ),
+    CallHandler.RELAY_CONNECTOR: HandlerKeys((), value_key=None),
+    CallHandler.VIDEO_ROOM: HandlerKeys(
+        (HandlerKey("room_id", "call_video_room_id", required=True),), value_key="room_id"
+    ),
+    CallHandler.CALL_FLOW: HandlerKeys(
+        (HandlerKey("flow_id", "call_flow_id", required=True), HandlerKey("version", "call_flow_version")),
+        value_key="flow_id",
+    ),
+    CallHandler.AI_AGENT: HandlerKeys(
+        (HandlerKey("agent_id", "call_ai_agent_id", required=True),), value_key="agent_id"
+    ),
+    CallHandler.RELAY_SCRIPT: HandlerKeys(
+        (HandlerKey("url", "call_relay_script_url", required=True),), value_key="url"
+    ),
 }
 
+# The table read by SignalWire field: the call_* fields each handler owns, and those it requires.
+HANDLER_FIELDS: dict[CallHandler, tuple[str, ...]] = {
+    handler: tuple(key.field for key in keys.keys) for handler, keys in HANDLERS.items()
+}
 REQUIRED_HANDLER_FIELDS: dict[CallHandler, tuple[str, ...]] = {
-    CallHandler.LAML_WEBHOOKS: ("call_request_url", "call_fallback_url", "call_status_callback_url"),
-    CallHandler.LAML_APPLICATION: ("call_laml_application_id",),
-    CallHandler.DIALOGFLOW: ("call_dialogflow_agent_id",),
-    CallHandler.RELAY_TOPIC: ("call_relay_topic", "call_relay_topic_status_callback_url"),
-    CallHandler.RELAY_CONTEXT: ("call_relay_context", "call_relay_context_status_callback_url"),
-    CallHandler.RELAY_APPLICATION: ("call_relay_application",),
-    CallHandler.RELAY_CONNECTOR: (),
-    CallHandler.VIDEO_ROOM: ("call_video_room_id",),
-    CallHandler.CALL_FLOW: ("call_flow_id",),
-    CallHandler.AI_AGENT: ("call_ai_agent_id",),
-    CallHandler.RELAY_SCRIPT: ("call_relay_script_url",),
+    handler: tuple(key.field for key in keys.keys if key.required) for handler, keys in HANDLERS.items()
 }
-
 ALL_HANDLER_FIELDS: frozenset[str] = frozenset(f for fields in HANDLER_FIELDS.values() for f in fields)
 
 

@@ -14,12 +14,19 @@ to Secrets Manager only: the `scim` caller's delivery is forced (domain/policy.p
 from contextlib import suppress
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.errors import (
+    ConfigurationError,
+    EndpointNotFound,
+    Forbidden,
+    RequestInvalid,
+    UsernameTaken,
+)
+from sip_provisioning.domain.payload import sip_uri
 from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord
+from sip_provisioning.domain.request import EndpointChanges, EndpointRequest, PasswordResetRequest
 from sip_provisioning.domain.scim_users import DeactivationAction, ProvisionedUser, ScimUserRecord
-from sip_provisioning.errors import ConfigurationError, EndpointNotFound, Forbidden, RequestInvalid, UsernameTaken
-from sip_provisioning.self_service import EndpointChanges, EndpointRequest, PasswordResetRequest
 from sip_provisioning.use_cases.change import change_endpoint
-from sip_provisioning.use_cases.create import create_endpoint_once, sip_uri
+from sip_provisioning.use_cases.create import create_endpoint_once
 from sip_provisioning.use_cases.delete import delete_endpoint
 from sip_provisioning.use_cases.disable import disable_endpoint
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso

@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.errors import EndpointNotFound, EndpointNotManaged, IdempotencyInProgress
 from sip_provisioning.domain.records import DELETED_OUTSIDE, EndpointStatus, InventoryRecord, RecordChanged
-from sip_provisioning.errors import EndpointNotFound, EndpointNotManaged, IdempotencyInProgress
-from sip_provisioning.signalwire.client import EndpointMissing
-from sip_provisioning.signalwire.models import SipEndpoint
-from sip_provisioning.use_cases.ports import Inventory, SignalWire, now_iso
-from sip_provisioning.use_cases.reservations import settle_pending
+from sip_provisioning.domain.signalwire import SipEndpoint
+from sip_provisioning.use_cases.ports import EndpointMissing, Inventory, SignalWire, now_iso
+from sip_provisioning.use_cases.support.reservations import settle_pending
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import requests
 
+from sip_provisioning.callers.slack.messages import SlackMessage
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.observability import logger
-from sip_provisioning.slack.messages import SlackMessage
 
 MAX_ATTEMPTS = 3
 FIRST_BACKOFF_SECONDS = 0.25

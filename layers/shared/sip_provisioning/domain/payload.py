@@ -5,10 +5,10 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from sip_provisioning.configuration import DEFAULT_PROFILE, Profile
-from sip_provisioning.errors import FieldError, RequestInvalid, UnknownProfile
-from sip_provisioning.self_service import EndpointRequest, request_key_for
-from sip_provisioning.signalwire.models import (
+from sip_provisioning.domain.errors import FieldError, RequestInvalid, UnknownProfile
+from sip_provisioning.domain.profile import DEFAULT_PROFILE, Profile, SignalWireSettings
+from sip_provisioning.domain.request import EndpointRequest, request_key_for
+from sip_provisioning.domain.signalwire import (
     ALL_HANDLER_FIELDS,
     HANDLER_FIELDS,
     CallHandler,
@@ -80,3 +80,8 @@ def build_create_payload(
             ],
             detail="The SignalWire payload built from the request and its profiles is invalid.",
         ) from None
+
+
+def sip_uri(username: str, settings: SignalWireSettings) -> str:
+    """The address a SIP device registers as: the username at the space's SIP domain."""
+    return f"sip:{username}@{settings.sip_domain}"

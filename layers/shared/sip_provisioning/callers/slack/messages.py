@@ -12,22 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sip_provisioning.domain.drift import Drift
-from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
-from sip_provisioning.problems import ProblemType, problem_for
-from sip_provisioning.responses import (
-    DeletePreview,
-    EndpointAdopted,
-    EndpointCreated,
-    EndpointDeleted,
-    EndpointDisabled,
-    EndpointView,
-    PasswordReset,
-    ProfileList,
-)
-from sip_provisioning.slack.commands import (
+from sip_provisioning.callers.problems import problem_for
+from sip_provisioning.callers.slack.commands import (
     CONFIRM,
-    HANDLER_VALUE_KEYS,
     USAGE,
     AdoptCommand,
     CreateCommand,
@@ -38,6 +25,20 @@ from sip_provisioning.slack.commands import (
     ShowCommand,
     as_word,
 )
+from sip_provisioning.domain.answers import (
+    DeletePreview,
+    EndpointAdopted,
+    EndpointCreated,
+    EndpointDeleted,
+    EndpointDisabled,
+    EndpointView,
+    PasswordReset,
+    ProfileList,
+)
+from sip_provisioning.domain.drift import Drift
+from sip_provisioning.domain.errors import ProblemType
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
+from sip_provisioning.domain.signalwire import HANDLERS
 
 # Block Kit limits: 3000 characters in a section's text, 2000 in a field, 50 blocks a message.
 MAX_SECTION_TEXT = 3000
@@ -392,7 +393,7 @@ def usage_message(command: str, reason: str | None = None) -> SlackMessage:
     verbs = "\n".join(f"• {code(form.split(' [')[0])}: {escape(does)}" for form, does in USAGE)
     handler_values = ", ".join(
         f"{handler_type.value}:<{key}>" if key else handler_type.value
-        for handler_type, key in HANDLER_VALUE_KEYS.items()
+        for handler_type, key in ((handler, keys.value_key) for handler, keys in HANDLERS.items())
     )
     blocks: list[SectionBlock | ContextBlock | HeaderBlock] = []
     if reason is not None:

@@ -1,8 +1,9 @@
 """A narrow client for SignalWire's legacy SIP endpoint API: create, list (by username, or page by
 page), retrieve, update and delete.
 
-It speaks HTTP and says precisely what happened (`SignalWireFault` subclasses); what that means
-for the caller (retry? look the endpoint up? which problem?) is the use case's decision.
+It speaks HTTP and says precisely what happened (the `SignalWireFault` subclasses, which live beside
+the port in `use_cases/ports.py`); what that means for the caller (retry? look the endpoint up?
+which problem?) is the use case's decision.
 
 The project credentials go to the configured space and nowhere else: redirects are never
 followed (a 307 would resend the body, an endpoint's password with it), and a pagination link
@@ -23,8 +24,18 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from urllib3.exceptions import NewConnectionError
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.signalwire import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
+from sip_provisioning.use_cases.ports import (
+    AnswerLost,
+    CredentialsRejected,
+    EndpointMissing,
+    NotSent,
+    PayloadRejected,
+    RateLimited,
+    ServerFailed,
+    UnreadableAnswer,
+)
 
 ENDPOINTS_PATH = "/api/relay/rest/endpoints/sip"
 
@@ -35,55 +46,6 @@ class Timeouts:
 
     connect: float
     read: float
-
-
-class SignalWireFault(Exception):
-    """SignalWire did not give a usable answer. Messages never hold credentials or bodies."""
-
-
-class NotSent(SignalWireFault):
-    """The connection failed before the request left: SignalWire cannot have acted on it."""
-
-
-class AnswerLost(SignalWireFault):
-    """The request was sent but no answer came back (read timeout, connection dropped)."""
-
-
-class RateLimited(SignalWireFault):
-    """SignalWire said to come back later (429, or 503 with Retry-After)."""
-
-    def __init__(self, status: int, retry_after: int) -> None:
-        super().__init__(f"SignalWire answered {status}, retry after {retry_after} s")
-        self.status = status
-        self.retry_after = retry_after
-
-
-class ServerFailed(SignalWireFault):
-    """SignalWire answered 5xx: whether it acted on the request is unknown."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"SignalWire answered {status}")
-        self.status = status
-
-
-class UnreadableAnswer(SignalWireFault):
-    """SignalWire answered something that is not the documented JSON."""
-
-
-class CredentialsRejected(SignalWireFault):
-    """SignalWire refused the project id and API token (401/403)."""
-
-
-class EndpointMissing(SignalWireFault):
-    """SignalWire answered 404: no endpoint with that id."""
-
-
-class PayloadRejected(SignalWireFault):
-    """SignalWire answered 422: the payload broke one of its rules (a taken username among them)."""
-
-    def __init__(self, details: list[str]) -> None:
-        super().__init__("SignalWire rejected the payload")
-        self.details = details
 
 
 class SignalWireClient:

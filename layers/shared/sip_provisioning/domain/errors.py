@@ -1,10 +1,36 @@
-"""Typed domain errors. Each maps to one problem type in `problems.py`, and nowhere else.
+"""Typed domain errors. Each maps to one problem type in `callers/problems.py`, and nowhere else.
 
 Messages name fields and parameters, never their values: a message may reach a log line or an
 error body, and values can be secrets.
 """
 
+from enum import StrEnum
+
 from pydantic import BaseModel, ConfigDict
+
+
+class ProblemType(StrEnum):
+    """The names of the problem types: what a caller sees an error as (the statuses and titles are
+    the HTTP caller's, in `callers/problems.py`)."""
+
+    MALFORMED_REQUEST = "malformed-request"
+    NOT_FOUND = "not-found"
+    PAYLOAD_TOO_LARGE = "payload-too-large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
+    VALIDATION_ERROR = "validation-error"
+    USERNAME_TAKEN = "username-taken"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency-in-progress"
+    IDEMPOTENCY_KEY_REUSED = "idempotency-key-reused"
+    UPSTREAM_ERROR = "upstream-error"
+    UPSTREAM_UNAVAILABLE = "upstream-unavailable"
+    UPSTREAM_TIMEOUT = "upstream-timeout"
+    CONFIGURATION_ERROR = "configuration-error"
+    INTERNAL_ERROR = "internal-error"
+    FORBIDDEN = "forbidden"
+    UNAUTHORIZED = "unauthorized"
+    ENDPOINT_NOT_FOUND = "endpoint-not-found"
+    ENDPOINT_NOT_MANAGED = "endpoint-not-managed"
+    ENDPOINT_ALREADY_MANAGED = "endpoint-already-managed"
 
 
 class FieldError(BaseModel):

@@ -3,7 +3,7 @@ tables; this module only feeds them what a use case knows and turns a violation 
 
 from collections.abc import Iterator, Mapping
 
-from sip_provisioning.configuration import DEFAULT_PROFILE, Profile, ServiceConfig
+from sip_provisioning.domain.errors import Forbidden, UnknownProfile
 from sip_provisioning.domain.policy import (
     PasswordDelivery,
     ProfilePolicy,
@@ -18,9 +18,9 @@ from sip_provisioning.domain.policy import (
     request_violations,
     visible_profiles,
 )
+from sip_provisioning.domain.profile import DEFAULT_PROFILE, Profile, ServiceConfig
 from sip_provisioning.domain.records import InventoryRecord
-from sip_provisioning.errors import Forbidden, UnknownProfile
-from sip_provisioning.self_service import EndpointRequest, PasswordResetRequest
+from sip_provisioning.domain.request import EndpointRequest, PasswordResetRequest
 from sip_provisioning.use_cases.ports import Caller
 
 

@@ -24,9 +24,9 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic_core import ErrorDetails
 
-from sip_provisioning.errors import FieldError, RequestInvalid
-from sip_provisioning.self_service import AdoptRequest, EndpointRequest
-from sip_provisioning.signalwire.models import CallHandler, Username
+from sip_provisioning.domain.errors import FieldError, RequestInvalid
+from sip_provisioning.domain.request import AdoptRequest, EndpointRequest
+from sip_provisioning.domain.signalwire import HANDLERS, CallHandler, Username
 
 # Every form of the command, and what it does, in the order `help` lists them.
 USAGE: tuple[tuple[str, str], ...] = (
@@ -49,21 +49,6 @@ USAGE: tuple[tuple[str, str], ...] = (
 VERBS = ("create", "show", "reset-password", "disable", "delete", "adopt", "profiles", "help")
 CONFIRM = "confirm"
 
-# The one key a handler type takes in a command: `handler=<type>:<value>` sets it. Other keys of
-# a type (fallback URLs, methods, ...) come from the profile.
-HANDLER_VALUE_KEYS: dict[CallHandler, str | None] = {
-    CallHandler.LAML_WEBHOOKS: "url",
-    CallHandler.LAML_APPLICATION: "application_id",
-    CallHandler.DIALOGFLOW: "agent_id",
-    CallHandler.RELAY_TOPIC: "topic",
-    CallHandler.RELAY_CONTEXT: "context",
-    CallHandler.RELAY_APPLICATION: "application",
-    CallHandler.RELAY_CONNECTOR: None,
-    CallHandler.VIDEO_ROOM: "room_id",
-    CallHandler.CALL_FLOW: "flow_id",
-    CallHandler.AI_AGENT: "agent_id",
-    CallHandler.RELAY_SCRIPT: "url",
-}
 OPTIONS = ("profile", "caller_id", "send_as", "handler")
 ADOPT_OPTIONS = ("profile", "owner")
 
@@ -109,7 +94,7 @@ class CreateCommand(BaseModel):
                 body[option] = value
         if self.handler is not None:
             handler: dict[str, object] = {"type": self.handler.type.value}
-            key = HANDLER_VALUE_KEYS[self.handler.type]
+            key = HANDLERS[self.handler.type].value_key
             if key is not None:
                 handler[key] = self.handler.value
             body["handler"] = handler
@@ -358,7 +343,7 @@ def _handler(value: str) -> HandlerOption:
     except ValueError:
         types = ", ".join(handler.value for handler in CallHandler)
         raise CommandNotUnderstood(f"{_echo(type_name)} is not a handler type. The types are {types}.") from None
-    key = HANDLER_VALUE_KEYS[handler_type]
+    key = HANDLERS[handler_type].value_key
     if key is None:
         if handler_value:
             raise CommandNotUnderstood(f"`handler={handler_type.value}` takes no value.")

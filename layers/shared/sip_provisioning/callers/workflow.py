@@ -11,8 +11,8 @@ class here, named as its slug in CamelCase (`username-taken` is `UsernameTaken`)
 `failure_for` turns any error into the right one through `problems`, the one place that
 classifies errors.
 
-Several names repeat classes of `sip_provisioning.errors` (`UsernameTaken`, ...) on purpose:
-import this module qualified (`from sip_provisioning import workflow`).
+Several names repeat classes of `sip_provisioning.domain.errors` (`UsernameTaken`, ...) on purpose:
+import this module qualified (`from sip_provisioning.callers import workflow`).
 """
 
 import json
@@ -22,11 +22,12 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from pydantic_core import ErrorDetails
 
-from sip_provisioning import errors
-from sip_provisioning.documents import MAX_NESTING_DEPTH, PathPart, too_deep_at
-from sip_provisioning.problems import INTERNAL_ERROR_DETAIL, ProblemType, problem_for
-from sip_provisioning.self_service import AdoptRequest, EndpointChanges, EndpointRequest, Owner, ProfileName
-from sip_provisioning.signalwire.models import Username
+from sip_provisioning.callers.problems import INTERNAL_ERROR_DETAIL, problem_for
+from sip_provisioning.domain import errors
+from sip_provisioning.domain.documents import MAX_NESTING_DEPTH, PathPart, too_deep_at
+from sip_provisioning.domain.errors import ProblemType
+from sip_provisioning.domain.request import AdoptRequest, EndpointChanges, EndpointRequest, Owner, ProfileName
+from sip_provisioning.domain.signalwire import Username
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 IdempotencyKey = Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)]

@@ -2,6 +2,7 @@
 the inventory, Secrets Manager, S3 for the imports bucket, SignalWire over HTTPS, and the Lambda
 client the Slack command hands its jobs to. Every client is built here and nowhere else."""
 
+import os
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
@@ -16,10 +17,11 @@ from sip_provisioning.adapters.parameter_store import ParameterStoreConfig
 from sip_provisioning.adapters.scim_users import DynamoDBScimUsers
 from sip_provisioning.adapters.secrets import SecretsManagerStore
 from sip_provisioning.adapters.signalwire_client import SignalWireClient, Timeouts
+from sip_provisioning.domain.errors import ConfigurationError
 from sip_provisioning.domain.profile import SignalWireSettings
 from sip_provisioning.observability import logger
 from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.use_cases.ports import Ports
+from sip_provisioning.use_cases.ports import Ports, ReportBucket
 
 # Bounded AWS waits with the SDK's standard retries (throttling and transient errors, with
 # backoff). SSM is read first and throttles under bursts of cold starts: three attempts.
@@ -40,7 +42,7 @@ class Wiring:
     """The composed service of one Lambda container."""
 
     def __init__(self, settings: RuntimeSettings) -> None:
-        self._settings = settings
+        self.settings = settings
         # One session: its SDK clients share the endpoint and model data it loads once.
         self._session = boto3.session.Session()
         self._timeouts = Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout)
@@ -62,6 +64,12 @@ class Wiring:
         )
         # The imports bucket's objects: bulk files, row results, the fleet's manifests and reports.
         self.objects = S3Objects(lambda: self._s3)
+
+    def reports(self) -> ReportBucket:
+        """The imports bucket, where the fleet's state machines keep manifests and write reports."""
+        if not self.settings.imports_bucket:
+            raise ConfigurationError("environment variable IMPORTS_BUCKET", "missing")
+        return ReportBucket(objects=self.objects, name=self.settings.imports_bucket)
 
     def warm_up(self) -> None:
         """Do in INIT what the first request would otherwise pay for at its slower share of CPU:
@@ -94,6 +102,12 @@ class Wiring:
             self._client = SignalWireClient(settings.space_url, settings.project_id, settings.api_token, self._timeouts)
             self._client_settings = settings
         return self._client
+
+
+def compose() -> Wiring:
+    """The service composed from the function's environment. Each entry keeps one per container
+    (`wiring = cache(compose)`): built on first use, reused by every warm invocation."""
+    return Wiring(RuntimeSettings.from_environ(os.environ))
 
 
 def warm_up_during_init(compose: Callable[[], Wiring], environ: Mapping[str, str]) -> None:

@@ -16,7 +16,8 @@ import this module qualified (`from sip_provisioning.callers import workflow`).
 """
 
 import json
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
@@ -28,6 +29,7 @@ from sip_provisioning.domain.documents import MAX_NESTING_DEPTH, PathPart, too_d
 from sip_provisioning.domain.errors import ProblemType
 from sip_provisioning.domain.request import AdoptRequest, EndpointChanges, EndpointRequest, Owner, ProfileName
 from sip_provisioning.domain.signalwire import Username
+from sip_provisioning.observability import record_failure
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 IdempotencyKey = Annotated[str, Field(pattern=IDEMPOTENCY_KEY_PATTERN)]
@@ -369,3 +371,32 @@ def failure_for(error: Exception) -> WorkflowFailure:
     if "Retry-After" in headers:
         message = f"{message} Retry after {headers['Retry-After']} s."
     return failure_type(message)
+
+
+def named_failure(error: Exception) -> WorkflowFailure:
+    """Every failure a workflow or bulk step raises goes through here: one name, one metric, one log line."""
+    failure = failure_for(error)
+    record_failure(failure.problem_type, str(failure), error=type(failure).__name__)
+    return failure
+
+
+_PROBLEM_OF_ERROR_NAME: Final[Mapping[str, ProblemType]] = {
+    failure.__name__: problem for problem, failure in FAILURE_FOR_PROBLEM.items()
+}
+
+
+def caught_problem(caught: Mapping[str, Any]) -> tuple[ProblemType, str | None]:
+    """What a Catch caught (`{"Error", "Cause"}`) as a problem type, from the error's name (ours;
+    Lambda's or Step Functions' own are `internal-error`), and its detail when the cause is our
+    failure's payload."""
+    error_name = str(caught.get("Error", ""))
+    problem = _PROBLEM_OF_ERROR_NAME.get(error_name, ProblemType.INTERNAL_ERROR)
+    if error_name not in _PROBLEM_OF_ERROR_NAME:
+        return problem, None
+    try:
+        cause = json.loads(str(caught.get("Cause", "")))
+    except ValueError:
+        return problem, None
+    if not isinstance(cause, dict) or "errorMessage" not in cause:
+        return problem, None
+    return problem, str(cause["errorMessage"])[:2048]

@@ -33,6 +33,10 @@ class Invocation:
     def keyed(self, key: str | None) -> "Invocation":
         return replace(self, key=key)
 
+    def run[T](self, verb: Callable[..., T], *arguments: object) -> T:
+        """Run a verb that changes nothing and waits on SignalWire: `verb(ports, caller, *arguments, deadline)`."""
+        return verb(self.ports, self.caller, *arguments, self.deadline)
+
     def once[T](self, verb: Callable[..., T], *arguments: object) -> T:
         """Run a state-changing verb (a use case's `*_once`) at most once under this invocation's
         key: `verb(ports, caller, *arguments, deadline, key=..., busy_seconds=...)`."""

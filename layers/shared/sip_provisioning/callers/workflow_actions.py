@@ -82,7 +82,7 @@ def _roll_out(event: workflow.RollOutEndpoint, run: Run) -> BaseModel:
         event.username,
         given.deadline,
         dry_run=event.dry_run,
-        key=given.key,
+        key=event.idempotency_key,
         busy_seconds=given.busy_seconds,
     )
     rollout.record_outcome(run.reports(), event.execution_name, event.index, outcome)

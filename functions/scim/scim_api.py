@@ -17,31 +17,23 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sip_provisioning.callers.scim import users
-from sip_provisioning.callers.scim.errors import MethodNotAllowed, NotSupported, ResourceNotFound, ScimError
+from sip_provisioning.callers.scim import discovery, users
+from sip_provisioning.callers.scim.errors import ResourceNotFound, ScimError
 from sip_provisioning.callers.scim.http import (
     BASE_PATH,
-    WRITES,
     answer,
     authenticate,
-    base_url,
     body,
     error_response,
     refusal,
     response_parameters_of,
     scim_context,
 )
-from sip_provisioning.callers.scim.resources import (
-    resource_type_document,
-    resource_types_document,
-    schema_document,
-    schemas_document,
-    service_provider_config_document,
-)
 from sip_provisioning.observability import logger, metrics
 from sip_provisioning.wiring import compose, warm_up_during_init
 
 app = APIGatewayHttpResolver(strip_prefixes=[BASE_PATH])
+app.include_router(discovery.router)  # the discovery documents, and what SCIM lets us refuse
 wiring = cache(compose)
 
 
@@ -57,46 +49,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def _context() -> users.ScimContext:
     return scim_context(app.current_event, app.lambda_context, wiring().ports, wiring().settings.parameters_path)
-
-
-@app.get("/ServiceProviderConfig")
-def get_service_provider_config() -> Response[str]:
-    return answer(service_provider_config_document())
-
-
-@app.get("/ResourceTypes")
-def get_resource_types() -> Response[str]:
-    return answer(resource_types_document(base_url(app.current_event)))
-
-
-@app.get("/ResourceTypes/<name>")
-def get_resource_type(name: str) -> Response[str]:
-    return answer(resource_type_document(unquote(name), base_url(app.current_event)))
-
-
-@app.get("/Schemas")
-def get_schemas() -> Response[str]:
-    return answer(schemas_document(base_url(app.current_event)))
-
-
-@app.get("/Schemas/<schema_id>")
-def get_schema(schema_id: str) -> Response[str]:
-    return answer(schema_document(unquote(schema_id), base_url(app.current_event)))
-
-
-@app.route("/ServiceProviderConfig", method=WRITES)
-@app.route("/ResourceTypes", method=WRITES)
-@app.route("/ResourceTypes/<name>", method=WRITES)
-@app.route("/Schemas", method=WRITES)
-@app.route("/Schemas/<schema_id>", method=WRITES)
-def refuse_discovery_write(**_: str) -> Response[str]:
-    raise MethodNotAllowed("The discovery documents are read-only.")
-
-
-@app.post("/.search")
-@app.post("/Users/.search")
-def refuse_search() -> Response[str]:
-    raise NotSupported("POST /.search is not supported; send GET /Users?filter=... instead.")
 
 
 @app.get("/Users")

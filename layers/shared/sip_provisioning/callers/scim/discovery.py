@@ -16,7 +16,7 @@ from sip_provisioning.callers.scim.resources import (
     service_provider_config_document,
 )
 
-router = APIGatewayHttpRouter()
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # Powertools leaves its __init__ untyped
 
 
 @router.get("/ServiceProviderConfig")

@@ -31,10 +31,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/python -m pytest
 
+# lint-imports keeps the package's arrows pointing down (the contracts in pyproject.toml).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	PYTHONPATH=layers/shared $(VENV)/bin/lint-imports
 
 # sam build resolves python3.13 from PATH; the project venv provides it.
 sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
@@ -51,7 +53,7 @@ openapi: $(VENV)/.installed
 check: test lint sam-build cfn-lint
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 # Cold start (Lambda's CPU modeled), per-request cost and memory size against the fair baseline
 # (and the old careful one, for one release), the package per function, then the tracing options;

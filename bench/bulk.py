@@ -257,7 +257,8 @@ def main() -> int:
 
 def time_validation(module: Any) -> float:
     """The validate step's work on the same object (S3 read, CSV, every row's dry run): the best of a few."""
-    from sip_provisioning.use_cases.bulk_import import Source, preview_for, validate_source
+    from sip_provisioning.callers.bulk import Source, validate_source
+    from sip_provisioning.use_cases.bulk_import import preview_for
 
     module.wiring.cache_clear()
     bulk = module.wiring()
@@ -265,7 +266,7 @@ def time_validation(module: Any) -> float:
     best = float("inf")
     for _ in range(VALIDATION_REPEATS):
         started = time.perf_counter()
-        validation = validate_source(bulk.objects, source, preview_for(bulk.service.ports))
+        validation = validate_source(bulk.objects, source, preview_for(bulk.ports))
         best = min(best, time.perf_counter() - started)
         if not validation.valid or validation.rows != ROWS:
             raise SystemExit(f"the bench file does not validate: {validation.bad_rows[:3]}")

@@ -20,7 +20,7 @@ PROFILE_TIER_LIMIT = 4096  # Standard-tier parameters hold at most 4 KB
 
 def load_profiles(directory: Path) -> dict[str, str]:
     """Profile name -> compact JSON, validated; raises ValueError naming the broken file."""
-    from sip_provisioning.configuration import Profile
+    from sip_provisioning.domain.profile import Profile
 
     profiles: dict[str, str] = {}
     for path in sorted(directory.glob("*.json")):
@@ -49,9 +49,11 @@ def load_policy(path: Path) -> str:
 
 def put_profiles(ssm_client: Any, prefix: str, profiles: dict[str, str]) -> list[str]:
     """Write every profile (overwriting), return the parameter names written."""
+    from sip_provisioning.domain.profile import PROFILES
+
     names = []
     for name, value in profiles.items():
-        parameter = f"{prefix.rstrip('/')}/profiles/{name}"
+        parameter = f"{prefix.rstrip('/')}/{PROFILES}{name}"
         tier = "Standard" if len(value.encode()) <= PROFILE_TIER_LIMIT else "Advanced"
         ssm_client.put_parameter(Name=parameter, Value=value, Type="String", Overwrite=True, Tier=tier)
         names.append(parameter)
@@ -77,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in put_profiles(ssm, prefix, profiles):
         print(f"put {name}")
     if policy is not None:
-        ssm.put_parameter(Name=f"{prefix.rstrip('/')}/policy", Value=policy, Type="String", Overwrite=True)
-        print(f"put {prefix.rstrip('/')}/policy")
+        from sip_provisioning.domain.profile import DEPLOYMENT_POLICY
+
+        name = f"{prefix.rstrip('/')}/{DEPLOYMENT_POLICY}"
+        ssm.put_parameter(Name=name, Value=policy, Type="String", Overwrite=True)
+        print(f"put {name}")
     return 0
 
 

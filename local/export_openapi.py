@@ -100,7 +100,7 @@ def render_openapi() -> str:
 
 
 def completed(document: dict[str, Any]) -> dict[str, Any]:
-    from sip_provisioning.problems import ProblemType
+    from sip_provisioning.domain.errors import ProblemType
 
     components = document.setdefault("components", {})
     components["schemas"][GATEWAY_MESSAGE] = GATEWAY_MESSAGE_SCHEMA

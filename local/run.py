@@ -82,7 +82,6 @@ from local.lambda_invoke import LocalLambdaService
 from local.moto_atomic import make_item_operations_atomic
 from local.permissions import ROLE_STATEMENTS_VARIABLE as LOCAL_ROLE_STATEMENTS
 from local.seed import (
-    SCIM_SETTINGS,
     SignalWireAccount,
     SlackApp,
     seed_policy,
@@ -441,6 +440,7 @@ def serve(stop_requested: threading.Event) -> None:
         raise StartupError(f"{template_path} cannot be stood up locally: {error}") from None
     parameters_path = shared_setting(stack, "PARAMETERS_PATH")
     put_lambda_code_on_path(stack)  # profiles are validated with the function's own models
+    from sip_provisioning.domain.profile import DEPLOYMENT_POLICY, SCIM_SETTINGS
 
     with contextlib.ExitStack() as running:
         make_item_operations_atomic()
@@ -481,9 +481,9 @@ def serve(stop_requested: threading.Event) -> None:
                 raise StartupError(f"POLICY_FILE: {error}") from None
             except ClientError as error:  # SSM's own limits, a String parameter's 4 KB
                 raise StartupError(f"POLICY_FILE: SSM refused {policy_file}: {error}") from None
-            print(f"Deployment policy: {policy_file} as {parameters_path}/policy")
+            print(f"Deployment policy: {policy_file} as {parameters_path}/{DEPLOYMENT_POLICY}")
         else:
-            print(f"Deployment policy: none ({parameters_path}/policy does not exist; set POLICY_FILE)")
+            print(f"Deployment policy: none ({parameters_path}/{DEPLOYMENT_POLICY} does not exist; set POLICY_FILE)")
         try:
             names += seed_scim(boto3.client("ssm"), parameters_path, scim_bearer_token, scim_settings_file)
         except ValueError as error:

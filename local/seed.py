@@ -3,6 +3,8 @@
 Shared by `local.run` and the integration tests so both run the function against the same
 state: SSM parameters (CONTRACT.md section 2: every profile in a directory, the SignalWire
 settings, the Slack command's and the deployment's policy); the tests' idempotency table too.
+The parameters' names are the function's own (`sip_provisioning.domain.profile`), imported where
+they are used: the function's code is on the import path only once `local.run` has put it there.
 """
 
 import json
@@ -12,16 +14,6 @@ from typing import Any
 
 from config.push_profiles import load_profiles, put_profiles
 from local.stack import create_table, load_stack
-
-SPACE_URL = "signalwire/space_url"
-PROJECT_ID = "signalwire/project_id"
-API_TOKEN = "signalwire/api_token"  # noqa: S105 - a parameter name
-SIP_DOMAIN = "signalwire/sip_domain"
-SLACK_SIGNING_SECRET = "slack/signing_secret"  # noqa: S105 - a parameter name
-SLACK_ALLOWED_TEAM_IDS = "slack/allowed_team_ids"
-POLICY = "policy"
-SCIM_BEARER_TOKEN = "scim/bearer_token"  # noqa: S105 - a parameter name
-SCIM_SETTINGS = "scim/settings"
 
 
 @dataclass(frozen=True)
@@ -39,6 +31,8 @@ def seed_ssm(ssm_client: Any, prefix: str, profiles_dir: Path, signalwire: Signa
 
     Profiles are validated first (as `config/push_profiles.py` does), so a broken one stops here.
     """
+    from sip_provisioning.domain.profile import API_TOKEN, PROJECT_ID, SIP_DOMAIN, SPACE_URL
+
     prefix = prefix.rstrip("/")
     names = put_profiles(ssm_client, prefix, load_profiles(profiles_dir))
     settings = [
@@ -64,6 +58,8 @@ class SlackApp:
 
 def seed_slack(ssm_client: Any, prefix: str, slack: SlackApp) -> list[str]:
     """Write the Slack command's parameters under `prefix` as an operator does; return their names."""
+    from sip_provisioning.domain.profile import SLACK_ALLOWED_TEAM_IDS, SLACK_SIGNING_SECRET
+
     prefix = prefix.rstrip("/")
     settings = [
         (SLACK_SIGNING_SECRET, slack.signing_secret, "SecureString"),
@@ -81,7 +77,9 @@ def seed_policy(ssm_client: Any, prefix: str, policy_file: Path) -> str:
     Only its shape is checked here, a JSON object (ValueError otherwise): the function validates
     the rest when it reads the parameter, as it does in AWS.
     """
-    name = f"{prefix.rstrip('/')}/{POLICY}"
+    from sip_provisioning.domain.profile import DEPLOYMENT_POLICY
+
+    name = f"{prefix.rstrip('/')}/{DEPLOYMENT_POLICY}"
     ssm_client.put_parameter(Name=name, Value=_json_object_text(policy_file), Type="String", Overwrite=True)
     return name
 
@@ -91,6 +89,8 @@ def seed_scim(ssm_client: Any, prefix: str, bearer_token: str, settings_file: Pa
     token as the SecureString `<prefix>/scim/bearer_token` and, when given, `settings_file` as the
     String `<prefix>/scim/settings`; return their names. The settings must be a JSON object
     (ValueError otherwise); the function validates the rest, as it does in AWS."""
+    from sip_provisioning.domain.profile import SCIM_BEARER_TOKEN, SCIM_SETTINGS
+
     prefix = prefix.rstrip("/")
     names = [f"{prefix}/{SCIM_BEARER_TOKEN}"]
     ssm_client.put_parameter(Name=names[0], Value=bearer_token, Type="SecureString", Overwrite=True)

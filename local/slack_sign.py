@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPOSITORY_ROOT / "layers" / "shared"))  # the function's
 
 from pydantic import SecretStr  # noqa: E402
 
-from sip_provisioning.slack.commands import CommandNotUnderstood, HelpCommand, ProfilesCommand, parse_command  # noqa: E402
-from sip_provisioning.slack.messages import working_message  # noqa: E402
-from sip_provisioning.slack.signature import slack_signature  # noqa: E402
+from sip_provisioning.callers.slack.commands import CommandNotUnderstood, HelpCommand, ProfilesCommand, parse_command  # noqa: E402
+from sip_provisioning.callers.slack.messages import working_message  # noqa: E402
+from sip_provisioning.callers.slack.signature import slack_signature  # noqa: E402
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 UNUSED_RESPONSE_URL = "http://127.0.0.1:9/commands/none"  # the discard port: nothing answers there

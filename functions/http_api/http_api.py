@@ -1,69 +1,67 @@
 """Lambda entry for the HTTP API: routes, the request envelope, and problem+json answers.
 
-Everything below the routes (profiles, payload, SignalWire) lives in the shared layer's
-`sip_provisioning` package; this module only translates HTTP to and from it.
+Everything below the routes lives in the shared layer's `sip_provisioning` package: the HTTP
+caller's rules and answers in `callers/http`, the verbs in `use_cases`; this module only binds
+routes to them.
 """
 
-import binascii
 import os
 from functools import cache
-from typing import Annotated, Any, Literal
-from urllib.parse import unquote
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Tag
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
-from aws_lambda_powertools.event_handler.openapi.types import (
-    OpenAPIResponse,
-    OpenAPIResponseContentModel,
-    OpenAPIResponseContentSchema,
-)
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, RootModel
 
-from sip_provisioning.deadline import ANSWER_MARGIN_SECONDS, Deadline
-from sip_provisioning.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
-from sip_provisioning.domain.records import CreatedVia, EndpointStatus
-from sip_provisioning.errors import (
-    FieldError,
-    MalformedRequest,
-    PayloadTooLarge,
-    ProvisioningError,
-    RequestInvalid,
-    RouteNotFound,
-    UnsupportedMediaType,
+from sip_provisioning.callers.http.answers import (
+    absent_credentials,
+    error_response,
+    http_caller,
+    json_response,
+    problem_response,
+    username_from_path,
 )
-from sip_provisioning.observability import logger, metrics, record_failure
-from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for
-from sip_provisioning.responses import (
-    AdoptPreview,
-    ChangePreview,
+from sip_provisioning.callers.http.body import json_object_body, with_lower_case_media_type
+from sip_provisioning.callers.http.openapi import (
+    BODY,
+    DESCRIPTION,
+    ENDPOINT_PATH,
+    ENDPOINTS,
+    FLEET,
+    PROFILES,
+    SECURITY_SCHEMES,
+    SIGV4,
+    TAGS,
+    UNMANAGED_QUERY,
+    UPSTREAM,
+    AdoptAnswer,
+    ChangeAnswer,
+    DryRun,
+    EndpointPage,
+    IdempotencyKey,
+    ListedStatus,
+)
+
+# The names the route decorators use.
+from sip_provisioning.callers.http.openapi import ok as _ok
+from sip_provisioning.callers.http.openapi import problems as _problems
+from sip_provisioning.callers.http.queries import refuse_inventory_filters, refuse_unknown_query_parameters
+from sip_provisioning.callers.invocation import Invocation
+from sip_provisioning.domain.answers import (
     DeletePreview,
     DryRunResult,
-    EndpointAdopted,
-    EndpointChanged,
     EndpointCreated,
     EndpointDisabled,
-    EndpointList,
     EndpointView,
     PasswordReset,
-    Problem,
     ProfileList,
-    UnmanagedEndpointList,
 )
-from sip_provisioning.self_service import (
-    AdoptRequest,
-    EndpointChanges,
-    EndpointRequest,
-    PasswordResetRequest,
-    fields_holding_invalid_text,
-    holds_invalid_text,
-)
-from sip_provisioning.settings import RuntimeSettings
+from sip_provisioning.domain.errors import RouteNotFound
+from sip_provisioning.domain.records import EndpointStatus
+from sip_provisioning.domain.request import AdoptRequest, EndpointChanges, EndpointRequest, PasswordResetRequest
+from sip_provisioning.observability import logger, metrics
 from sip_provisioning.use_cases import create
 from sip_provisioning.use_cases.adopt import adopt_endpoint_once, preview_adopt
 from sip_provisioning.use_cases.change import change_endpoint_once, preview_change
@@ -73,205 +71,31 @@ from sip_provisioning.use_cases.list_endpoints import list_endpoints
 from sip_provisioning.use_cases.list_profiles import list_profiles
 from sip_provisioning.use_cases.list_unmanaged import list_unmanaged
 from sip_provisioning.use_cases.look_up import look_up_endpoint
-from sip_provisioning.use_cases.ports import Caller, Ports
 from sip_provisioning.use_cases.reset_password import reset_password_once
 from sip_provisioning.version import __version__
-from sip_provisioning.wiring import Wiring, warm_up_during_init
-
-MAX_BODY_BYTES = 16 * 1024
-JSON_CONTENT_TYPE = "application/json"
-MULTIPART_FORM_DATA = "multipart/form-data"
-ListedStatus = Literal["active", "disabled", "deleted"]
+from sip_provisioning.wiring import compose, warm_up_during_init
 
 
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
+def _content_type() -> str | None:
+    return app.current_event.headers.get("content-type")
 
 
-def _is_json(content_type: str | None) -> bool:
-    return _media_type(content_type) == JSON_CONTENT_TYPE
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        if holds_invalid_text(key):  # never echoed: it cannot be written back as text
-            raise MalformedRequest("The body holds a key that is not valid Unicode text (a lone surrogate).")
-        if key in document:
-            raise MalformedRequest(f"The JSON body repeats the key '{key[:64]}'.")
-        document[key] = value
-    return document
-
-
-def parse_json_object_body(body: str) -> dict[str, Any]:
-    """Powertools' body deserializer: size, media type and shape are checked before any model."""
-    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes.")
-    if not _is_json(app.current_event.headers.get("content-type")):
-        raise UnsupportedMediaType("Send the body as application/json.")
-    try:
-        document = parse_json(body, object_pairs_hook=_reject_duplicate_keys)
-    except NestedTooDeep:
-        raise MalformedRequest(f"The body nests arrays or objects deeper than {MAX_NESTING_DEPTH} levels.") from None
-    except ValueError:
-        raise MalformedRequest("The body is not valid JSON.") from None
-    if not isinstance(document, dict):
-        raise MalformedRequest("The body must be a JSON object.")
-    invalid = [FieldError(field=field, message=NOT_UNICODE) for field in fields_holding_invalid_text(document)]
-    if invalid:
-        raise RequestInvalid(invalid)
-    return document
-
-
-NOT_UNICODE = "not valid Unicode text (it holds a lone surrogate)"
-
-
-app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_object_body)
-# API Gateway's IAM authorizer, as its OpenAPI import names it: every route of this function sits behind it.
-SIGV4 = "sigv4"
-ENDPOINTS, PROFILES, FLEET = "endpoints", "profiles", "fleet"
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_object_body(_content_type))
 app.configure_openapi(
     title="SIP endpoint provisioner",
     version=__version__,
     summary="Self-service SignalWire SIP endpoints from profile defaults kept in SSM Parameter Store.",
-    description=(
-        "Every route here is behind API Gateway's IAM authorizer: sign each request with AWS Signature "
-        "Version 4 (service `execute-api`). Errors are RFC 9457 problem documents "
-        "(`application/problem+json`); a request API Gateway refuses before the function (a bad signature, "
-        'a route that does not exist) gets API Gateway\'s own `{"message": ...}`.'
-    ),
-    tags=[
-        Tag(name=ENDPOINTS, description="Create, look up, list, change, reset, disable and delete SIP endpoints."),
-        Tag(name=PROFILES, description="The defaults profiles a self-service request can name."),
-        Tag(
-            name=FLEET,
-            description="Endpoints made outside the service: list them and adopt them into the inventory (admins).",
-        ),
-    ],
-    security_schemes={
-        SIGV4: APIKey(
-            name="Authorization",
-            in_=APIKeyIn.header,
-            description=(
-                "AWS Signature Version 4 for service `execute-api` (`AWS4-HMAC-SHA256 Credential=...`, with "
-                "`X-Amz-Date` and, for temporary credentials, `X-Amz-Security-Token`); the caller needs "
-                "`execute-api:Invoke`. Sign with botocore, the AWS SDKs or the `sipctl` client: a value "
-                "pasted here cannot sign a request Swagger UI builds."
-            ),
-            openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
-        )
-    },
+    description=DESCRIPTION,
+    tags=TAGS,
+    security_schemes=SECURITY_SCHEMES,
     security=[{SIGV4: []}],
 )
-
-_PROBLEM_CONTENT: dict[str, OpenAPIResponseContentModel | OpenAPIResponseContentSchema] = {
-    PROBLEM_CONTENT_TYPE: {"model": Problem}
-}
+app.use(middlewares=[refuse_unknown_query_parameters])
+wiring = cache(compose)
 
 
-IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="idempotency-key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="1 to 255 visible ASCII characters. A repeat within 24 h gets the first answer again.",
-    ),
-]
-DryRun = Annotated[bool, Query(description="Show what would change; change nothing.")]
-# `{username}` is one path segment, percent-encoded where the username holds `/`, `?`, `#`, `%`...
-ENDPOINT_PATH = "/endpoints/<username>"
-
-
-@cache
-def wiring() -> Wiring:
-    """Built on first use, then reused by every warm invocation of this container."""
-    return Wiring(RuntimeSettings.from_environ(os.environ))
-
-
-def _ports() -> Ports:
-    return wiring().ports
-
-
-def _deadline() -> Deadline:
-    return Deadline.before_timeout(app.lambda_context.get_remaining_time_in_millis())
-
-
-def _caller() -> Caller:
-    iam = app.current_event.request_context.authorizer.iam
-    return Caller(identity=iam.user_arn or iam.caller_id or "anonymous", via=CreatedVia.HTTP)
-
-
-def _busy_seconds(deadline: Deadline) -> float:
-    """How long this invocation may hold an Idempotency-Key before a retry may take it over."""
-    return deadline.remaining() + ANSWER_MARGIN_SECONDS
-
-
-def _username(segment: str) -> str:
-    return unquote(segment, errors="strict")
-
-
-def _absent_credentials(answer: BaseModel) -> set[str]:
-    """A password, or where it was delivered, appears only when there is one; the endpoint
-    object keeps SignalWire's nulls."""
-    return {name for name in ("password", "password_secret_arn") if getattr(answer, name) is None}
-
-
-def _json_response(status: int, model: BaseModel, **dump_options: Any) -> Response[str]:
-    return Response(status_code=status, content_type=JSON_CONTENT_TYPE, body=model.model_dump_json(**dump_options))
-
-
-def _problems(*statuses: int) -> dict[int, OpenAPIResponse]:
-    return {status: {"description": STATUS_DESCRIPTIONS[status], "content": _PROBLEM_CONTENT} for status in statuses}
-
-
-def _ok(status: int, description: str, model: type[BaseModel]) -> dict[int, OpenAPIResponse]:
-    return {status: {"description": description, "content": {JSON_CONTENT_TYPE: {"model": model}}}}
-
-
-STATUS_DESCRIPTIONS = {
-    400: "Malformed request",
-    403: "Forbidden by a policy",
-    404: "Endpoint not found",
-    409: "Username taken, endpoint not managed or already managed, or idempotent request in progress",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Validation error, or idempotency key reused",
-    500: "Configuration or internal error",
-    502: "SignalWire error",
-    503: "SignalWire unavailable",
-    504: "SignalWire timeout",
-}
-UPSTREAM = (502, 503, 504)
-BODY = (400, 413, 415, 422)
-
-
-class EndpointPage(RootModel[EndpointList | UnmanagedEndpointList]):
-    """`GET /endpoints`: the inventory's records, or with `managed=false` the unmanaged endpoints."""
-
-
-class ChangeAnswer(RootModel[EndpointChanged | ChangePreview]):
-    """`PATCH /endpoints/{username}`: the changed endpoint, or with `dry_run` each change it would make."""
-
-
-class AdoptAnswer(RootModel[EndpointAdopted | AdoptPreview]):
-    """`POST /endpoints/{username}/adopt`: the adopted endpoint, or with `dry_run` what would be recorded."""
-
-
-UNMANAGED_QUERY = (
-    "false: the endpoints SignalWire holds and the inventory does not (admins only; with limit and cursor, "
-    "never with profile, owner or status). true or absent: the inventory."
-)
-
-
-def _refuse_inventory_filters(**filters: str | None) -> None:
-    """The inventory's filters mean nothing for endpoints it does not hold: given, they are a 422."""
-    given = [name for name, value in filters.items() if value is not None]
-    if given:
-        raise RequestInvalid(
-            [FieldError(field=name, message="not combinable with managed=false") for name in given],
-            detail="The inventory's filters do not apply to endpoints it does not hold.",
-        )
+def _invocation(key: str | None = None) -> Invocation:
+    return Invocation.of(app.lambda_context, wiring().ports, http_caller(app.current_event), key)
 
 
 @app.post(
@@ -287,14 +111,10 @@ def _refuse_inventory_filters(**filters: str | None) -> None:
 def create_endpoint(
     request: Annotated[EndpointRequest, Body()], dry_run: DryRun = False, idempotency_key: IdempotencyKey = None
 ) -> Response[str]:
-    ports = _ports()
     if dry_run:  # never stored: a dry run creates nothing worth replaying
-        return _json_response(200, create.preview_endpoint(ports, _caller(), request))
-    deadline = _deadline()
-    created = create.create_endpoint_once(
-        ports, _caller(), request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
-    )
-    return _json_response(201, created, exclude=_absent_credentials(created))
+        return json_response(200, create.preview_endpoint(wiring().ports, http_caller(app.current_event), request))
+    created = _invocation(idempotency_key).once(create.create_endpoint_once, request)
+    return json_response(201, created, exclude=absent_credentials(created))
 
 
 @app.get(
@@ -304,7 +124,7 @@ def create_endpoint(
     responses={**_ok(200, "Profiles, sorted by name", ProfileList), **_problems(500)},
 )
 def get_profiles() -> Response[str]:
-    return _json_response(200, list_profiles(_ports(), _caller()))
+    return json_response(200, list_profiles(wiring().ports, http_caller(app.current_event)))
 
 
 @app.get(
@@ -332,21 +152,16 @@ def get_endpoints(
         ),
     ] = None,
 ) -> Response[str]:
+    given = _invocation()
     if managed is False:
-        _refuse_inventory_filters(profile=profile, owner=owner, status=status)
-        return _json_response(
-            200, list_unmanaged(_ports(), _caller(), limit=limit, cursor=cursor, deadline=_deadline())
-        )
+        refuse_inventory_filters(profile=profile, owner=owner, status=status)
+        unmanaged = list_unmanaged(given.ports, given.caller, limit=limit, cursor=cursor, deadline=given.deadline)
+        return json_response(200, unmanaged)
+    status_wanted = EndpointStatus(status) if status else None
     page = list_endpoints(
-        _ports(),
-        _caller(),
-        profile=profile,
-        owner=owner,
-        status=EndpointStatus(status) if status else None,
-        limit=limit,
-        cursor=cursor,
+        given.ports, given.caller, profile=profile, owner=owner, status=status_wanted, limit=limit, cursor=cursor
     )
-    return _json_response(200, page)
+    return json_response(200, page)
 
 
 @app.post(
@@ -364,13 +179,10 @@ def post_adopt(
     dry_run: DryRun = False,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[str]:
-    ports, name, deadline = _ports(), _username(username), _deadline()
+    given, name = _invocation(idempotency_key), username_from_path(username)
     if dry_run:  # never stored: a dry run adopts nothing worth replaying
-        return _json_response(200, preview_adopt(ports, _caller(), name, request, deadline))
-    adopted = adopt_endpoint_once(
-        ports, _caller(), name, request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
-    )
-    return _json_response(200, adopted)
+        return json_response(200, given.run(preview_adopt, name, request))
+    return json_response(200, given.once(adopt_endpoint_once, name, request))
 
 
 @app.get(
@@ -380,7 +192,7 @@ def post_adopt(
     responses={**_ok(200, "The endpoint", EndpointView), **_problems(404, 500, *UPSTREAM)},
 )
 def get_endpoint(username: str) -> Response[str]:
-    return _json_response(200, look_up_endpoint(_ports(), _caller(), _username(username), _deadline()))
+    return json_response(200, _invocation().run(look_up_endpoint, username_from_path(username)))
 
 
 @app.patch(
@@ -398,13 +210,10 @@ def patch_endpoint(
     dry_run: DryRun = False,
     idempotency_key: IdempotencyKey = None,
 ) -> Response[str]:
-    ports, name, deadline = _ports(), _username(username), _deadline()
+    given, name = _invocation(idempotency_key), username_from_path(username)
     if dry_run:
-        return _json_response(200, preview_change(ports, _caller(), name, changes, deadline))
-    changed = change_endpoint_once(
-        ports, _caller(), name, changes, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
-    )
-    return _json_response(200, changed)
+        return json_response(200, given.run(preview_change, name, changes))
+    return json_response(200, given.once(change_endpoint_once, name, changes))
 
 
 @app.post(
@@ -416,11 +225,8 @@ def patch_endpoint(
 def post_password(
     username: str, request: Annotated[PasswordResetRequest, Body()], idempotency_key: IdempotencyKey = None
 ) -> Response[str]:
-    ports, name, deadline = _ports(), _username(username), _deadline()
-    reset = reset_password_once(
-        ports, _caller(), name, request, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
-    )
-    return _json_response(200, reset, exclude=_absent_credentials(reset))
+    reset = _invocation(idempotency_key).once(reset_password_once, username_from_path(username), request)
+    return json_response(200, reset, exclude=absent_credentials(reset))
 
 
 @app.post(
@@ -430,11 +236,7 @@ def post_password(
     responses={**_ok(200, "Disabled", EndpointDisabled), **_problems(403, 404, 409, 500, *UPSTREAM)},
 )
 def post_disable(username: str, idempotency_key: IdempotencyKey = None) -> Response[str]:
-    ports, name, deadline = _ports(), _username(username), _deadline()
-    disabled = disable_endpoint_once(
-        ports, _caller(), name, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline)
-    )
-    return _json_response(200, disabled)
+    return json_response(200, _invocation(idempotency_key).once(disable_endpoint_once, username_from_path(username)))
 
 
 @app.delete(
@@ -450,99 +252,21 @@ def post_disable(username: str, idempotency_key: IdempotencyKey = None) -> Respo
 def delete_endpoint_route(
     username: str, dry_run: DryRun = False, idempotency_key: IdempotencyKey = None
 ) -> Response[str]:
-    ports, name, deadline = _ports(), _username(username), _deadline()
+    given, name = _invocation(idempotency_key), username_from_path(username)
     if dry_run:
-        return _json_response(200, preview_delete(ports, _caller(), name, deadline))
-    delete_endpoint_once(ports, _caller(), name, deadline, key=idempotency_key, busy_seconds=_busy_seconds(deadline))
+        return json_response(200, given.run(preview_delete, name))
+    given.once(delete_endpoint_once, name)
     return Response(status_code=204, body="")
 
 
-def refuse_unknown_query_parameters(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
-    """Any query parameter a route does not take is a 422 naming it: a misspelled `dryRun` must
-    never create."""
-    route = app.context.get("_route")
-    if route is not None and not route.include_in_schema:  # Powertools' own Swagger UI (make run only)
-        return next_middleware(app)
-    known = {field.alias for field in route.dependant.query_params} if route is not None else set()
-    unknown = sorted(set(app.current_event.query_string_parameters or {}) - known)
-    if unknown:
-        return problem_response(
-            RequestInvalid(
-                [FieldError(field=name[:64], message="unknown query parameter") for name in unknown],
-                detail="The request names query parameters this route does not take.",
-            )
-        )
-    return next_middleware(app)
-
-
-app.use(middlewares=[refuse_unknown_query_parameters])
-
-
-def problem_response(error: Exception) -> Response[str]:
-    """Every error answer goes through here: one shape, one metric, one log line."""
-    problem, headers = problem_for(error, app.current_event.request_context.request_id)
-    record_failure(problem.type, problem.detail, status=problem.status)
-    return Response(
-        status_code=problem.status,
-        content_type=PROBLEM_CONTENT_TYPE,
-        body=problem.model_dump_json(exclude_none=True),
-        headers=headers,
-    )
-
-
-def _field_name(location: tuple[Any, ...]) -> str:
-    # Drop the "body"/"header"/"query" source and the discriminator tag pydantic inserts for the handler union.
-    parts = [str(part) for part in location[1:] if location[0] in {"body", "header", "query"}] or [
-        str(p) for p in location
-    ]
-    if len(parts) > 1 and parts[0] == "handler":
-        parts = [parts[0], *parts[2:]]
-    return ".".join(parts)
-
-
-@app.exception_handler(ValidationException)
-def answer_request_validation_error(error: ValidationException) -> Response[str]:
-    details = list(error.errors())
-    body_error = any(tuple(detail.get("loc", ()))[:1] == ("body",) for detail in details)
-    if body_error and not _is_json(app.current_event.headers.get("content-type")):
-        return problem_response(UnsupportedMediaType("Send the body as application/json."))
-    if any(tuple(detail.get("loc", ())) == ("body",) for detail in details):
-        return problem_response(MalformedRequest("The body must be a JSON object."))
-    return problem_response(
-        RequestInvalid(
-            [FieldError.from_pydantic(_field_name(tuple(d.get("loc", ()))), str(d.get("msg"))) for d in details],
-        )
-    )
-
-
-@app.exception_handler([UnicodeDecodeError, binascii.Error])
-def answer_undecodable_body(_: ValueError) -> Response[str]:
-    # Raised while Powertools decodes the event body, before any deserializer sees it.
-    return problem_response(MalformedRequest("The body is not valid UTF-8 text."))
-
-
-@app.exception_handler(ValueError)
-def answer_multipart_body_without_boundary(error: ValueError) -> Response[str]:
-    # Powertools parses a multipart/form-data body itself, before the body deserializer sees it,
-    # and raises a bare ValueError when the type names no boundary: a body that is not JSON.
-    if _media_type(app.current_event.headers.get("content-type")) == MULTIPART_FORM_DATA:
-        return problem_response(UnsupportedMediaType("Send the body as application/json."))
-    return problem_response(error)
-
-
-@app.exception_handler(ProvisioningError)
-def answer_provisioning_error(error: ProvisioningError) -> Response[str]:
-    return problem_response(error)
-
-
 @app.exception_handler(Exception)
-def answer_unexpected_error(error: Exception) -> Response[str]:
-    return problem_response(error)
+def answer_error(error: Exception) -> Response[str]:
+    return error_response(error, app.current_event)
 
 
 @app.not_found
 def answer_not_found(_: Exception) -> Response[str]:
-    return problem_response(RouteNotFound("No route answers this method and path."))
+    return problem_response(RouteNotFound("No route answers this method and path."), app.current_event)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
@@ -550,16 +274,7 @@ def answer_not_found(_: Exception) -> Response[str]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     iam = APIGatewayProxyEventV2(event).request_context.authorizer.iam
     logger.append_keys(caller=iam.user_arn or iam.caller_id)
-    return app.resolve(_with_lower_case_media_type(event), context)
-
-
-def _with_lower_case_media_type(event: dict[str, Any]) -> dict[str, Any]:
-    """Media types are case-insensitive (RFC 9110), but Powertools matches "application/json" exactly."""
-    headers = event.get("headers") or {}
-    content_type = headers.get("content-type")
-    if content_type is None or content_type == content_type.lower():
-        return event
-    return {**event, "headers": {**headers, "content-type": content_type.lower()}}
+    return app.resolve(with_lower_case_media_type(event), context)
 
 
 warm_up_during_init(wiring, os.environ)

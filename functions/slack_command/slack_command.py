@@ -16,316 +16,37 @@ too: they change nothing, but they look the endpoint up in SignalWire, whose ans
 start) would not reliably fit in Slack's 3 seconds.
 """
 
-import base64
-import binascii
 import os
-import time
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
-from sip_provisioning.configuration import SLACK_ALLOWED_TEAM_IDS, SLACK_SIGNING_SECRET, SlackSettings
-from sip_provisioning.deadline import Deadline
-from sip_provisioning.domain.records import CreatedVia
-from sip_provisioning.errors import ConfigurationError, Forbidden, MalformedRequest, Unauthenticated
-from sip_provisioning.observability import count_by, logger, metrics, record_failure
-from sip_provisioning.problems import PROBLEM_CONTENT_TYPE, problem_for, problem_type_of
-from sip_provisioning.responses import Problem
-from sip_provisioning.self_service import PasswordResetRequest
-from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.slack.commands import (
-    AdoptCommand,
-    CommandNotUnderstood,
-    CreateCommand,
-    DeleteCommand,
-    DisableCommand,
-    HelpCommand,
-    JobCommand,
-    ProfilesCommand,
-    ResetPasswordCommand,
-    ShowCommand,
-    parse_command,
-)
-from sip_provisioning.slack.delivery import DeliveryFailed, is_allowed_response_url, post_to_response_url
-from sip_provisioning.slack.messages import (
-    SlackMessage,
-    adopted_message,
-    created_message,
-    delete_preview_message,
-    deleted_message,
-    disabled_message,
-    endpoint_message,
-    password_reset_message,
-    problem_message,
-    profiles_message,
-    response_url_refused_message,
-    usage_message,
-    working_message,
-)
-from sip_provisioning.slack.payloads import (
-    JOB_KINDS,
-    CommandJob,
-    MalformedSlashCommand,
-    SlashCommandPayload,
-    is_ssl_check,
-)
-from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
-from sip_provisioning.use_cases import create
-from sip_provisioning.use_cases.adopt import adopt_endpoint_once
-from sip_provisioning.use_cases.delete import delete_endpoint_once, preview_delete
-from sip_provisioning.use_cases.disable import disable_endpoint_once
-from sip_provisioning.use_cases.list_profiles import list_profiles
-from sip_provisioning.use_cases.look_up import look_up_endpoint
-from sip_provisioning.use_cases.ports import Caller
-from sip_provisioning.use_cases.reset_password import reset_password_once
-from sip_provisioning.wiring import Wiring, warm_up_during_init
+from sip_provisioning.callers.slack.handling import SlackEdge, answer_slack_request, run_job
+from sip_provisioning.callers.slack.payloads import JOB_KINDS, CommandJob
+from sip_provisioning.observability import logger, metrics
+from sip_provisioning.wiring import compose, warm_up_during_init
 
-# Of a job's time, what posting the answer (with its retries) may take after the command's work.
-DELIVERY_SECONDS = 6.0
-JSON = "application/json"
-
-# Bounded waits for the asynchronous invoke: the whole answer must reach Slack within 3 seconds.
-_LAMBDA_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
+wiring = cache(compose)
 
 
-@cache
-def settings() -> RuntimeSettings:
-    return RuntimeSettings.from_environ(os.environ)
+def _edge(context: LambdaContext) -> SlackEdge:
+    def hand_off(job: CommandJob) -> None:
+        wiring().lambda_client.invoke(
+            FunctionName=context.invoked_function_arn, InvocationType="Event", Payload=job.model_dump_json().encode()
+        )
 
-
-@cache
-def wiring() -> Wiring:
-    """Built on first use, then reused by every warm invocation of this container."""
-    return Wiring(settings())
-
-
-@cache
-def lambda_client() -> Any:
-    return boto3.client("lambda", config=_LAMBDA_CLIENT_CONFIG)
+    return SlackEdge(context, ports=lambda: wiring().ports, settings=lambda: wiring().settings, hand_off=hand_off)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
     if event.get("kind") in JOB_KINDS:
-        _run_job(CommandJob.model_validate(event), context)
+        run_job(CommandJob.model_validate(event), _edge(context))
         return None
-    return _answer_slack_request(APIGatewayProxyEventV2(event), context)
-
-
-# -- the request from Slack: answered within 3 seconds ------------------------------------------
-
-
-def _answer_slack_request(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
-    request_id = event.request_context.request_id
-    logger.set_correlation_id(request_id)
-    try:
-        raw_body = _raw_body(event)
-    except binascii.Error:
-        return _refusal(MalformedRequest("The body is not readable base64."), request_id)
-    if is_ssl_check(raw_body):
-        # Slack checking the URL's certificate. Like Bolt, answered before any other check: the
-        # empty 200 says nothing and does nothing, whoever asks.
-        logger.info("Slack ssl_check answered")
-        return {"statusCode": 200, "headers": {"Content-Type": "text/plain; charset=utf-8"}, "body": ""}
-    try:
-        slack = _slack_settings()
-    except ConfigurationError as error:
-        logger.error("The Slack command cannot check requests", extra={"detail": str(error)})
-        return _refusal(error, request_id)
-    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-    try:
-        verify_slack_signature(
-            slack.signing_secret,
-            headers.get("x-slack-request-timestamp"),
-            headers.get("x-slack-signature"),
-            raw_body,
-            now=time.time(),
-        )
-    except SignatureRejected as rejected:
-        _count_refusal("signature")
-        logger.warning("Slack request refused: not signed by Slack", extra={"reason": str(rejected)})
-        return _refusal(
-            Unauthenticated("The request is not signed by Slack with this service's signing secret."), request_id
-        )
-    try:
-        payload = SlashCommandPayload.from_form(raw_body)
-    except MalformedSlashCommand as malformed:
-        logger.warning("Signed request refused: not a slash command", extra={"reason": str(malformed)})
-        return _refusal(MalformedRequest(str(malformed)), request_id)
-    logger.append_keys(slack_team=payload.team_id, slack_user=payload.user_id, caller=payload.caller)
-    if payload.team_id not in slack.allowed_team_ids:
-        _count_refusal("team")
-        logger.warning("Slack request refused: the workspace is not allowed")
-        not_allowed = Forbidden(
-            SLACK_ALLOWED_TEAM_IDS,
-            f"Forbidden by {SLACK_ALLOWED_TEAM_IDS}: this Slack workspace may not use this command.",
-        )
-        return _refusal(not_allowed, request_id)
-    message = _answer_command(payload, context)
-    return {"statusCode": 200, "headers": {"Content-Type": JSON}, "body": message.to_json()}
-
-
-def _slack_settings() -> SlackSettings:
-    slack = wiring().ports.config.load().slack
-    if slack is None:
-        raise ConfigurationError(f"{settings().parameters_path}/{SLACK_SIGNING_SECRET}", "is missing")
-    return slack
-
-
-def _slack_caller(payload: SlashCommandPayload) -> Caller:
-    return Caller(identity=payload.caller, via=CreatedVia.SLACK)
-
-
-def _raw_body(event: APIGatewayProxyEventV2) -> bytes:
-    """The body's bytes exactly as Slack signed them (API Gateway base64-encodes form bodies)."""
-    body = event.get("body") or ""
-    if event.is_base64_encoded:
-        return base64.b64decode(body, validate=True)
-    return body.encode("utf-8", "surrogatepass")
-
-
-def _answer_command(payload: SlashCommandPayload, context: LambdaContext) -> SlackMessage:
-    try:
-        command = parse_command(payload.text)
-    except CommandNotUnderstood as not_understood:
-        return usage_message(payload.command, str(not_understood))
-    try:
-        match command:
-            case HelpCommand():
-                return usage_message(payload.command)
-            case ProfilesCommand():
-                return profiles_message(list_profiles(wiring().ports, _slack_caller(payload)), payload.command)
-            case _:
-                return _start_job(payload, command, context)
-    except Exception as error:
-        return _problem(error, context, payload.command)
-
-
-def _start_job(payload: SlashCommandPayload, command: JobCommand, context: LambdaContext) -> SlackMessage:
-    """Check what can be checked without SignalWire and without changing anything, then hand the
-    command to a job."""
-    if isinstance(command, CreateCommand):
-        create.preview_endpoint(wiring().ports, _slack_caller(payload), command.to_endpoint_request())
-    else:
-        command.checked_username()
-    if isinstance(command, AdoptCommand):
-        command.to_adopt_request()
-    if not is_allowed_response_url(payload.response_url, settings().slack_response_url_prefixes):
-        logger.error("Command not started: the response_url is not under an allowed prefix")
-        return response_url_refused_message()
-    job = CommandJob(
-        team_id=payload.team_id,
-        user_id=payload.user_id,
-        command_name=payload.command,
-        trigger_id=payload.trigger_id,
-        response_url=payload.response_url,
-        command=command,
-    )
-    lambda_client().invoke(
-        FunctionName=context.invoked_function_arn, InvocationType="Event", Payload=job.model_dump_json().encode()
-    )
-    # The job logs under the trigger id as its correlation id: this line links the two.
-    logger.info(
-        "Command handed to an asynchronous invocation",
-        extra={"command": command.name, "username": command.username, "trigger_id": payload.trigger_id},
-    )
-    return working_message(command)
-
-
-# -- the job: this function, invoked asynchronously by itself ----------------------------------
-
-
-def _run_job(job: CommandJob, context: LambdaContext) -> None:
-    """Carry the command out (a state-changing one at most once per trigger_id), then post the
-    result; raise when the post may work later, so that Lambda retries the job (a retry replays the
-    first answer, a generated password included)."""
-    logger.set_correlation_id(job.trigger_id)
-    logger.append_keys(slack_team=job.team_id, slack_user=job.user_id, caller=job.caller)
-    prefixes = settings().slack_response_url_prefixes
-    if not is_allowed_response_url(job.response_url, prefixes):
-        logger.error("Job refused: its response_url is not under an allowed prefix")
-        return
-    delivery_deadline = Deadline.before_timeout(context.get_remaining_time_in_millis())
-    # A record left by a function that dies mid-command is taken over after this invocation.
-    busy_seconds = context.get_remaining_time_in_millis() / 1000
-    try:
-        message = _carry_out(job, delivery_deadline.earlier_by(DELIVERY_SECONDS), busy_seconds)
-    except Exception as error:
-        message = _problem(error, context, job.command_name)
-    try:
-        post_to_response_url(job.response_url, message, prefixes, delivery_deadline)
-    except DeliveryFailed as failed:
-        if failed.transient:
-            logger.error(
-                "The answer could not be posted; failing so that Lambda retries", extra={"reason": str(failed)}
-            )
-            raise
-        logger.error("Slack refused the answer", extra={"reason": str(failed)})
-        return
-    logger.info("Answer posted to the response_url", extra={"command": job.command.name})
-
-
-def _carry_out(job: CommandJob, deadline: Deadline, busy_seconds: float) -> SlackMessage:
-    """The use case the HTTP route runs, keyed by the trigger id when it changes anything."""
-    ports, caller, key = wiring().ports, Caller(identity=job.caller, via=CreatedVia.SLACK), job.trigger_id
-    match job.command:
-        case CreateCommand() as command:
-            request = command.to_endpoint_request()
-            created = create.create_endpoint_once(ports, caller, request, deadline, key=key, busy_seconds=busy_seconds)
-            return created_message(created)
-        case ShowCommand(username=username):
-            return endpoint_message(look_up_endpoint(ports, caller, username, deadline))
-        case ResetPasswordCommand(username=username):
-            reset = reset_password_once(
-                ports, caller, username, PasswordResetRequest(), deadline, key=key, busy_seconds=busy_seconds
-            )
-            return password_reset_message(reset)
-        case DisableCommand(username=username):
-            disabled = disable_endpoint_once(ports, caller, username, deadline, key=key, busy_seconds=busy_seconds)
-            return disabled_message(disabled, job.command_name)
-        case DeleteCommand(username=username, confirmed=False):
-            return delete_preview_message(preview_delete(ports, caller, username, deadline), job.command_name)
-        case DeleteCommand(username=username, confirmed=True):
-            deleted = delete_endpoint_once(ports, caller, username, deadline, key=key, busy_seconds=busy_seconds)
-            return deleted_message(deleted)
-        case AdoptCommand(username=username) as command:
-            adopted = adopt_endpoint_once(
-                ports, caller, username, command.to_adopt_request(), deadline, key=key, busy_seconds=busy_seconds
-            )
-            return adopted_message(adopted, job.command_name)
-    raise AssertionError(f"unreachable: every job command is matched ({job.command.name})")
-
-
-# -- shared ------------------------------------------------------------------------------------
-
-
-def _problem(error: Exception, context: LambdaContext, command_name: str) -> SlackMessage:
-    """Every failed command goes through here: one message, one metric, one log line."""
-    record_failure(problem_type_of(error), str(error))
-    return problem_message(error, context.aws_request_id, command_name)
-
-
-def _count_refusal(reason: str) -> None:
-    count_by("SlackRequestsRefused", "reason", reason)
-
-
-def _refusal(error: Exception, request_id: str | None) -> dict[str, Any]:
-    """A request refused before any command is read: problem details, as every route answers."""
-    problem, headers = problem_for(error, request_id)
-    return _problem_response(problem, headers)
-
-
-def _problem_response(problem: Problem, headers: dict[str, str]) -> dict[str, Any]:
-    return {
-        "statusCode": problem.status,
-        "headers": {"Content-Type": PROBLEM_CONTENT_TYPE, **headers},
-        "body": problem.model_dump_json(exclude_none=True),
-    }
+    return answer_slack_request(APIGatewayProxyEventV2(event), _edge(context))
 
 
 warm_up_during_init(wiring, os.environ)

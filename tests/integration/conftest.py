@@ -103,10 +103,8 @@ def scim(api: ProvisionerApi) -> Iterator[ScimClient]:
     api.put_parameter("scim/bearer_token", SCIM_TOKEN, "SecureString")
     module = importlib.import_module("scim_api")
     module.wiring.cache_clear()
-    module.settings.cache_clear()
     yield ScimClient(module)
     module.wiring.cache_clear()
-    module.settings.cache_clear()
 
 
 @pytest.fixture

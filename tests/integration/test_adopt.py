@@ -18,7 +18,7 @@ import requests
 
 from local.gateway import IamCaller, LambdaFunction, LocalLambdaContext
 from local.signalwire_emulator import COLLECTION_PATH, Fault
-from sip_provisioning import workflow
+from sip_provisioning.callers import workflow
 from sip_provisioning.use_cases import list_unmanaged
 from tests.integration.conftest import CALLER, INVENTORY_TABLE, SIP_DOMAIN, Answer, ProvisionerApi
 

@@ -132,7 +132,6 @@ class Fleet:
 def cold_workflow_module() -> ModuleType:
     module = importlib.import_module("functions.workflow.workflow_entry")
     module.wiring.cache_clear()
-    module.reports.cache_clear()
     return module
 
 

@@ -30,9 +30,9 @@ from local.seed import SignalWireAccount, SlackApp, create_idempotency_table, se
 from local.signalwire_emulator import SignalWireEmulator
 from local.slack_response_url import ResponseUrlStandIn
 from reliability.harness import refusing_port
+from sip_provisioning.callers.slack.delivery import DeliveryFailed, post_to_response_url
+from sip_provisioning.callers.slack.messages import usage_message
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.slack.delivery import DeliveryFailed, post_to_response_url
-from sip_provisioning.slack.messages import usage_message
 from tests.slack_helpers import new_trigger_id
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from reliability.aws_faults import FailingCalls, in_every_new_session
-from sip_provisioning.configuration import ParameterStoreConfig
-from sip_provisioning.errors import ConfigurationError
+from sip_provisioning.adapters.parameter_store import ParameterStoreConfig
+from sip_provisioning.domain.errors import ConfigurationError
 from tests.integration.conftest import ProvisionerApi
 
 PREFIX = "/sip-provisioning/test"

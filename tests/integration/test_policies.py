@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from local.gateway import IamCaller
-from sip_provisioning import workflow
+from sip_provisioning.callers import workflow
 from tests.integration.conftest import CALLER, INVENTORY_TABLE, PARAMETERS_PATH, Answer, ProvisionerApi, invoke_workflow
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

@@ -6,19 +6,18 @@ import pytest
 from pydantic import SecretStr
 
 from local.signalwire_emulator import Fault, SignalWireEmulator
+from sip_provisioning.adapters.signalwire_client import SignalWireClient, Timeouts
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.signalwire.client import (
+from sip_provisioning.domain.signalwire import CreateSipEndpointPayload
+from sip_provisioning.use_cases.ports import (
     AnswerLost,
     CredentialsRejected,
     NotSent,
     PayloadRejected,
     RateLimited,
     ServerFailed,
-    SignalWireClient,
-    Timeouts,
     UnreadableAnswer,
 )
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload
 
 FAST = Timeouts(connect=0.5, read=0.3)
 

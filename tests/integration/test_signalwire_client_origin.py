@@ -16,9 +16,10 @@ import pytest
 from pydantic import SecretStr
 
 from local.loopback import LoopbackServer
+from sip_provisioning.adapters.signalwire_client import SignalWireClient, Timeouts
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.signalwire.client import SignalWireClient, SignalWireFault, Timeouts, UnreadableAnswer
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload
+from sip_provisioning.domain.signalwire import CreateSipEndpointPayload
+from sip_provisioning.use_cases.ports import SignalWireFault, UnreadableAnswer
 
 ENDPOINTS_PATH = "/api/relay/rest/endpoints/sip"
 PROJECT_ID = "origin-project"

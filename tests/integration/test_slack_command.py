@@ -147,9 +147,7 @@ def slack(api: ProvisionerApi, monkeypatch: pytest.MonkeyPatch) -> Iterator[Slac
     seed_slack(api.ssm, PARAMETERS_PATH, SlackApp(SIGNING_SECRET, (TEAM, EVENTS_TEAM)))
     monkeypatch.setenv("SLACK_RESPONSE_URL_PREFIXES", "http://127.0.0.1:")
     module = importlib.import_module("functions.slack_command.slack_command")
-    caches = (module.wiring, module.settings, module.lambda_client)
-    for cached in caches:  # compose against this test's moto, settings and Lambda stand-in
-        cached.cache_clear()
+    module.wiring.cache_clear()  # compose against this test's moto, settings and Lambda stand-in
     invocation_lock = threading.RLock()
     with (
         ResponseUrlStandIn() as response_url,
@@ -157,8 +155,7 @@ def slack(api: ProvisionerApi, monkeypatch: pytest.MonkeyPatch) -> Iterator[Slac
     ):
         monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", service.base_url)
         yield SlackCommand(module, api, service, response_url, invocation_lock)
-    for cached in caches:
-        cached.cache_clear()
+    module.wiring.cache_clear()
 
 
 def blocks_text(answer: SlackAnswer) -> str:

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 import pytest
 
 from local.slack_response_url import ResponseUrlStandIn
+from sip_provisioning.callers.slack.delivery import DeliveryFailed, DeliveryRefused, post_to_response_url
+from sip_provisioning.callers.slack.messages import usage_message
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.slack.delivery import DeliveryFailed, DeliveryRefused, post_to_response_url
-from sip_provisioning.slack.messages import usage_message
 
 LOOPBACK = ("http://127.0.0.1:",)
 MESSAGE = usage_message("/sip")

@@ -15,8 +15,8 @@ from botocore.config import Config
 from moto import mock_aws
 
 from reliability.aws_faults import SSM_GET_PARAMETERS, FailingCalls, in_every_new_session
-from sip_provisioning.configuration import ParameterStoreConfig
-from sip_provisioning.errors import ConfigurationError
+from sip_provisioning.adapters.parameter_store import ParameterStoreConfig
+from sip_provisioning.domain.errors import ConfigurationError
 from sip_provisioning.observability import metrics
 from tests.integration.conftest import ProvisionerApi
 

@@ -21,8 +21,8 @@ import requests
 
 from local.gateway import LambdaFunction, LocalLambdaContext
 from local.signalwire_emulator import COLLECTION_PATH, Fault
-from sip_provisioning import workflow
-from sip_provisioning.responses import EndpointCreated
+from sip_provisioning.callers import workflow
+from sip_provisioning.domain.answers import EndpointCreated
 from tests.integration.conftest import PARAMETERS_PATH, SECRETS_PREFIX, SIP_DOMAIN, ProvisionerApi
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

@@ -3,11 +3,11 @@
 import pytest
 from pydantic import SecretStr
 
-from sip_provisioning.configuration import Profile
-from sip_provisioning.errors import RequestInvalid, UnknownProfile
-from sip_provisioning.payload_builder import build_create_payload
-from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.signalwire.models import ALL_HANDLER_FIELDS, HANDLER_FIELDS, CallHandler
+from sip_provisioning.domain.errors import RequestInvalid, UnknownProfile
+from sip_provisioning.domain.payload import build_create_payload
+from sip_provisioning.domain.profile import Profile
+from sip_provisioning.domain.request import EndpointRequest
+from sip_provisioning.domain.signalwire import ALL_HANDLER_FIELDS, HANDLER_FIELDS, CallHandler
 
 PASSWORD = SecretStr("correct-horse-battery-staple")
 AGENT_ID = "6f1c2a5e-3b7d-4c8e-9a10-2d4b6f8e0c13"

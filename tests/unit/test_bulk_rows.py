@@ -8,14 +8,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from sip_provisioning.adapters.objects import S3Objects
-from sip_provisioning.errors import FieldError, Forbidden, RequestInvalid
-from sip_provisioning.self_service import EndpointRequest, LamlWebhooksHandler
-from sip_provisioning.use_cases.bulk_import import (
+from sip_provisioning.callers.bulk import (
     KNOWN_COLUMNS,
     LineTooLong,
     NotUtf8,
     RowInvalid,
-    SourceUnreadable,
     check_header,
     line_of,
     request_from_row,
@@ -23,6 +20,9 @@ from sip_provisioning.use_cases.bulk_import import (
     validate_lines,
     without_byte_order_mark,
 )
+from sip_provisioning.domain.errors import FieldError, Forbidden, RequestInvalid
+from sip_provisioning.domain.request import EndpointRequest, LamlWebhooksHandler
+from sip_provisioning.use_cases.ports import SourceUnreadable
 
 
 def accept_all(request: EndpointRequest) -> None:

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from sip_provisioning.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json, too_deep_at
-from sip_provisioning.self_service import fields_holding_invalid_text
+from sip_provisioning.domain.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json, too_deep_at
+from sip_provisioning.domain.request import fields_holding_invalid_text
 
 
 def nested_arrays(depth: int, inner: object = 1) -> object:

@@ -2,7 +2,7 @@
 
 Step Functions matches errors by name at run time only: a misspelt name in a Retry or Catch
 never matches and nothing complains. So in both directions: every name the definition matches
-or fails with is one the workflow entry raises (`sip_provisioning.workflow`) or Step Functions
+or fails with is one the workflow entry raises (`sip_provisioning.callers.workflow`) or Step Functions
 reports, and every name the function raises that repeating can cure is retried, and each one
 offboarding has a meaning for (gone, not managed, forbidden, refused) has its own way out. And
 the definition passes cfn-lint's ASL rules, which `cfn-lint template.yaml` cannot apply to a
@@ -18,7 +18,7 @@ from typing import Any, cast
 import pytest
 from cfnlint.api import lint  # type: ignore[import-untyped]  # cfn-lint ships no type information
 
-from sip_provisioning import workflow
+from sip_provisioning.callers import workflow
 
 STATEMACHINE_DIR = Path(__file__).resolve().parents[2] / "statemachine"
 DEFINITION_PATH = STATEMACHINE_DIR / "offboarding.asl.json"

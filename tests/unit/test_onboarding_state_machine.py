@@ -2,7 +2,7 @@
 
 Step Functions matches errors by name at run time only: a misspelt name in a Retry or Catch
 never matches and nothing complains. These checks hold the definition to the names the workflow
-entry can raise (`sip_provisioning.workflow`), and the definition to cfn-lint's ASL rules, which
+entry can raise (`sip_provisioning.callers.workflow`), and the definition to cfn-lint's ASL rules, which
 `cfn-lint template.yaml` cannot apply to a definition kept in its own file.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint  # type: ignore[import-untyped]  # cfn-lint ships no type information
 
-from sip_provisioning import workflow
+from sip_provisioning.callers import workflow
 
 DEFINITION_PATH = Path(__file__).resolve().parents[2] / "statemachine" / "onboarding.asl.json"
 CREATE_STATE = "CreateSipEndpoint"

@@ -1,17 +1,15 @@
 """The policy rules of CONTRACT.md section 5, one behaviour each."""
 
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from sip_provisioning.domain.policy import (
     FORCED_DELIVERY,
-    HANDLER_KEYS,
     REQUEST_RULES,
     URL_KEYS,
     DeploymentPolicy,
-    HandlerType,
     PasswordDelivery,
     ProfilePolicy,
     RequestedFields,
@@ -26,8 +24,8 @@ from sip_provisioning.domain.policy import (
     request_violations,
     url_host,
 )
-from sip_provisioning.self_service import HANDLER_REQUEST_TYPES, EndpointRequest
-from sip_provisioning.signalwire.models import CallHandler
+from sip_provisioning.domain.request import EndpointRequest
+from sip_provisioning.domain.signalwire import HANDLERS
 
 ROLE = "arn:aws:sts::123456789012:assumed-role/onboarding-bot/session-1"
 OTHER_ROLE = "arn:aws:sts::123456789012:assumed-role/intern/session-9"
@@ -52,23 +50,12 @@ def rules_of(violations: list[Violation]) -> list[str]:
     return [violation.rule for violation in violations]
 
 
-# -- the tables agree with the request model ----------------------------------------------------
-
-
-def test_the_handler_key_table_is_the_request_models() -> None:
-    # Given the request model's handler short names
-    expected = {str(kind): frozenset(model.SIGNALWIRE_FIELDS) for kind, model in HANDLER_REQUEST_TYPES.items()}
-    # When / Then the policy's table names the same types and keys
-    assert dict(HANDLER_KEYS) == expected
-    assert set(get_args(HandlerType)) == {str(kind) for kind in CallHandler}
+# -- the URL keys ---------------------------------------------------------------------------------
 
 
 def test_the_url_keys_are_exactly_the_handler_keys_that_set_a_url_field() -> None:
     # Given every handler key and the SignalWire field it sets
-    url_keys = {
-        short for model in HANDLER_REQUEST_TYPES.values() for short, long in model.SIGNALWIRE_FIELDS.items()
-        if long.endswith("_url")
-    }  # fmt: skip
+    url_keys = {key.short for keys in HANDLERS.values() for key in keys.keys if key.field.endswith("_url")}
     # When / Then the policy checks exactly those as URLs
     assert url_keys == URL_KEYS
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from config.push_profiles import load_policy, load_profiles
-from sip_provisioning.configuration import Profile
 from sip_provisioning.domain.policy import PasswordDelivery
+from sip_provisioning.domain.profile import Profile
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 

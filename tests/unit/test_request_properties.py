@@ -12,11 +12,17 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import SecretStr, ValidationError
 
-from sip_provisioning.configuration import Profile
-from sip_provisioning.errors import RequestInvalid, UnknownProfile
-from sip_provisioning.payload_builder import build_create_payload
-from sip_provisioning.self_service import HANDLER_REQUEST_TYPES, EndpointRequest
-from sip_provisioning.signalwire.models import ALL_HANDLER_FIELDS, HANDLER_FIELDS, REQUIRED_HANDLER_FIELDS, CallHandler
+from sip_provisioning.domain.errors import RequestInvalid, UnknownProfile
+from sip_provisioning.domain.payload import build_create_payload
+from sip_provisioning.domain.profile import Profile
+from sip_provisioning.domain.request import EndpointRequest
+from sip_provisioning.domain.signalwire import (
+    ALL_HANDLER_FIELDS,
+    HANDLER_FIELDS,
+    HANDLERS,
+    REQUIRED_HANDLER_FIELDS,
+    CallHandler,
+)
 
 # Every code point Python calls whitespace, and every separator, control and format character.
 FORBIDDEN_CLASSES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
@@ -109,9 +115,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 request_keys = st.sampled_from(sorted(EndpointRequest.model_fields)) | json_text
-handler_keys = st.sampled_from(
-    sorted({"type", *(short for kind in HANDLER_REQUEST_TYPES.values() for short in kind.SIGNALWIRE_FIELDS)})
-)
+handler_keys = st.sampled_from(sorted({"type", *(key.short for keys in HANDLERS.values() for key in keys.keys)}))
 handler_types = st.sampled_from([handler.value for handler in CallHandler])
 handler_like = st.dictionaries(handler_keys, json_values | handler_types, max_size=4)
 request_like = st.dictionaries(request_keys, json_values | handler_like, max_size=6)
@@ -189,7 +193,7 @@ def profiles(draw: st.DrawFn) -> Profile:
 @st.composite
 def handlers(draw: st.DrawFn) -> dict[str, Any]:
     call_handler = draw(st.sampled_from(list(CallHandler)))
-    short_names = HANDLER_REQUEST_TYPES[call_handler].SIGNALWIRE_FIELDS
+    short_names = HANDLERS[call_handler].fields_by_short
     given_keys = [short for short in short_names if draw(st.integers(0, 3)) > 0]
     return {
         "type": call_handler.value,

@@ -6,7 +6,7 @@ from email.utils import format_datetime
 import pytest
 import requests
 
-from sip_provisioning.signalwire.client import _retry_after
+from sip_provisioning.adapters.signalwire_client import _retry_after
 
 
 def answer_with(retry_after: str) -> requests.Response:

@@ -1,10 +1,12 @@
 """The rules of the POST /endpoints body (CONTRACT.md section 1)."""
 
+from typing import Literal
+
 import pytest
 from pydantic import ValidationError
 
-from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.signalwire.models import CallHandler
+from sip_provisioning.domain.request import EndpointRequest, HandlerRequest
+from sip_provisioning.domain.signalwire import CallHandler
 
 
 def parse(**fields: object) -> EndpointRequest:
@@ -151,3 +153,14 @@ def test_every_signalwire_call_handler_has_a_request_handler_type() -> None:
     parsed = {parse(handler={"type": handler.value}).handler for handler in CallHandler}
     # Then each parses to a handler of that type
     assert {handler.call_handler for handler in parsed if handler} == set(CallHandler)
+
+
+def test_a_handler_model_whose_keys_differ_from_the_handler_table_cannot_be_defined() -> None:
+    # Given the handler table, which gives relay_script the one key `url`
+    # When a handler model for relay_script declares another key
+    # Then defining it fails, naming the table's keys: the model cannot drift from the table
+    with pytest.raises(TypeError, match=r"HANDLERS gives relay_script: \['url'\]"):
+
+        class DriftedRelayScriptHandler(HandlerRequest):
+            type: Literal["relay_script"]
+            script: str | None = None

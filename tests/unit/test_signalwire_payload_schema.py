@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from pydantic import SecretStr, ValidationError
 
-from sip_provisioning.configuration import Profile
-from sip_provisioning.errors import RequestInvalid
-from sip_provisioning.payload_builder import build_create_payload
-from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.signalwire.models import (
+from sip_provisioning.domain.errors import RequestInvalid
+from sip_provisioning.domain.payload import build_create_payload
+from sip_provisioning.domain.profile import Profile
+from sip_provisioning.domain.request import EndpointRequest
+from sip_provisioning.domain.signalwire import (
     HANDLER_FIELDS,
     REQUIRED_HANDLER_FIELDS,
     CallHandler,

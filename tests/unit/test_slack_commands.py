@@ -7,11 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from sip_provisioning.errors import RequestInvalid
-from sip_provisioning.self_service import HANDLER_REQUEST_TYPES, EndpointRequest
-from sip_provisioning.signalwire.models import CallHandler
-from sip_provisioning.slack.commands import (
-    HANDLER_VALUE_KEYS,
+from sip_provisioning.callers.slack.commands import (
     OPTIONS,
     USAGE,
     VERBS,
@@ -29,6 +25,9 @@ from sip_provisioning.slack.commands import (
     as_word,
     parse_command,
 )
+from sip_provisioning.domain.errors import RequestInvalid
+from sip_provisioning.domain.request import EndpointRequest
+from sip_provisioning.domain.signalwire import HANDLERS, CallHandler
 
 QUOTES = '"“”„'
 
@@ -304,15 +303,6 @@ def test_a_very_long_unknown_word_is_echoed_cut_short() -> None:
 # -- handler=<type>:<value> --------------------------------------------------------------------
 
 
-def test_every_handler_type_has_its_one_value_key_from_the_request_keys() -> None:
-    # Given / When the value keys are compared with each handler type's request keys
-    # Then every type has one, and it is a key the type accepts (relay_connector takes none)
-    assert set(HANDLER_VALUE_KEYS) == set(CallHandler)
-    for handler_type, key in HANDLER_VALUE_KEYS.items():
-        keys = HANDLER_REQUEST_TYPES[handler_type].SIGNALWIRE_FIELDS
-        assert (key in keys) if key is not None else keys == {}
-
-
 def test_the_handler_value_may_hold_colons() -> None:
     # Given / When a handler value with colons of its own is parsed
     command = parse_command("create a handler=relay_topic:office:desk:7")
@@ -427,7 +417,7 @@ handlers = st.sampled_from(list(CallHandler)).flatmap(
     lambda handler_type: st.builds(
         HandlerOption,
         type=st.just(handler_type),
-        value=st.none() if HANDLER_VALUE_KEYS[handler_type] is None else values,
+        value=st.none() if HANDLERS[handler_type].value_key is None else values,
     )
 )
 

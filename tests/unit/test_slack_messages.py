@@ -6,29 +6,7 @@ from typing import Any
 
 import pytest
 
-from sip_provisioning.domain.drift import Drift
-from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord
-from sip_provisioning.errors import (
-    ConfigurationError,
-    EndpointNotFound,
-    EndpointNotManaged,
-    FieldError,
-    Forbidden,
-    RequestInvalid,
-    UpstreamUnavailable,
-)
-from sip_provisioning.responses import (
-    DeletePreview,
-    EndpointCreated,
-    EndpointDeleted,
-    EndpointDisabled,
-    EndpointView,
-    PasswordReset,
-    ProfileList,
-    ProfileSummary,
-)
-from sip_provisioning.signalwire.models import SipEndpoint
-from sip_provisioning.slack.commands import (
+from sip_provisioning.callers.slack.commands import (
     CreateCommand,
     DeleteCommand,
     DisableCommand,
@@ -36,7 +14,7 @@ from sip_provisioning.slack.commands import (
     ResetPasswordCommand,
     ShowCommand,
 )
-from sip_provisioning.slack.messages import (
+from sip_provisioning.callers.slack.messages import (
     MAX_SECTION_TEXT,
     SlackMessage,
     created_message,
@@ -50,6 +28,28 @@ from sip_provisioning.slack.messages import (
     usage_message,
     working_message,
 )
+from sip_provisioning.domain.answers import (
+    DeletePreview,
+    EndpointCreated,
+    EndpointDeleted,
+    EndpointDisabled,
+    EndpointView,
+    PasswordReset,
+    ProfileList,
+    ProfileSummary,
+)
+from sip_provisioning.domain.drift import Drift
+from sip_provisioning.domain.errors import (
+    ConfigurationError,
+    EndpointNotFound,
+    EndpointNotManaged,
+    FieldError,
+    Forbidden,
+    RequestInvalid,
+    UpstreamUnavailable,
+)
+from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord
+from sip_provisioning.domain.signalwire import SipEndpoint
 from tests.slack_helpers import message_text
 
 PASSWORD = "pmaCpGyltKd4a-Q1p3-fzVzsAAODoWBNJCIkBYx3DUI"

@@ -6,7 +6,7 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from sip_provisioning.slack.signature import SignatureRejected, verify_slack_signature
+from sip_provisioning.callers.slack.signature import SignatureRejected, verify_slack_signature
 from tests.slack_helpers import slack_signature
 
 # Slack's documented example (api.slack.com, "Verifying requests from Slack").

@@ -936,7 +936,7 @@ def test_the_on_failure_queue_is_encrypted_and_keeps_a_job_for_days(template: di
 
 def test_the_job_the_queue_keeps_has_no_field_that_could_hold_a_password() -> None:
     # Given the create job the Slack function hands itself (Lambda's failure record carries it)
-    from sip_provisioning.slack.payloads import CreateJob
+    from sip_provisioning.callers.slack.payloads import CreateJob
 
     # When its schema's fields are read
     fields = schema_property_names(CreateJob.model_json_schema())
@@ -1127,7 +1127,7 @@ def test_requests_that_fail_because_of_signalwire_alarm_whatever_the_upstream_pr
     template: dict[str, Any],
 ) -> None:
     # Given the service's upstream-* problem types and its metric identity
-    from sip_provisioning.problems import ProblemType
+    from sip_provisioning.domain.errors import ProblemType
 
     upstream_types = {problem.value for problem in ProblemType if problem.value.startswith("upstream-")}
     namespace, service = service_metric_identity(template)

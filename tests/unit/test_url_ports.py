@@ -4,7 +4,7 @@
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from sip_provisioning.signalwire.models import AbsoluteUrl, SipEndpointSettings
+from sip_provisioning.domain.signalwire import AbsoluteUrl, SipEndpointSettings
 
 ABSOLUTE_URL: TypeAdapter[str] = TypeAdapter(AbsoluteUrl)
 

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from sip_provisioning import errors, workflow
-from sip_provisioning.errors import FieldError
-from sip_provisioning.problems import INTERNAL_ERROR_DETAIL, ProblemType
+from sip_provisioning.callers import workflow
+from sip_provisioning.callers.problems import INTERNAL_ERROR_DETAIL
+from sip_provisioning.domain import errors
+from sip_provisioning.domain.errors import FieldError, ProblemType
 
 WORKFLOW_PROBLEM_TYPES = [problem for problem in ProblemType if problem not in workflow.HTTP_ONLY_PROBLEM_TYPES]
 

@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 
-from sip_provisioning import errors, workflow
-from sip_provisioning.workflow import invocation_from_event
+from sip_provisioning.callers import workflow
+from sip_provisioning.callers.workflow import invocation_from_event
+from sip_provisioning.domain import errors
 
 KEY = "arn:aws:states:us-east-1:123456789012:execution:Onboarding:employee-4711"
 # The actions that take only a username (and a key).

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from sip_provisioning.errors import ConfigurationError
+from sip_provisioning.domain.errors import ConfigurationError
 
 _ENVIRONMENT_NAMES = {
     "parameters_path": "PARAMETERS_PATH",
@@ -17,6 +17,7 @@ _ENVIRONMENT_NAMES = {
     "signalwire_connect_timeout": "SIGNALWIRE_CONNECT_TIMEOUT",
     "signalwire_read_timeout": "SIGNALWIRE_READ_TIMEOUT",
     "slack_response_url_prefixes": "SLACK_RESPONSE_URL_PREFIXES",
+    "imports_bucket": "IMPORTS_BUCKET",
 }
 
 
@@ -48,6 +49,9 @@ class RuntimeSettings(BaseModel):
     slack_response_url_prefixes: Annotated[
         tuple[ResponseUrlPrefix, ...], BeforeValidator(_comma_separated), Field(min_length=1)
     ] = ("https://hooks.slack.com/",)
+    # The imports bucket (bulk files; the fleet's manifests and reports): only the workflow
+    # function reads it, and only for the fleet's actions.
+    imports_bucket: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "RuntimeSettings":

@@ -1,6 +1,8 @@
-"""Composes the real adapters once per container: SSM, DynamoDB for the
-idempotency records and the inventory, SignalWire over HTTPS."""
+"""Composes the real adapters once per container: SSM, DynamoDB for the idempotency records and
+the inventory, Secrets Manager, S3 for the imports bucket, SignalWire over HTTPS, and the Lambda
+client the Slack command hands its jobs to. Every client is built here and nowhere else."""
 
+import os
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
@@ -9,14 +11,17 @@ import boto3
 from botocore.config import Config
 
 from sip_provisioning.adapters.inventory import DynamoDBInventory
+from sip_provisioning.adapters.objects import S3Objects
+from sip_provisioning.adapters.once_store import DynamoDBOnceStore
+from sip_provisioning.adapters.parameter_store import ParameterStoreConfig
 from sip_provisioning.adapters.scim_users import DynamoDBScimUsers
 from sip_provisioning.adapters.secrets import SecretsManagerStore
-from sip_provisioning.configuration import ParameterStoreConfig, SignalWireSettings
+from sip_provisioning.adapters.signalwire_client import SignalWireClient, Timeouts
+from sip_provisioning.domain.errors import ConfigurationError
+from sip_provisioning.domain.profile import SignalWireSettings
 from sip_provisioning.observability import logger
 from sip_provisioning.settings import RuntimeSettings
-from sip_provisioning.signalwire.client import SignalWireClient, Timeouts
-from sip_provisioning.use_cases.once import OnceStore
-from sip_provisioning.use_cases.ports import Ports
+from sip_provisioning.use_cases.ports import Ports, ReportBucket
 
 # Bounded AWS waits with the SDK's standard retries (throttling and transient errors, with
 # backoff). SSM is read first and throttles under bursts of cold starts: three attempts.
@@ -27,13 +32,17 @@ _SECRETS_MANAGER_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
 )
 _DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
+_S3_CONFIG = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3})
+# Bounded waits for the Slack command's asynchronous invoke: its whole answer must reach Slack
+# within 3 seconds.
+_LAMBDA_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
 
 
 class Wiring:
     """The composed service of one Lambda container."""
 
     def __init__(self, settings: RuntimeSettings) -> None:
-        self._settings = settings
+        self.settings = settings
         # One session: its SDK clients share the endpoint and model data it loads once.
         self._session = boto3.session.Session()
         self._timeouts = Timeouts(connect=settings.signalwire_connect_timeout, read=settings.signalwire_read_timeout)
@@ -49,10 +58,18 @@ class Wiring:
             config=config,
             signalwire=self._signalwire_for,
             inventory=DynamoDBInventory(lambda: self._dynamodb, settings.inventory_table),
-            once=OnceStore(lambda: self._dynamodb, settings.idempotency_table),
+            once=DynamoDBOnceStore(lambda: self._dynamodb, settings.idempotency_table),
             secrets=SecretsManagerStore(lambda: self._secretsmanager, settings.secrets_prefix),
             scim_users=DynamoDBScimUsers(lambda: self._dynamodb, settings.inventory_table),
         )
+        # The imports bucket's objects: bulk files, row results, the fleet's manifests and reports.
+        self.objects = S3Objects(lambda: self._s3)
+
+    def reports(self) -> ReportBucket:
+        """The imports bucket, where the fleet's state machines keep manifests and write reports."""
+        if not self.settings.imports_bucket:
+            raise ConfigurationError("environment variable IMPORTS_BUCKET", "missing")
+        return ReportBucket(objects=self.objects, name=self.settings.imports_bucket)
 
     def warm_up(self) -> None:
         """Do in INIT what the first request would otherwise pay for at its slower share of CPU:
@@ -70,6 +87,14 @@ class Wiring:
     def _secretsmanager(self) -> Any:
         return self._session.client("secretsmanager", config=_SECRETS_MANAGER_CONFIG)
 
+    @cached_property
+    def _s3(self) -> Any:
+        return self._session.client("s3", config=_S3_CONFIG)
+
+    @cached_property
+    def lambda_client(self) -> Any:
+        return self._session.client("lambda", config=_LAMBDA_CONFIG)
+
     def _signalwire_for(self, settings: SignalWireSettings) -> SignalWireClient:
         # One client per set of credentials, so a rotated token takes effect at the next SSM read
         # and connections stay open across warm invocations otherwise.
@@ -77,6 +102,12 @@ class Wiring:
             self._client = SignalWireClient(settings.space_url, settings.project_id, settings.api_token, self._timeouts)
             self._client_settings = settings
         return self._client
+
+
+def compose() -> Wiring:
+    """The service composed from the function's environment. Each entry keeps one per container
+    (`wiring = cache(compose)`): built on first use, reused by every warm invocation."""
+    return Wiring(RuntimeSettings.from_environ(os.environ))
 
 
 def warm_up_during_init(compose: Callable[[], Wiring], environ: Mapping[str, str]) -> None:

@@ -6,7 +6,9 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from sip_provisioning.use_cases.bulk_import import CHUNK_BYTES, SourceUnreadable
+from sip_provisioning.use_cases.ports import SourceUnreadable
+
+CHUNK_BYTES: Final = 64 * 1024
 
 # S3's answers for an object that cannot be read at all, in the caller's words.
 UNREADABLE_REASONS: Final = {

@@ -15,8 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
+from sip_provisioning.domain.errors import FieldError
 from sip_provisioning.domain.records import SecretLabels
-from sip_provisioning.errors import FieldError
 
 RECOVERY_WINDOW_DAYS = 7
 # Secrets Manager's limits (API reference, CreateSecret and Tag).

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, SipEndpointSettings
+from sip_provisioning.domain.signalwire import CreateSipEndpointPayload, SipEndpoint, SipEndpointSettings
 
 UPSTREAM_DEFAULTS: dict[str, Any] = {"ciphers": [], "codecs": [], "encryption": "default"}
 COMPARED_FIELDS = ("username", *SipEndpointSettings.model_fields)

@@ -15,46 +15,21 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from sip_provisioning.domain.signalwire import HANDLERS, CallHandler
+
 # -- the request's vocabulary (CONTRACT.md section 1) -----------------------------------------
 
-# Handler short names and their keys, as the request spells them. A test keeps this table in
-# step with the request model's, so that this module needs nothing from it.
+# Handler short names and their keys, as the request spells them (read from the one table).
 HANDLER_KEYS: Mapping[str, frozenset[str]] = {
-    "laml_webhooks": frozenset(
-        {"url", "method", "fallback_url", "fallback_method", "status_callback_url", "status_callback_method"}
-    ),
-    "laml_application": frozenset({"application_id"}),
-    "dialogflow": frozenset({"agent_id"}),
-    "relay_topic": frozenset({"topic", "status_callback_url"}),
-    "relay_context": frozenset({"context", "status_callback_url"}),
-    "relay_application": frozenset({"application"}),
-    "relay_connector": frozenset(),
-    "video_room": frozenset({"room_id"}),
-    "call_flow": frozenset({"flow_id", "version"}),
-    "ai_agent": frozenset({"agent_id"}),
-    "relay_script": frozenset({"url"}),
+    handler.value: frozenset(key.short for key in keys.keys) for handler, keys in HANDLERS.items()
 }
 # The handler keys whose values are URLs someone else's server would answer calls from.
 URL_KEYS: frozenset[str] = frozenset({"url", "fallback_url", "status_callback_url"})
-
-HandlerType = Literal[
-    "laml_webhooks",
-    "laml_application",
-    "dialogflow",
-    "relay_topic",
-    "relay_context",
-    "relay_application",
-    "relay_connector",
-    "video_room",
-    "call_flow",
-    "ai_agent",
-    "relay_script",
-]
 
 # Request fields a policy governs, beyond `username` and `profile` (which anyone may set) and
 # `handler` (described by its type and keys).
@@ -104,7 +79,7 @@ class ProfilePolicy(BaseModel):
 
     callers: tuple[CallerPattern, ...] | None = None
     overridable: tuple[OverridableField, ...] | None = None
-    handler_types: tuple[HandlerType, ...] | None = None
+    handler_types: tuple[CallHandler, ...] | None = None
     url_hosts: tuple[HostPattern, ...] | None = None
     password_delivery: PasswordDelivery | None = None
 

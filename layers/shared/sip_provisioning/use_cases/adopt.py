@@ -17,11 +17,9 @@ import pydantic
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.answers import AdoptPreview, EndpointAdopted
 from sip_provisioning.domain.drift import Drift, drift_of
-from sip_provisioning.domain.passwords import generate_password
-from sip_provisioning.domain.policy import is_admin
-from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord, RecordChanged
-from sip_provisioning.errors import (
+from sip_provisioning.domain.errors import (
     EndpointAlreadyManaged,
     EndpointNotFound,
     FieldError,
@@ -29,17 +27,19 @@ from sip_provisioning.errors import (
     RequestInvalid,
     UnknownProfile,
 )
+from sip_provisioning.domain.passwords import generate_password
+from sip_provisioning.domain.payload import build_create_payload, sip_uri
+from sip_provisioning.domain.policy import is_admin
+from sip_provisioning.domain.records import CreatedVia, EndpointStatus, InventoryRecord, RecordChanged
+from sip_provisioning.domain.request import AdoptRequest, EndpointRequest
+from sip_provisioning.domain.signalwire import SipEndpoint, Username
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.payload_builder import build_create_payload
-from sip_provisioning.responses import AdoptPreview, EndpointAdopted
-from sip_provisioning.self_service import AdoptRequest, EndpointRequest
-from sip_provisioning.signalwire.models import SipEndpoint, Username
-from sip_provisioning.use_cases.create import sip_uri, stored_request
-from sip_provisioning.use_cases.managed import deleted_outside, held_by_id
-from sip_provisioning.use_cases.once import run_keyed
+from sip_provisioning.use_cases.create import stored_request
 from sip_provisioning.use_cases.ports import Caller, Inventory, Ports, SignalWire, now_iso
-from sip_provisioning.use_cases.reservations import settle_pending
-from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+from sip_provisioning.use_cases.support.managed import deleted_outside, held_by_id
+from sip_provisioning.use_cases.support.once import run_keyed
+from sip_provisioning.use_cases.support.reservations import settle_pending
+from sip_provisioning.use_cases.support.upstream import signalwire_faults_as_problems
 
 _USERNAME: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(Username)
 # The endpoint's own values the record keeps: what a profile cannot know of one person.

@@ -22,19 +22,19 @@ from typing import Final
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from sip_provisioning.configuration import ServiceConfig
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.drift import Drift, drift_of
+from sip_provisioning.domain.errors import ConfigurationError, RequestInvalid, UnknownProfile
+from sip_provisioning.domain.payload import build_create_payload
+from sip_provisioning.domain.profile import ServiceConfig
 from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
-from sip_provisioning.errors import ConfigurationError, RequestInvalid, UnknownProfile
+from sip_provisioning.domain.request import EndpointRequest
+from sip_provisioning.domain.signalwire import SipEndpoint
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.payload_builder import build_create_payload
-from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.signalwire.models import SipEndpoint
 from sip_provisioning.use_cases.list_endpoints import every_record
 from sip_provisioning.use_cases.ports import Ports, ReportBucket, SignalWire
 from sip_provisioning.use_cases.rollout import Location
-from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+from sip_provisioning.use_cases.support.upstream import signalwire_faults_as_problems
 
 MANAGED_STATUSES: Final = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
 # A pending record's endpoint may exist already: it is neither managed yet nor anyone else's.

@@ -7,23 +7,22 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.answers import ChangePreview, EndpointChanged
 from sip_provisioning.domain.drift import Change, update_body
+from sip_provisioning.domain.errors import FieldError, RequestInvalid
 from sip_provisioning.domain.passwords import generate_password
+from sip_provisioning.domain.payload import build_create_payload, sip_uri
 from sip_provisioning.domain.records import InventoryRecord, SecretLabels
-from sip_provisioning.errors import FieldError, RequestInvalid
+from sip_provisioning.domain.request import EndpointChanges, EndpointRequest
+from sip_provisioning.domain.signalwire import CreateSipEndpointPayload, SipEndpoint
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.payload_builder import build_create_payload
-from sip_provisioning.responses import ChangePreview, EndpointChanged
-from sip_provisioning.self_service import EndpointChanges, EndpointRequest
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint
-from sip_provisioning.use_cases.create import sip_uri
-from sip_provisioning.use_cases.guard import check_change
-from sip_provisioning.use_cases.managed import again_on_conflict, managed
-from sip_provisioning.use_cases.once import run_keyed
-from sip_provisioning.use_cases.password_secrets import check_secret_fits
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
-from sip_provisioning.use_cases.updates import put_confirmed
-from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+from sip_provisioning.use_cases.support.guard import check_change
+from sip_provisioning.use_cases.support.managed import again_on_conflict, managed
+from sip_provisioning.use_cases.support.once import run_keyed
+from sip_provisioning.use_cases.support.password_secrets import check_secret_fits
+from sip_provisioning.use_cases.support.updates import put_confirmed
+from sip_provisioning.use_cases.support.upstream import signalwire_faults_as_problems
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,9 @@ import time
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sip_provisioning.configuration import SignalWireSettings
 from sip_provisioning.deadline import Deadline
-from sip_provisioning.domain.passwords import derive_password, generate_password
-from sip_provisioning.domain.policy import PasswordDelivery
-from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, SecretLabels
-from sip_provisioning.errors import (
+from sip_provisioning.domain.answers import DryRunResult, EndpointCreated
+from sip_provisioning.domain.errors import (
     FieldError,
     RequestInvalid,
     UpstreamError,
@@ -35,28 +32,34 @@ from sip_provisioning.errors import (
     UpstreamUnavailable,
     UsernameTaken,
 )
+from sip_provisioning.domain.passwords import derive_password, generate_password
+from sip_provisioning.domain.payload import build_create_payload, sip_uri
+from sip_provisioning.domain.policy import PasswordDelivery
+from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, SecretLabels
+from sip_provisioning.domain.request import EndpointRequest
+from sip_provisioning.domain.signalwire import CreateSipEndpointPayload, SipEndpoint, matches_payload
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.payload_builder import build_create_payload
-from sip_provisioning.responses import DryRunResult, EndpointCreated
-from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.signalwire.client import (
+from sip_provisioning.use_cases.ports import (
     AnswerLost,
+    Attempt,
+    Caller,
     CredentialsRejected,
     NotSent,
     PayloadRejected,
+    Ports,
     RateLimited,
     ServerFailed,
+    SignalWire,
     SignalWireFault,
     UnreadableAnswer,
+    now_iso,
 )
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, matches_payload
-from sip_provisioning.use_cases.guard import check_request, delivery_for
-from sip_provisioning.use_cases.managed import deleted_outside, held_by_id
-from sip_provisioning.use_cases.once import Attempt, run_keyed
-from sip_provisioning.use_cases.password_secrets import check_secret_fits
-from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
-from sip_provisioning.use_cases.reservations import reserve, settle_pending
-from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+from sip_provisioning.use_cases.support.guard import check_request, delivery_for
+from sip_provisioning.use_cases.support.managed import deleted_outside, held_by_id
+from sip_provisioning.use_cases.support.once import run_keyed
+from sip_provisioning.use_cases.support.password_secrets import check_secret_fits
+from sip_provisioning.use_cases.support.reservations import reserve, settle_pending
+from sip_provisioning.use_cases.support.upstream import signalwire_faults_as_problems
 
 MAX_CREATE_ATTEMPTS = 3
 FIRST_BACKOFF_SECONDS = 0.2
@@ -173,10 +176,6 @@ def restore_password(
     token = ports.config.load().signalwire.api_token
     password = derive_password(token, attempt.nonce, PASSWORD_PURPOSE)
     return created.model_copy(update={"password": password.get_secret_value()})
-
-
-def sip_uri(username: str, settings: SignalWireSettings) -> str:
-    return f"sip:{username}@{settings.sip_domain}"
 
 
 def _reserve(

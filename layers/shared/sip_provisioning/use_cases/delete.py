@@ -3,23 +3,26 @@
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.answers import DeletePreview, EndpointDeleted
+from sip_provisioning.domain.errors import EndpointNotFound, EndpointNotManaged, UpstreamError, UpstreamTimeout
 from sip_provisioning.domain.records import EndpointStatus, InventoryRecord
-from sip_provisioning.errors import EndpointNotFound, EndpointNotManaged, UpstreamError, UpstreamTimeout
+from sip_provisioning.domain.signalwire import SipEndpoint
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.responses import DeletePreview, EndpointDeleted
-from sip_provisioning.signalwire.client import (
+from sip_provisioning.use_cases.ports import (
     AnswerLost,
+    Caller,
     EndpointMissing,
+    Ports,
     ServerFailed,
+    SignalWire,
     SignalWireFault,
     UnreadableAnswer,
+    now_iso,
 )
-from sip_provisioning.signalwire.models import SipEndpoint
-from sip_provisioning.use_cases.guard import check_manage
-from sip_provisioning.use_cases.managed import again_on_conflict, find
-from sip_provisioning.use_cases.once import run_keyed
-from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire, now_iso
-from sip_provisioning.use_cases.upstream import problem_for_fault, signalwire_faults_as_problems
+from sip_provisioning.use_cases.support.guard import check_manage
+from sip_provisioning.use_cases.support.managed import again_on_conflict, find
+from sip_provisioning.use_cases.support.once import run_keyed
+from sip_provisioning.use_cases.support.upstream import problem_for_fault, signalwire_faults_as_problems
 
 
 def preview_delete(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> DeletePreview:

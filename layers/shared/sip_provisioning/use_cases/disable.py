@@ -3,16 +3,16 @@
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.answers import EndpointDisabled
 from sip_provisioning.domain.passwords import generate_password
 from sip_provisioning.domain.records import EndpointStatus
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.responses import EndpointDisabled
-from sip_provisioning.use_cases.guard import check_manage
-from sip_provisioning.use_cases.managed import again_on_conflict, managed
-from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
-from sip_provisioning.use_cases.updates import put_confirmed
-from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+from sip_provisioning.use_cases.support.guard import check_manage
+from sip_provisioning.use_cases.support.managed import again_on_conflict, managed
+from sip_provisioning.use_cases.support.once import run_keyed
+from sip_provisioning.use_cases.support.updates import put_confirmed
+from sip_provisioning.use_cases.support.upstream import signalwire_faults_as_problems
 
 
 def disable_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointDisabled:

@@ -5,12 +5,12 @@ records the caller may see, and no cursor reveals one it may not."""
 
 from collections.abc import Iterator
 
+from sip_provisioning.domain.answers import EndpointList
 from sip_provisioning.domain.cursors import CursorRefused, open_cursor, seal
+from sip_provisioning.domain.errors import FieldError, RequestInvalid
 from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, ListingQuery, ListPosition, RecordSummary
-from sip_provisioning.errors import FieldError, RequestInvalid
-from sip_provisioning.responses import EndpointList
-from sip_provisioning.use_cases.guard import profiles_seen_by
 from sip_provisioning.use_cases.ports import Caller, Inventory, Ports
+from sip_provisioning.use_cases.support.guard import profiles_seen_by
 
 LISTED_BY_DEFAULT = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})
 CURSOR_REFUSED = "not a cursor this service issued for this query and caller"

@@ -1,8 +1,8 @@
 """The profiles a self-service request can name."""
 
-from sip_provisioning.responses import ProfileList, ProfileSummary
-from sip_provisioning.use_cases.guard import usable_profiles
+from sip_provisioning.domain.answers import ProfileList, ProfileSummary
 from sip_provisioning.use_cases.ports import Caller, Ports
+from sip_provisioning.use_cases.support.guard import usable_profiles
 
 
 def list_profiles(ports: Ports, caller: Caller) -> ProfileList:

@@ -12,14 +12,14 @@ at all, as in SignalWire's own list.
 import json
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.answers import UnmanagedEndpoint, UnmanagedEndpointList
 from sip_provisioning.domain.cursors import CursorRefused, open_cursor, seal
+from sip_provisioning.domain.errors import FieldError, Forbidden, RequestInvalid
 from sip_provisioning.domain.policy import is_admin
 from sip_provisioning.domain.records import EndpointStatus, InventoryRecord, UpstreamPosition
-from sip_provisioning.errors import FieldError, Forbidden, RequestInvalid
-from sip_provisioning.responses import UnmanagedEndpoint, UnmanagedEndpointList
-from sip_provisioning.signalwire.models import SipEndpoint
+from sip_provisioning.domain.signalwire import SipEndpoint
 from sip_provisioning.use_cases.ports import Caller, Ports, SignalWire
-from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+from sip_provisioning.use_cases.support.upstream import signalwire_faults_as_problems
 
 # One SignalWire page is joined with the inventory in one batch read (at most 100 keys).
 UPSTREAM_PAGE_SIZE = 100

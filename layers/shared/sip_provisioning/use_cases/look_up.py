@@ -1,17 +1,16 @@
 """Look up: the endpoint as SignalWire holds it, whether the service manages it, and its drift."""
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.answers import EndpointView
 from sip_provisioning.domain.drift import Drift, drift_of
+from sip_provisioning.domain.errors import ConfigurationError, EndpointNotFound, RequestInvalid
 from sip_provisioning.domain.passwords import generate_password
-from sip_provisioning.errors import ConfigurationError, EndpointNotFound, RequestInvalid
-from sip_provisioning.payload_builder import build_create_payload
-from sip_provisioning.responses import EndpointView
-from sip_provisioning.self_service import EndpointRequest
-from sip_provisioning.use_cases.create import sip_uri
-from sip_provisioning.use_cases.guard import check_see
-from sip_provisioning.use_cases.managed import find
+from sip_provisioning.domain.payload import build_create_payload, sip_uri
+from sip_provisioning.domain.request import EndpointRequest
 from sip_provisioning.use_cases.ports import Caller, Ports
-from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+from sip_provisioning.use_cases.support.guard import check_see
+from sip_provisioning.use_cases.support.managed import find
+from sip_provisioning.use_cases.support.upstream import signalwire_faults_as_problems
 
 
 def look_up_endpoint(ports: Ports, caller: Caller, username: str, deadline: Deadline) -> EndpointView:

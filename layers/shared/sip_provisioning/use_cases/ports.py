@@ -1,14 +1,16 @@
 """What the use cases need from the outside world, as small protocols, and who is asking."""
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
-from sip_provisioning.configuration import ServiceConfig, SignalWireSettings
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.errors import FieldError
+from sip_provisioning.domain.profile import ServiceConfig, SignalWireSettings
 from sip_provisioning.domain.records import (
     CreatedVia,
     EndpointStatus,
@@ -18,9 +20,101 @@ from sip_provisioning.domain.records import (
     SecretLabels,
 )
 from sip_provisioning.domain.scim_users import ScimUserRecord
-from sip_provisioning.errors import FieldError
-from sip_provisioning.signalwire.models import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
-from sip_provisioning.use_cases.once import OnceStore
+from sip_provisioning.domain.signalwire import CreateSipEndpointPayload, SipEndpoint, SipEndpointPage
+
+
+class SignalWireFault(Exception):
+    """SignalWire did not give a usable answer. Messages never hold credentials or bodies."""
+
+
+class NotSent(SignalWireFault):
+    """The connection failed before the request left: SignalWire cannot have acted on it."""
+
+
+class AnswerLost(SignalWireFault):
+    """The request was sent but no answer came back (read timeout, connection dropped)."""
+
+
+class RateLimited(SignalWireFault):
+    """SignalWire said to come back later (429, or 503 with Retry-After)."""
+
+    def __init__(self, status: int, retry_after: int) -> None:
+        super().__init__(f"SignalWire answered {status}, retry after {retry_after} s")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ServerFailed(SignalWireFault):
+    """SignalWire answered 5xx: whether it acted on the request is unknown."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"SignalWire answered {status}")
+        self.status = status
+
+
+class UnreadableAnswer(SignalWireFault):
+    """SignalWire answered something that is not the documented JSON."""
+
+
+class CredentialsRejected(SignalWireFault):
+    """SignalWire refused the project id and API token (401/403)."""
+
+
+class EndpointMissing(SignalWireFault):
+    """SignalWire answered 404: no endpoint with that id."""
+
+
+class PayloadRejected(SignalWireFault):
+    """SignalWire answered 422: the payload broke one of its rules (a taken username among them)."""
+
+    def __init__(self, details: list[str]) -> None:
+        super().__init__("SignalWire rejected the payload")
+        self.details = details
+
+
+NONCE_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run of an operation: who it is for, and what earlier runs under the same key did.
+
+    `attempt_id` is the same for every retry under one key (random for an unkeyed request), so
+    a record written by an earlier retry is recognised as this request's own. `username_was_free`:
+    an earlier run under the key saw SignalWire without the username before its create left, so
+    an endpoint found later may be that create's (see `OnceStore.remember_username_free`).
+    """
+
+    attempt_id: str
+    nonce: bytes
+    is_retry: bool
+    username_was_free: bool = False
+    record_id: str | None = None  # the key's record; None for an unkeyed request
+
+    @classmethod
+    def unkeyed(cls) -> "Attempt":
+        return cls(attempt_id=secrets.token_hex(16), nonce=secrets.token_bytes(NONCE_BYTES), is_retry=False)
+
+
+class OnceStore(Protocol):
+    """The idempotency records: a verb run at most once per (caller, key) scope."""
+
+    def run[T: BaseModel](
+        self,
+        *,
+        scope: str,
+        request_fingerprint: str,
+        busy_seconds: float,
+        answer_model: type[T],
+        work: Callable[[Attempt], T],
+        restore: Callable[[T, Attempt], T],
+    ) -> T:
+        """Run `work` once for `scope`; `restore` puts back what the record does not keep (the
+        password) into a replayed answer. `busy_seconds` is how long this run may take before
+        another attempt may take over (the invocation's remaining time)."""
+        ...
+
+    def remember_username_free(self, attempt: Attempt) -> None: ...
 
 
 class ConfigSource(Protocol):
@@ -77,6 +171,25 @@ class JsonObjects(Protocol):
 
     def put_json(self, bucket: str, key: str, document: object) -> None: ...
     def get_json(self, bucket: str, key: str) -> Any: ...
+
+
+class SourceUnreadable(Exception):
+    """The source object cannot be read at all: it, or its bucket, does not exist, or access is denied."""
+
+    def __init__(self, bucket: str, key: str, reason: str) -> None:
+        super().__init__(f"s3://{bucket}/{key} {reason}")
+        self.bucket, self.key, self.reason = bucket, key, reason
+
+
+class ObjectStore(Protocol):
+    """The imports bucket, object by object."""
+
+    def chunks(self, bucket: str, key: str) -> Iterator[bytes]:
+        """The object's bytes; `SourceUnreadable` when there is no object to read."""
+        ...
+
+    def put_json(self, bucket: str, key: str, document: Mapping[str, Any]) -> None: ...
+    def get_json(self, bucket: str, key: str) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)

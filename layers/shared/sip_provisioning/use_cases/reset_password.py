@@ -3,20 +3,20 @@
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.answers import PasswordReset
 from sip_provisioning.domain.passwords import derive_password
+from sip_provisioning.domain.payload import sip_uri
 from sip_provisioning.domain.policy import PasswordDelivery
 from sip_provisioning.domain.records import EndpointStatus, SecretLabels
+from sip_provisioning.domain.request import PasswordResetRequest
 from sip_provisioning.observability import logger, metrics
-from sip_provisioning.responses import PasswordReset
-from sip_provisioning.self_service import PasswordResetRequest
-from sip_provisioning.use_cases.create import sip_uri
-from sip_provisioning.use_cases.guard import check_reset, delivery_for
-from sip_provisioning.use_cases.managed import again_on_conflict, managed
-from sip_provisioning.use_cases.once import Attempt, run_keyed
-from sip_provisioning.use_cases.password_secrets import check_secret_fits
-from sip_provisioning.use_cases.ports import Caller, Ports, now_iso
-from sip_provisioning.use_cases.updates import put_confirmed
-from sip_provisioning.use_cases.upstream import signalwire_faults_as_problems
+from sip_provisioning.use_cases.ports import Attempt, Caller, Ports, now_iso
+from sip_provisioning.use_cases.support.guard import check_reset, delivery_for
+from sip_provisioning.use_cases.support.managed import again_on_conflict, managed
+from sip_provisioning.use_cases.support.once import run_keyed
+from sip_provisioning.use_cases.support.password_secrets import check_secret_fits
+from sip_provisioning.use_cases.support.updates import put_confirmed
+from sip_provisioning.use_cases.support.upstream import signalwire_faults_as_problems
 
 PASSWORD_PURPOSE = "reset"  # noqa: S105 - a label mixed into the derivation, not a password
 

@@ -24,14 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sip_provisioning.deadline import Deadline
 from sip_provisioning.domain.drift import Change
+from sip_provisioning.domain.errors import ProblemType, UnknownProfile
 from sip_provisioning.domain.records import EndpointStatus
-from sip_provisioning.errors import UnknownProfile
-from sip_provisioning.problems import ProblemType
-from sip_provisioning.self_service import EndpointChanges
+from sip_provisioning.domain.request import EndpointChanges
 from sip_provisioning.use_cases.change import change_endpoint, preview_change
 from sip_provisioning.use_cases.list_endpoints import every_record
-from sip_provisioning.use_cases.once import run_keyed
 from sip_provisioning.use_cases.ports import Caller, Ports, ReportBucket
+from sip_provisioning.use_cases.support.once import run_keyed
 
 # The endpoints a rollout brings in line; a deleted one is gone, a pending one not yet made.
 ROLLED_OUT_STATUSES: Final = frozenset({EndpointStatus.ACTIVE, EndpointStatus.DISABLED})

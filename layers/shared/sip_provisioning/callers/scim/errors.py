@@ -10,9 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException
 
-from sip_provisioning.domain.records import RecordChanged
-from sip_provisioning.domain.scim_users import ScimUserNotFound, UserNameInUse
-from sip_provisioning.errors import (
+from sip_provisioning.domain.errors import (
     ConfigurationError,
     EndpointNotFound,
     EndpointNotManaged,
@@ -29,6 +27,8 @@ from sip_provisioning.errors import (
     UpstreamUnavailable,
     UsernameTaken,
 )
+from sip_provisioning.domain.records import RecordChanged
+from sip_provisioning.domain.scim_users import ScimUserNotFound, UserNameInUse
 
 
 class ScimType(StrEnum):

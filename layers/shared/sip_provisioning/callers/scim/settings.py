@@ -11,10 +11,10 @@ from scim2_models.path import AttrPath
 
 from sip_provisioning.callers.scim.errors import InvalidValue
 from sip_provisioning.callers.scim.resources import ScimUser
+from sip_provisioning.domain.errors import ConfigurationError
+from sip_provisioning.domain.request import ProfileName
 from sip_provisioning.domain.scim_users import DeactivationAction
-from sip_provisioning.errors import ConfigurationError
-from sip_provisioning.self_service import ProfileName
-from sip_provisioning.signalwire.models import Username
+from sip_provisioning.domain.signalwire import Username
 
 
 class UsernameRule(StrEnum):

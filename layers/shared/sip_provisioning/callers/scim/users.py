@@ -24,13 +24,13 @@ from sip_provisioning.callers.scim.resources import (
 )
 from sip_provisioning.callers.scim.settings import ScimSettings, profile_for, sip_username_for
 from sip_provisioning.deadline import Deadline
+from sip_provisioning.domain.request import Owner
 from sip_provisioning.domain.scim_users import ProvisionedUser, ScimUserRecord, UserPage, UserState
-from sip_provisioning.self_service import Owner
-from sip_provisioning.use_cases import find_users
-from sip_provisioning.use_cases.deprovision_user import deprovision_user
 from sip_provisioning.use_cases.ports import Ports
-from sip_provisioning.use_cases.provision_user import provision_user
-from sip_provisioning.use_cases.update_user import update_user
+from sip_provisioning.use_cases.scim import find_users
+from sip_provisioning.use_cases.scim.deprovision_user import deprovision_user
+from sip_provisioning.use_cases.scim.provision_user import provision_user
+from sip_provisioning.use_cases.scim.update_user import update_user
 
 _OWNER = TypeAdapter(Owner)
 

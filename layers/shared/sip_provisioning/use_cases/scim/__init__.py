@@ -1,0 +1,1 @@
+"""The SCIM verbs: provision, update, deprovision, find and follow a user."""

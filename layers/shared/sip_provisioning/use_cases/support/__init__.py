@@ -1,0 +1,1 @@
+"""Machinery the verbs share: run once under a key, the guard, managed endpoints, reservations."""

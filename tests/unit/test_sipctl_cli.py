@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from sip_provisioning.callers.problems import ProblemType
+from sip_provisioning.domain.errors import ProblemType
 from sipctl.cli import describe_problem, main, parser, table
 from sipctl.problems import GATEWAY_TYPE, PROBLEM_CLASSES, ProblemError, problem_from_answer
 

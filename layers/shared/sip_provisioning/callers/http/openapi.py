@@ -3,7 +3,7 @@ query, the answers each status means, and the two answers that are one of two bo
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Tag
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, SecurityScheme, Tag
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponse,
@@ -32,7 +32,7 @@ DESCRIPTION = (
 )
 # API Gateway's IAM authorizer, as its OpenAPI import names it: every route of this function sits behind it.
 SIGV4 = "sigv4"
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, SecurityScheme] = {
     SIGV4: APIKey(
         name="Authorization",
         in_=APIKeyIn.header,
@@ -46,7 +46,7 @@ SECURITY_SCHEMES = {
     )
 }
 ENDPOINTS, PROFILES, FLEET = "endpoints", "profiles", "fleet"
-TAGS = [
+TAGS: list[Tag | str] = [
     Tag(name=ENDPOINTS, description="Create, look up, list, change, reset, disable and delete SIP endpoints."),
     Tag(name=PROFILES, description="The defaults profiles a self-service request can name."),
     Tag(

@@ -94,7 +94,9 @@ OTHER_TAGS = [
 
 def render_openapi() -> str:
     from http_api import app
+    from sip_provisioning.callers.http.openapi import describe
 
+    describe(app)
     document = completed(json.loads(app.get_openapi_json_schema()))
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 

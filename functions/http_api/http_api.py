@@ -26,14 +26,10 @@ from sip_provisioning.callers.http.answers import (
 from sip_provisioning.callers.http.body import json_object_body, with_lower_case_media_type
 from sip_provisioning.callers.http.openapi import (
     BODY,
-    DESCRIPTION,
     ENDPOINT_PATH,
     ENDPOINTS,
     FLEET,
     PROFILES,
-    SECURITY_SCHEMES,
-    SIGV4,
-    TAGS,
     UNMANAGED_QUERY,
     UPSTREAM,
     AdoptAnswer,
@@ -72,7 +68,6 @@ from sip_provisioning.use_cases.list_profiles import list_profiles
 from sip_provisioning.use_cases.list_unmanaged import list_unmanaged
 from sip_provisioning.use_cases.look_up import look_up_endpoint
 from sip_provisioning.use_cases.reset_password import reset_password_once
-from sip_provisioning.version import __version__
 from sip_provisioning.wiring import compose, warm_up_during_init
 
 
@@ -81,15 +76,6 @@ def _content_type() -> str | None:
 
 
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_object_body(_content_type))
-app.configure_openapi(
-    title="SIP endpoint provisioner",
-    version=__version__,
-    summary="Self-service SignalWire SIP endpoints from profile defaults kept in SSM Parameter Store.",
-    description=DESCRIPTION,
-    tags=TAGS,
-    security_schemes=SECURITY_SCHEMES,
-    security=[{SIGV4: []}],
-)
 app.use(middlewares=[refuse_unknown_query_parameters])
 wiring = cache(compose)
 

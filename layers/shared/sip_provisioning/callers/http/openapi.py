@@ -1,9 +1,9 @@
 """What the HTTP API's routes declare beyond their models: the idempotency header, the dry-run
-query, the answers each status means, and the two answers that are one of two bodies."""
+query, the answers each status means, the answers that are one of two bodies, and (for the export
+alone) the document's tags and SigV4 scheme."""
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, SecurityScheme, Tag
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponse,
@@ -23,37 +23,10 @@ from sip_provisioning.domain.answers import (
     Problem,
     UnmanagedEndpointList,
 )
+from sip_provisioning.version import __version__
 
-DESCRIPTION = (
-    "Every route here is behind API Gateway's IAM authorizer: sign each request with AWS Signature "
-    "Version 4 (service `execute-api`). Errors are RFC 9457 problem documents "
-    "(`application/problem+json`); a request API Gateway refuses before the function (a bad signature, "
-    'a route that does not exist) gets API Gateway\'s own `{"message": ...}`.'
-)
-# API Gateway's IAM authorizer, as its OpenAPI import names it: every route of this function sits behind it.
-SIGV4 = "sigv4"
-SECURITY_SCHEMES: dict[str, SecurityScheme] = {
-    SIGV4: APIKey(
-        name="Authorization",
-        in_=APIKeyIn.header,
-        description=(
-            "AWS Signature Version 4 for service `execute-api` (`AWS4-HMAC-SHA256 Credential=...`, with "
-            "`X-Amz-Date` and, for temporary credentials, `X-Amz-Security-Token`); the caller needs "
-            "`execute-api:Invoke`. Sign with botocore, the AWS SDKs or the `sipctl` client: a value "
-            "pasted here cannot sign a request Swagger UI builds."
-        ),
-        openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
-    )
-}
-ENDPOINTS, PROFILES, FLEET = "endpoints", "profiles", "fleet"
-TAGS: list[Tag | str] = [
-    Tag(name=ENDPOINTS, description="Create, look up, list, change, reset, disable and delete SIP endpoints."),
-    Tag(name=PROFILES, description="The defaults profiles a self-service request can name."),
-    Tag(
-        name=FLEET,
-        description="Endpoints made outside the service: list them and adopt them into the inventory (admins).",
-    ),
-]
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 _PROBLEM_CONTENT: dict[str, OpenAPIResponseContentModel | OpenAPIResponseContentSchema] = {
     PROBLEM_CONTENT_TYPE: {"model": Problem}
@@ -115,3 +88,49 @@ UNMANAGED_QUERY = (
     "false: the endpoints SignalWire holds and the inventory does not (admins only; with limit and cursor, "
     "never with profile, owner or status). true or absent: the inventory."
 )
+
+
+ENDPOINTS, PROFILES, FLEET = "endpoints", "profiles", "fleet"
+# API Gateway's IAM authorizer, as its OpenAPI import names it: every route of this function sits behind it.
+SIGV4 = "sigv4"
+
+
+def describe(app: "APIGatewayHttpResolver") -> None:
+    """The document's title, description, tags and SigV4 scheme. Only the export (`make openapi`)
+    asks for them: Powertools' OpenAPI models cost about 90 ms of INIT, which a Lambda that never
+    serves its document would pay on every cold start."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Tag
+
+    app.configure_openapi(
+        title="SIP endpoint provisioner",
+        version=__version__,
+        summary="Self-service SignalWire SIP endpoints from profile defaults kept in SSM Parameter Store.",
+        description=(
+            "Every route here is behind API Gateway's IAM authorizer: sign each request with AWS Signature "
+            "Version 4 (service `execute-api`). Errors are RFC 9457 problem documents "
+            "(`application/problem+json`); a request API Gateway refuses before the function (a bad signature, "
+            'a route that does not exist) gets API Gateway\'s own `{"message": ...}`.'
+        ),
+        tags=[
+            Tag(name=ENDPOINTS, description="Create, look up, list, change, reset, disable and delete SIP endpoints."),
+            Tag(name=PROFILES, description="The defaults profiles a self-service request can name."),
+            Tag(
+                name=FLEET,
+                description="Endpoints made outside the service: list them and adopt them into the inventory (admins).",
+            ),
+        ],
+        security_schemes={
+            SIGV4: APIKey(
+                name="Authorization",
+                in_=APIKeyIn.header,
+                description=(
+                    "AWS Signature Version 4 for service `execute-api` (`AWS4-HMAC-SHA256 Credential=...`, with "
+                    "`X-Amz-Date` and, for temporary credentials, `X-Amz-Security-Token`); the caller needs "
+                    "`execute-api:Invoke`. Sign with botocore, the AWS SDKs or the `sipctl` client: a value "
+                    "pasted here cannot sign a request Swagger UI builds."
+                ),
+                openapi_extensions={"x-amazon-apigateway-authtype": "awsSigv4"},
+            )
+        },
+        security=[{SIGV4: []}],
+    )

@@ -564,8 +564,13 @@ def test_the_audit_changes_nothing(fleet: Fleet) -> None:
     assert boto3.client("dynamodb").scan(TableName=INVENTORY_TABLE)["Items"] == inventory_before
 
 
-def test_the_audit_reads_signalwire_one_list_call_per_page_never_one_per_endpoint(fleet: Fleet) -> None:
-    # Given 1,001 endpoints made by hand and 2 managed ones: 1,003, two pages of 1,000
+def test_the_audit_reads_signalwire_one_list_call_per_page_never_one_per_endpoint(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 1,001 endpoints made by hand and 2 managed ones: 1,003, two pages of 1,000, which the
+    # emulator may take longer than the suite's 0.5 s read timeout to answer on a loaded machine
+    # (a timeout would be retried: one list call more than the pages)
+    monkeypatch.setenv("SIGNALWIRE_READ_TIMEOUT", "10")
     for number in range(1001):
         fleet.by_hand("POST", body={"username": f"hand.{number:04d}", "password": "hand-made-password-0123"})
     fleet.create("ada.lovelace")

@@ -2,6 +2,7 @@
 the inventory, Secrets Manager, S3 for the imports bucket, SignalWire over HTTPS, and the Lambda
 client the Slack command hands its jobs to. Every client is built here and nowhere else."""
 
+import gc
 import os
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -111,10 +112,11 @@ def compose() -> Wiring:
 
 
 def warm_up_during_init(compose: Callable[[], Wiring], environ: Mapping[str, str]) -> None:
-    """In Lambda's INIT (which runs at a full vCPU), compose and warm the service. Only where
-    Lambda says it is initialising (AWS_LAMBDA_INITIALIZATION_TYPE), so an import in a test or a
-    tool never reaches out. A failure never crashes INIT: the first request meets it again and
-    answers it as a problem document."""
+    """In Lambda's INIT (which runs at a full vCPU), compose and warm the service, then freeze
+    the garbage collector's view of everything INIT made. Only where Lambda says it is
+    initialising (AWS_LAMBDA_INITIALIZATION_TYPE), so an import in a test or a tool never reaches
+    out. A failure never crashes INIT: the first request meets it again and answers it as a
+    problem document. Each entry calls this last."""
     if "AWS_LAMBDA_INITIALIZATION_TYPE" not in environ:
         return
     try:
@@ -123,3 +125,7 @@ def warm_up_during_init(compose: Callable[[], Wiring], environ: Mapping[str, str
         logger.warning(
             "Warm-up during INIT failed; the first request tries again", extra={"error": type(error).__name__}
         )
+    # What INIT made (modules, models, clients) lives as long as the container: without this the
+    # collector scans it all again, and its first full pass lands in the first invocation, at the
+    # invocation's share of a vCPU (about 8 ms of CPU there, measured by `make bench`).
+    gc.freeze()

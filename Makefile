@@ -38,9 +38,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	PYTHONPATH=layers/shared $(VENV)/bin/lint-imports
 
-# sam build resolves python3.13 from PATH; the project venv provides it.
+# sam build resolves python3.13 from PATH; the project venv provides it. Then every function must
+# import from its build alone, as Lambda runs it.
 sam-build: $(SAM_VENV)/.installed $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam build --template-file template.yaml
+	$(VENV)/bin/python -m local.check_build
 	$(SAM_VENV)/bin/sam validate --lint --template-file template.yaml --region us-east-1
 
 cfn-lint: $(VENV)/.installed

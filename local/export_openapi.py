@@ -1,9 +1,9 @@
-"""Write the OpenAPI document Powertools generates from the routes and models.
+"""Write the OpenAPI document Powertools renders from the HTTP API's routes and models.
 
 python -m local.export_openapi            # rewrites docs/openapi.json
 
-The HTTP function's resolver describes its routes, their SigV4 security scheme and tags
-(functions/http_api/http_api.py). This completes that document with what API Gateway, the error
+`callers/http/openapi.document` describes the routes (`callers/http/routes.ROUTES`), their SigV4
+security scheme and tags. This completes that document with what API Gateway, the error
 handlers and the other functions, not those routes, decide: API Gateway's own 403 for a request its
 IAM authorizer refuses; a problem's `type` is one of the service's problem types; every 422 is a
 problem document (Powertools would describe its own `HTTPValidationError`, which the handler
@@ -93,12 +93,11 @@ OTHER_TAGS = [
 
 
 def render_openapi() -> str:
-    from http_api import app
-    from sip_provisioning.callers.http.openapi import describe
+    from sip_provisioning.callers.http.openapi import document
+    from sip_provisioning.callers.http.routes import ROUTES
 
-    describe(app)
-    document = completed(json.loads(app.get_openapi_json_schema()))
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    rendered = completed(document(ROUTES))
+    return json.dumps(rendered, indent=2, sort_keys=True) + "\n"
 
 
 def completed(document: dict[str, Any]) -> dict[str, Any]:

@@ -20,9 +20,9 @@ import os
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sip_provisioning.callers.gateway import GatewayRequest
 from sip_provisioning.callers.slack.handling import SlackEdge, answer_slack_request, run_job
 from sip_provisioning.callers.slack.payloads import JOB_KINDS, CommandJob
 from sip_provisioning.observability import logger, metrics
@@ -46,7 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if event.get("kind") in JOB_KINDS:
         run_job(CommandJob.model_validate(event), _edge(context))
         return None
-    return answer_slack_request(APIGatewayProxyEventV2(event), _edge(context))
+    return answer_slack_request(GatewayRequest.of(event), _edge(context))
 
 
 warm_up_during_init(wiring, os.environ)

@@ -1,9 +1,9 @@
 """What a request body must be before any model sees it: at most 16 KiB of application/json, one
 JSON object, no key given twice, nested at most `MAX_NESTING_DEPTH` deep, valid Unicode text."""
 
-from collections.abc import Callable
 from typing import Any
 
+from sip_provisioning.callers.gateway import GatewayRequest
 from sip_provisioning.domain.documents import MAX_NESTING_DEPTH, NestedTooDeep, parse_json
 from sip_provisioning.domain.errors import (
     FieldError,
@@ -16,7 +16,6 @@ from sip_provisioning.domain.request import fields_holding_invalid_text, holds_i
 
 MAX_BODY_BYTES = 16 * 1024
 JSON_CONTENT_TYPE = "application/json"
-MULTIPART_FORM_DATA = "multipart/form-data"
 NOT_UNICODE = "not valid Unicode text (it holds a lone surrogate)"
 
 
@@ -39,36 +38,25 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
-def json_object_body(content_type: Callable[[], str | None]) -> Callable[[str], dict[str, Any]]:
-    """Powertools' body deserializer: size, media type (the request's, from `content_type`) and
-    shape are checked before any model."""
-
-    def parse_json_object_body(body: str) -> dict[str, Any]:
-        if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes.")
-        if not is_json(content_type()):
-            raise UnsupportedMediaType("Send the body as application/json.")
-        try:
-            document = parse_json(body, object_pairs_hook=_reject_duplicate_keys)
-        except NestedTooDeep:
-            message = f"The body nests arrays or objects deeper than {MAX_NESTING_DEPTH} levels."
-            raise MalformedRequest(message) from None
-        except ValueError:
-            raise MalformedRequest("The body is not valid JSON.") from None
-        if not isinstance(document, dict):
-            raise MalformedRequest("The body must be a JSON object.")
-        invalid = [FieldError(field=field, message=NOT_UNICODE) for field in fields_holding_invalid_text(document)]
-        if invalid:
-            raise RequestInvalid(invalid)
-        return document
-
-    return parse_json_object_body
-
-
-def with_lower_case_media_type(event: dict[str, Any]) -> dict[str, Any]:
-    """Media types are case-insensitive (RFC 9110), but Powertools matches "application/json" exactly."""
-    headers = event.get("headers") or {}
-    content_type = headers.get("content-type")
-    if content_type is None or content_type == content_type.lower():
-        return event
-    return {**event, "headers": {**headers, "content-type": content_type.lower()}}
+def json_object_body(request: GatewayRequest) -> dict[str, Any]:
+    """The body as a JSON object: its media type, size and shape checked before any model sees it."""
+    if not is_json(request.headers.get("content-type")):
+        raise UnsupportedMediaType("Send the body as application/json.")
+    body = request.text()
+    if not body:
+        raise MalformedRequest("The body must be a JSON object.")
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body exceeds {MAX_BODY_BYTES} bytes.")
+    try:
+        document = parse_json(body, object_pairs_hook=_reject_duplicate_keys)
+    except NestedTooDeep:
+        message = f"The body nests arrays or objects deeper than {MAX_NESTING_DEPTH} levels."
+        raise MalformedRequest(message) from None
+    except ValueError:
+        raise MalformedRequest("The body is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise MalformedRequest("The body must be a JSON object.")
+    invalid = [FieldError(field=field, message=NOT_UNICODE) for field in fields_holding_invalid_text(document)]
+    if invalid:
+        raise RequestInvalid(invalid)
+    return document

@@ -1,18 +1,19 @@
-"""What the HTTP API's routes declare beyond their models: the idempotency header, the dry-run
-query, the answers each status means, the answers that are one of two bodies, and (for the export
-alone) the document's tags and SigV4 scheme."""
+"""What the OpenAPI document says of the HTTP API beyond its routes' models: the answers each
+status means, the answers that are one of two bodies, the tags and the SigV4 scheme. `document`
+renders it with Powertools' OpenAPI machinery, for the export (`make openapi`) alone: the functions
+never import it, as it costs a cold start more than a third of its INIT."""
 
-from typing import TYPE_CHECKING, Annotated, Literal
+import inspect
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from aws_lambda_powertools.event_handler.openapi.types import (
-    OpenAPIResponse,
-    OpenAPIResponseContentModel,
-    OpenAPIResponseContentSchema,
-)
 from pydantic import BaseModel, RootModel
+from pydantic.fields import FieldInfo
 
 from sip_provisioning.callers.http.body import JSON_CONTENT_TYPE
+from sip_provisioning.callers.http.queries import IdempotencyKeyHeader
 from sip_provisioning.callers.problems import PROBLEM_CONTENT_TYPE
 from sip_provisioning.domain.answers import (
     AdoptPreview,
@@ -26,32 +27,19 @@ from sip_provisioning.domain.answers import (
 from sip_provisioning.version import __version__
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from sip_provisioning.callers.http.routes import HttpRoute
 
-_PROBLEM_CONTENT: dict[str, OpenAPIResponseContentModel | OpenAPIResponseContentSchema] = {
-    PROBLEM_CONTENT_TYPE: {"model": Problem}
-}
+# As Powertools' route declarations take them: status -> {"description", "content": {media type: {"model"}}}.
+type Responses = dict[int, dict[str, Any]]
 
-IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="idempotency-key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="1 to 255 visible ASCII characters. A repeat within 24 h gets the first answer again.",
-    ),
-]
-DryRun = Annotated[bool, Query(description="Show what would change; change nothing.")]
-# `{username}` is one path segment, percent-encoded where the username holds `/`, `?`, `#`, `%`...
-ENDPOINT_PATH = "/endpoints/<username>"
-ListedStatus = Literal["active", "disabled", "deleted"]
+_PROBLEM_CONTENT = {PROBLEM_CONTENT_TYPE: {"model": Problem}}
 
 
-def problems(*statuses: int) -> dict[int, OpenAPIResponse]:
+def problems(*statuses: int) -> Responses:
     return {status: {"description": STATUS_DESCRIPTIONS[status], "content": _PROBLEM_CONTENT} for status in statuses}
 
 
-def ok(status: int, description: str, model: type[BaseModel]) -> dict[int, OpenAPIResponse]:
+def ok(status: int, description: str, model: "type[BaseModel] | OneOf") -> Responses:
     return {status: {"description": description, "content": {JSON_CONTENT_TYPE: {"model": model}}}}
 
 
@@ -72,21 +60,34 @@ UPSTREAM = (502, 503, 504)
 BODY = (400, 413, 415, 422)
 
 
-class EndpointPage(RootModel[EndpointList | UnmanagedEndpointList]):
-    """`GET /endpoints`: the inventory's records, or with `managed=false` the unmanaged endpoints."""
+@dataclass(frozen=True)
+class OneOf:
+    """An answer that is one of several bodies, named and described as the document shows it.
+    Its model is made by the export alone: a union model costs INIT a schema build for nothing."""
+
+    name: str
+    description: str
+    models: tuple[type[BaseModel], ...]
+
+    def model(self) -> type[BaseModel]:
+        one_of: Any = Union[self.models]  # noqa: UP007 - a union of a tuple of types, made at run time
+        return type(self.name, (RootModel[one_of],), {"__doc__": self.description})
 
 
-class ChangeAnswer(RootModel[EndpointChanged | ChangePreview]):
-    """`PATCH /endpoints/{username}`: the changed endpoint, or with `dry_run` each change it would make."""
-
-
-class AdoptAnswer(RootModel[EndpointAdopted | AdoptPreview]):
-    """`POST /endpoints/{username}/adopt`: the adopted endpoint, or with `dry_run` what would be recorded."""
-
-
-UNMANAGED_QUERY = (
-    "false: the endpoints SignalWire holds and the inventory does not (admins only; with limit and cursor, "
-    "never with profile, owner or status). true or absent: the inventory."
+ENDPOINT_PAGE = OneOf(
+    "EndpointPage",
+    "`GET /endpoints`: the inventory's records, or with `managed=false` the unmanaged endpoints.",
+    (EndpointList, UnmanagedEndpointList),
+)
+CHANGE_ANSWER = OneOf(
+    "ChangeAnswer",
+    "`PATCH /endpoints/{username}`: the changed endpoint, or with `dry_run` each change it would make.",
+    (EndpointChanged, ChangePreview),
+)
+ADOPT_ANSWER = OneOf(
+    "AdoptAnswer",
+    "`POST /endpoints/{username}/adopt`: the adopted endpoint, or with `dry_run` what would be recorded.",
+    (EndpointAdopted, AdoptPreview),
 )
 
 
@@ -95,11 +96,41 @@ ENDPOINTS, PROFILES, FLEET = "endpoints", "profiles", "fleet"
 SIGV4 = "sigv4"
 
 
-def describe(app: "APIGatewayHttpResolver") -> None:
-    """The document's title, description, tags and SigV4 scheme. Only the export (`make openapi`)
-    asks for them: Powertools' OpenAPI models cost about 90 ms of INIT, which a Lambda that never
-    serves its document would pay on every cold start."""
+def document(routes: Sequence["HttpRoute"]) -> dict[str, Any]:
+    """The OpenAPI document of `routes` as Powertools' resolver renders it: each route declared on
+    one with the signature its parameters' models describe, then the document's title, tags and
+    SigV4 scheme."""
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Tag
+    from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+
+    app = APIGatewayHttpResolver(enable_validation=True)
+    for route in routes:
+        parameters = [_parameter(name, str) for name in _path_parameters(route.path)]
+        if route.body is not None:
+            parameters.append(_parameter("body", Annotated[route.body, Body()]))
+        for name, field in route.query.model_fields.items():
+            query = Query(description=field.description, **_constraints(field))
+            parameters.append(_parameter(name, Annotated[field.annotation, query], field.default))
+        if route.keyed:
+            field = IdempotencyKeyHeader.model_fields["key"]
+            header = Header(alias=field.alias, description=field.description, **_constraints(field))
+            parameters.append(_parameter("idempotency_key", Annotated[field.annotation, header], None))
+
+        def declared(**_: object) -> None:
+            """Never called: it carries the route's signature to Powertools' OpenAPI machinery."""
+
+        declared.__name__ = route.answer.__name__
+        declared.__signature__ = inspect.Signature(parameters, return_annotation=Response[str])  # type: ignore[attr-defined]
+        openapi_path = route.path.replace("{", "<").replace("}", ">")
+        app.route(
+            openapi_path,
+            route.method,
+            summary=route.summary,
+            description=route.description,
+            tags=list(route.tags),
+            responses=_with_models(route.responses),  # type: ignore[arg-type]
+        )(declared)
 
     app.configure_openapi(
         title="SIP endpoint provisioner",
@@ -134,3 +165,35 @@ def describe(app: "APIGatewayHttpResolver") -> None:
         },
         security=[{SIGV4: []}],
     )
+    rendered: dict[str, Any] = json.loads(app.get_openapi_json_schema())
+    return rendered
+
+
+def _parameter(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+
+
+def _path_parameters(template: str) -> list[str]:
+    return [segment[1:-1] for segment in template.split("/") if segment.startswith("{")]
+
+
+def _constraints(field: FieldInfo) -> dict[str, Any]:
+    """A field's length, bound and pattern rules, as Powertools' parameter declarations take them."""
+    return {
+        name: getattr(rule, name)
+        for rule in field.metadata
+        for name in ("min_length", "max_length", "ge", "le", "pattern")
+        if getattr(rule, name, None) is not None
+    }
+
+
+def _with_models(responses: Responses) -> Responses:
+    """The responses as Powertools takes them: each `OneOf` answer as its model."""
+    return {status: {**response, "content": _content_models(response)} for status, response in responses.items()}
+
+
+def _content_models(response: dict[str, Any]) -> dict[str, Any]:
+    return {
+        media_type: {"model": model.model() if isinstance(model := content["model"], OneOf) else model}
+        for media_type, content in response.get("content", {}).items()
+    }

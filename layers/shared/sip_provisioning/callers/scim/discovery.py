@@ -3,11 +3,9 @@ where it addressed the service. Their routes, and the refusals of what SCIM lets
 
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-
+from sip_provisioning.callers.gateway import GatewayAnswer
 from sip_provisioning.callers.scim.errors import MethodNotAllowed, NotSupported
-from sip_provisioning.callers.scim.http import WRITES, answer, base_url
+from sip_provisioning.callers.scim.http import WRITES, ScimCall, ScimRoute, answer, base_url
 from sip_provisioning.callers.scim.resources import (
     resource_type_document,
     resource_types_document,
@@ -16,44 +14,45 @@ from sip_provisioning.callers.scim.resources import (
     service_provider_config_document,
 )
 
-router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # Powertools leaves its __init__ untyped
 
-
-@router.get("/ServiceProviderConfig")
-def get_service_provider_config() -> Response[str]:
+def get_service_provider_config(_: ScimCall) -> GatewayAnswer:
     return answer(service_provider_config_document())
 
 
-@router.get("/ResourceTypes")
-def get_resource_types() -> Response[str]:
-    return answer(resource_types_document(base_url(router.current_event)))
+def get_resource_types(call: ScimCall) -> GatewayAnswer:
+    return answer(resource_types_document(base_url(call.request)))
 
 
-@router.get("/ResourceTypes/<name>")
-def get_resource_type(name: str) -> Response[str]:
-    return answer(resource_type_document(unquote(name), base_url(router.current_event)))
+def get_resource_type(call: ScimCall) -> GatewayAnswer:
+    return answer(resource_type_document(unquote(call.path["name"]), base_url(call.request)))
 
 
-@router.get("/Schemas")
-def get_schemas() -> Response[str]:
-    return answer(schemas_document(base_url(router.current_event)))
+def get_schemas(call: ScimCall) -> GatewayAnswer:
+    return answer(schemas_document(base_url(call.request)))
 
 
-@router.get("/Schemas/<schema_id>")
-def get_schema(schema_id: str) -> Response[str]:
-    return answer(schema_document(unquote(schema_id), base_url(router.current_event)))
+def get_schema(call: ScimCall) -> GatewayAnswer:
+    return answer(schema_document(unquote(call.path["schema_id"]), base_url(call.request)))
 
 
-@router.route("/ServiceProviderConfig", method=WRITES)
-@router.route("/ResourceTypes", method=WRITES)
-@router.route("/ResourceTypes/<name>", method=WRITES)
-@router.route("/Schemas", method=WRITES)
-@router.route("/Schemas/<schema_id>", method=WRITES)
-def refuse_discovery_write(**_: str) -> Response[str]:
+def refuse_discovery_write(_: ScimCall) -> GatewayAnswer:
     raise MethodNotAllowed("The discovery documents are read-only.")
 
 
-@router.post("/.search")
-@router.post("/Users/.search")
-def refuse_search() -> Response[str]:
+def refuse_search(_: ScimCall) -> GatewayAnswer:
     raise NotSupported("POST /.search is not supported; send GET /Users?filter=... instead.")
+
+
+_DOCUMENTS = (
+    ("/ServiceProviderConfig", get_service_provider_config),
+    ("/ResourceTypes", get_resource_types),
+    ("/ResourceTypes/{name}", get_resource_type),
+    ("/Schemas", get_schemas),
+    ("/Schemas/{schema_id}", get_schema),
+)
+DISCOVERY_ROUTES = (
+    *(ScimRoute("GET", path, document) for path, document in _DOCUMENTS),
+    *(ScimRoute(method, path, refuse_discovery_write) for path, _ in _DOCUMENTS for method in WRITES),
+    ScimRoute("POST", "/.search", refuse_search),
+    ScimRoute("POST", "/Users/.search", refuse_search),
+)

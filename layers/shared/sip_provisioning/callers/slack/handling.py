@@ -2,16 +2,15 @@
 the job it hands to an asynchronous invocation of the same function (the entry's docstring,
 `functions/slack_command/slack_command.py`, tells the whole story)."""
 
-import base64
 import binascii
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sip_provisioning.callers.gateway import GatewayRequest
 from sip_provisioning.callers.invocation import Invocation
 from sip_provisioning.callers.problems import PROBLEM_CONTENT_TYPE, problem_for, problem_type_of
 from sip_provisioning.callers.slack.commands import (
@@ -87,11 +86,11 @@ class SlackEdge:
 # -- the request from Slack: answered within 3 seconds ------------------------------------------
 
 
-def answer_slack_request(event: APIGatewayProxyEventV2, edge: SlackEdge) -> dict[str, Any]:
-    request_id = event.request_context.request_id
+def answer_slack_request(request: GatewayRequest, edge: SlackEdge) -> dict[str, Any]:
+    request_id = request.request_id
     logger.set_correlation_id(request_id)
     try:
-        raw_body = _raw_body(event)
+        raw_body = request.body_bytes()  # exactly as Slack signed them
     except binascii.Error:
         return _refusal(MalformedRequest("The body is not readable base64."), request_id)
     if is_ssl_check(raw_body):
@@ -104,7 +103,7 @@ def answer_slack_request(event: APIGatewayProxyEventV2, edge: SlackEdge) -> dict
     except ConfigurationError as error:
         logger.error("The Slack command cannot check requests", extra={"detail": str(error)})
         return _refusal(error, request_id)
-    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    headers = request.headers
     try:
         verify_slack_signature(
             slack.signing_secret,
@@ -146,14 +145,6 @@ def _slack_settings(edge: SlackEdge) -> SlackSettings:
 
 def _slack_caller(payload: SlashCommandPayload) -> Caller:
     return Caller(identity=payload.caller, via=CreatedVia.SLACK)
-
-
-def _raw_body(event: APIGatewayProxyEventV2) -> bytes:
-    """The body's bytes exactly as Slack signed them (API Gateway base64-encodes form bodies)."""
-    body = event.get("body") or ""
-    if event.is_base64_encoded:
-        return base64.b64decode(body, validate=True)
-    return body.encode("utf-8", "surrogatepass")
 
 
 def _answer_command(payload: SlashCommandPayload, edge: SlackEdge) -> SlackMessage:

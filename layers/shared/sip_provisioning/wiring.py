@@ -39,6 +39,10 @@ _S3_CONFIG = Config(connect_timeout=1, read_timeout=5, retries={"mode": "standar
 _LAMBDA_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
 
 
+# Never a username (usernames hold no space): the inventory read that warms DynamoDB finds nothing.
+_NO_USERNAME = " warm-up "
+
+
 class Wiring:
     """The composed service of one Lambda container."""
 
@@ -74,11 +78,13 @@ class Wiring:
 
     def warm_up(self) -> None:
         """Do in INIT what the first request would otherwise pay for at its slower share of CPU:
-        read SSM, build the SDK clients and the SignalWire session. Raises what a request would
-        answer as a problem; the caller lets the first request meet it again."""
+        read SSM, build the SDK clients and the SignalWire session, and read the inventory once
+        (a record no username has), so that DynamoDB's connection and the SDK's first-call work
+        are done too. Raises what a request would answer as a problem; the caller lets the first
+        request meet it again."""
         config = self.ports.config.load()
         self.ports.signalwire(config.signalwire)
-        _ = self._dynamodb
+        self.ports.inventory.current(_NO_USERNAME)
 
     @cached_property
     def _dynamodb(self) -> Any:
@@ -113,10 +119,10 @@ def compose() -> Wiring:
 
 def warm_up_during_init(compose: Callable[[], Wiring], environ: Mapping[str, str]) -> None:
     """In Lambda's INIT (which runs at a full vCPU), compose and warm the service, then freeze
-    the garbage collector's view of everything INIT made. Only where Lambda says it is
-    initialising (AWS_LAMBDA_INITIALIZATION_TYPE), so an import in a test or a tool never reaches
-    out. A failure never crashes INIT: the first request meets it again and answers it as a
-    problem document. Each entry calls this last."""
+    the garbage collector's view of everything INIT made and start it again (importing the
+    package paused it). Only where Lambda says it is initialising (AWS_LAMBDA_INITIALIZATION_TYPE),
+    so an import in a test or a tool never reaches out. A failure never crashes INIT: the first
+    request meets it again and answers it as a problem document. Each entry calls this last."""
     if "AWS_LAMBDA_INITIALIZATION_TYPE" not in environ:
         return
     try:
@@ -129,3 +135,4 @@ def warm_up_during_init(compose: Callable[[], Wiring], environ: Mapping[str, str
     # collector scans it all again, and its first full pass lands in the first invocation, at the
     # invocation's share of a vCPU (about 8 ms of CPU there, measured by `make bench`).
     gc.freeze()
+    gc.enable()

@@ -143,7 +143,7 @@ class EndpointAdopted(BaseModel):
     """200 for `POST /endpoints/{username}/adopt`: the endpoint as SignalWire holds it (unchanged),
     its new record, and where it differs from its profile."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     endpoint: SipEndpoint
     sip_uri: str
@@ -153,7 +153,7 @@ class EndpointAdopted(BaseModel):
 
 
 class AdoptPreview(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     dry_run: Literal[True] = True
     would_adopt: InventoryRecord
@@ -163,7 +163,7 @@ class AdoptPreview(BaseModel):
 class UnmanagedEndpoint(BaseModel):
     """An endpoint SignalWire holds that the inventory does not, as `GET /endpoints?managed=false` lists it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     username: str
     id: str
@@ -171,7 +171,7 @@ class UnmanagedEndpoint(BaseModel):
 
 
 class UnmanagedEndpointList(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     endpoints: list[UnmanagedEndpoint]
     next_cursor: str | None

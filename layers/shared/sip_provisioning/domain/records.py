@@ -80,7 +80,7 @@ class RecordChanged(Exception):
 class RecordSummary(BaseModel):
     """A record as `GET /endpoints` lists it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     username: str
     profile: str
@@ -98,7 +98,7 @@ class ListPosition(BaseModel):
     """Where a list goes on: after the record of `username` whose key in the table is `record_key`
     (a username may have several records, a current one and deleted ones moved aside)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     username: str
     record_key: str
@@ -109,7 +109,7 @@ class UpstreamPosition(BaseModel):
     (its path and query, never the space's address; None: the first page), past its first `skip`
     endpoints. It names no endpoint."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     page_link: str | None
     skip: int = Field(ge=0)
@@ -118,7 +118,7 @@ class UpstreamPosition(BaseModel):
 class RecordPage(BaseModel):
     """Records in username order; `resume_after` is None when the list is at its end."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     records: list[InventoryRecord]
     resume_after: ListPosition | None
@@ -128,7 +128,7 @@ class ListingQuery(BaseModel):
     """`GET /endpoints` as one caller asked it: what a cursor is issued for and only good for.
     The page size is not part of it: a caller may go on with pages of another size."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     caller: str
     profile: str | None

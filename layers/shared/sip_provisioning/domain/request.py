@@ -224,7 +224,7 @@ class PasswordResetRequest(TextOnly):
 class AdoptRequest(TextOnly):
     """`POST /endpoints/{username}/adopt`: the profile to measure the endpoint against, and whose it is."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     profile: ProfileName
     owner: Owner | None = None

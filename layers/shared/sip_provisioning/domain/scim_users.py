@@ -25,7 +25,7 @@ class UserState(BaseModel):
     """What the identity provider says of a user: the whole of it, as a POST or a PUT gives it or
     as a PATCH leaves it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     user_name: str
     external_id: str | None
@@ -52,7 +52,7 @@ class ProvisionedUser(BaseModel):
     """A user and the record of the endpoint the service created for it (None: never, or the
     username's record is another caller's)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     user: ScimUserRecord
     endpoint: InventoryRecord | None
@@ -69,7 +69,7 @@ class ProvisionedUser(BaseModel):
 class UserPage(BaseModel):
     """One page of a list of users, and how many users the whole list holds."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     users: list[ProvisionedUser]
     total: int

@@ -297,3 +297,11 @@ def test_metrics_count_creations_and_failures_by_problem_type(
     assert any(document.get("EndpointsCreated") == [1.0] for document in documents)
     assert any("UpstreamLatency" in document for document in documents)
     assert any(document.get("problem_type") == "validation-error" for document in documents)
+
+
+def test_a_username_whose_percent_encoding_is_not_utf8_is_a_400_naming_the_path(api: ProvisionerApi) -> None:
+    # Given / When a look-up of a username percent-encoded from bytes that are not UTF-8
+    answer = api.request("GET", "/endpoints/ada%FF")
+    # Then it is a 400 malformed-request about the path, not the body
+    assert (answer.status, answer.body["type"]) == (400, "malformed-request")
+    assert "path" in answer.body["detail"]

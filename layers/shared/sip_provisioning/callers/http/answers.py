@@ -23,7 +23,10 @@ def http_caller(request: GatewayRequest) -> Caller:
 
 def username_from_path(segment: str) -> str:
     """`{username}` is one path segment, percent-encoded where the username holds `/`, `?`, `#`, `%`..."""
-    return unquote(segment, errors="strict")
+    try:
+        return unquote(segment, errors="strict")
+    except UnicodeDecodeError:
+        raise MalformedRequest("The path's username is not UTF-8 text once percent-decoded.") from None
 
 
 def absent_credentials(answer: BaseModel) -> set[str]:

@@ -71,3 +71,10 @@ def test_an_answer_carries_its_media_type_beside_its_own_headers() -> None:
         "isBase64Encoded": False,
         "headers": {"Content-Type": "application/problem+json", "Retry-After": "5"},
     }
+
+
+def test_the_media_type_is_read_without_its_parameters_and_in_lower_case() -> None:
+    # Given a request naming its media type in mixed case, with a charset
+    request = GatewayRequest.of(event(headers={"content-type": "Application/JSON; charset=utf-8"}))
+    # When / Then its media type is the type alone, in lower case
+    assert request.media_type == "application/json"

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from sip_provisioning import IN_LAMBDA
 from sip_provisioning.adapters.inventory import DynamoDBInventory
 from sip_provisioning.adapters.objects import S3Objects
 from sip_provisioning.adapters.once_store import DynamoDBOnceStore
@@ -120,10 +121,10 @@ def compose() -> Wiring:
 def warm_up_during_init(compose: Callable[[], Wiring], environ: Mapping[str, str]) -> None:
     """In Lambda's INIT (which runs at a full vCPU), compose and warm the service, then freeze
     the garbage collector's view of everything INIT made and start it again (importing the
-    package paused it). Only where Lambda says it is initialising (AWS_LAMBDA_INITIALIZATION_TYPE),
+    package paused it). Only where Lambda says it is initialising (`IN_LAMBDA`),
     so an import in a test or a tool never reaches out. A failure never crashes INIT: the first
     request meets it again and answers it as a problem document. Each entry calls this last."""
-    if "AWS_LAMBDA_INITIALIZATION_TYPE" not in environ:
+    if IN_LAMBDA not in environ:
         return
     try:
         compose().warm_up()

@@ -59,6 +59,12 @@ class GatewayRequest:
             return replace(self, path=self.path[len(prefix) :])
         return self
 
+    @property
+    def media_type(self) -> str:
+        """The body's media type without its parameters, in lower case (media types are
+        case-insensitive, RFC 9110); '' when the request names none."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
     def body_bytes(self) -> bytes:
         """The body's bytes as the client sent them (API Gateway base64-encodes what is not text).
         Raises `binascii.Error` for base64 that is not."""

@@ -19,14 +19,6 @@ JSON_CONTENT_TYPE = "application/json"
 NOT_UNICODE = "not valid Unicode text (it holds a lone surrogate)"
 
 
-def media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def is_json(content_type: str | None) -> bool:
-    return media_type(content_type) == JSON_CONTENT_TYPE
-
-
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for key, value in pairs:
@@ -40,7 +32,7 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def json_object_body(request: GatewayRequest) -> dict[str, Any]:
     """The body as a JSON object: its media type, size and shape checked before any model sees it."""
-    if not is_json(request.headers.get("content-type")):
+    if request.media_type != JSON_CONTENT_TYPE:
         raise UnsupportedMediaType("Send the body as application/json.")
     body = request.text()
     if not body:

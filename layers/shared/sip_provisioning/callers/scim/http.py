@@ -107,7 +107,7 @@ def _parameter(parameters_path: str, name: str) -> str:
 
 def body(request: GatewayRequest) -> object:
     """The JSON body: application/scim+json or plain JSON (or no media type), at most 64 KiB."""
-    media_type = (request.headers.get("content-type") or SCIM_CONTENT_TYPE).split(";", 1)[0].strip().lower()
+    media_type = request.media_type if request.headers.get("content-type") else SCIM_CONTENT_TYPE
     if media_type not in JSON_MEDIA_TYPES:
         raise UnsupportedMedia(f"Send the body as {SCIM_CONTENT_TYPE}.")
     raw = request.text()
